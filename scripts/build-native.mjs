@@ -1,0 +1,84 @@
+// Builds build/Release/looptrace.node with node-gyp. Runs as the npm "install" script, so it must
+// work on a machine whose ~/.npmrc says nothing about nodedir and that cannot download headers.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+function fail(message) {
+  console.error(`looptrace: ${message}`);
+  process.exit(1);
+}
+
+// Node installs its own headers under <prefix>/include/node, next to bin/node; using them avoids a
+// header download from nodejs.org, which is unreachable on locked-down machines.
+function findNodeDir() {
+  const execDir = dirname(process.execPath);
+  const prefixes = process.platform === 'win32' ? [execDir, dirname(execDir)] : [dirname(execDir)];
+  for (const prefix of prefixes) {
+    if (existsSync(join(prefix, 'include', 'node', 'node_api.h'))) {
+      return prefix;
+    }
+  }
+  const configured = process.env.npm_config_nodedir;
+  if (configured) {
+    return configured;
+  }
+  return fail(
+    `cannot find Node's headers: no include/node/node_api.h under ${prefixes.join(' or ')}.\n` +
+      'Set the directory that contains include/node, for example:\n' +
+      '  npm_config_nodedir=/path/to/node-prefix npm install\n' +
+      'or install the Node headers package of your distribution.',
+  );
+}
+
+// npm exports the path of its bundled node-gyp to lifecycle scripts; outside npm, fall back to the
+// copy bundled with the npm that sits next to this Node binary.
+function findNodeGyp() {
+  const candidates = [];
+  if (process.env.npm_config_node_gyp) {
+    candidates.push(process.env.npm_config_node_gyp);
+  }
+  const execDir = dirname(process.execPath);
+  const bundled = join('node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+  if (process.platform === 'win32') {
+    candidates.push(join(execDir, bundled));
+  } else {
+    candidates.push(join(dirname(execDir), 'lib', bundled));
+  }
+  const found = candidates.find((candidate) => existsSync(candidate));
+  if (!found) {
+    fail(
+      `cannot find node-gyp (looked at ${candidates.join(', ')}).\n` +
+        'Run the build through npm (npm install or npm rebuild looptrace), which provides node-gyp.',
+    );
+  }
+  return found;
+}
+
+const nodeDir = findNodeDir();
+const nodeGyp = findNodeGyp();
+const args = [nodeGyp, 'rebuild', `--nodedir=${nodeDir}`, '--jobs=max', '--loglevel=warn'];
+
+const started = process.hrtime.bigint();
+// The compiler's stdout (one line per file) is only shown on failure; warnings and errors go to
+// stderr and are always shown.
+const result = spawnSync(process.execPath, args, {
+  cwd: packageRoot,
+  stdio: ['ignore', 'pipe', 'inherit'],
+  encoding: 'utf8',
+});
+if (result.error) {
+  fail(`could not run node-gyp: ${result.error.message}`);
+}
+if (result.status !== 0) {
+  process.stderr.write(result.stdout ?? '');
+  fail(
+    `node-gyp rebuild failed (exit ${result.status ?? result.signal}). ` +
+      'Building the addon needs python3, make and a C++17 compiler.',
+  );
+}
+const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+console.log(`looptrace: built build/Release/looptrace.node in ${seconds.toFixed(1)} s (nodedir ${nodeDir})`);

@@ -1,0 +1,98 @@
+// The only module that loads the native addon. Everything else imports loadBinding() from here,
+// so there is one place that knows where the .node file lives and how to explain a missing one.
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The object exported by build/Release/looptrace.node. */
+export interface NativeBinding {
+  /** Version of the compiled addon; equals the package version it was built from. */
+  readonly addonVersion: string;
+  /** N-API version of the running Node.js (napi_get_version). */
+  readonly napiVersion: number;
+  /**
+   * CRC-32C (Castagnoli) of `data[startOffset, endOffset)`, as an unsigned 32-bit number.
+   * `startOffset` defaults to 0 and `endOffset` to `data.length`.
+   */
+  crc32c(data: Uint8Array, startOffset?: number, endOffset?: number): number;
+}
+
+type NodeGypBuild = (packageRoot: string) => unknown;
+
+const require = createRequire(import.meta.url);
+let cached: NativeBinding | undefined;
+
+// This file runs as dist/binding.js when installed and as src/binding.ts under vitest, so the
+// package root is found by walking up rather than by a fixed relative path.
+function findPackageRoot(): string {
+  const start = dirname(fileURLToPath(import.meta.url));
+  let dir = start;
+  for (;;) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest)) {
+      try {
+        const parsed = JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown };
+        if (parsed.name === 'looptrace') {
+          return dir;
+        }
+      } catch {
+        // An unreadable package.json belongs to some other package; keep walking up.
+      }
+    }
+    const parent = dirname(dir);
+    if (parent === dir) {
+      throw new Error(
+        `looptrace: cannot find the looptrace package root (no package.json named "looptrace" ` +
+          `in ${start} or any parent directory).`,
+      );
+    }
+    dir = parent;
+  }
+}
+
+function isNativeBinding(value: unknown): value is NativeBinding {
+  if (typeof value !== 'object' || value === null) {
+    return false;
+  }
+  const candidate = value as Record<string, unknown>;
+  return (
+    typeof candidate['addonVersion'] === 'string' &&
+    typeof candidate['napiVersion'] === 'number' &&
+    typeof candidate['crc32c'] === 'function'
+  );
+}
+
+/**
+ * Loads the native addon once and returns it. Throws an Error that names the searched directory,
+ * the underlying reason and the fix when the addon is missing or cannot be loaded.
+ */
+export function loadBinding(): NativeBinding {
+  if (cached !== undefined) {
+    return cached;
+  }
+  const root = findPackageRoot();
+  let loaded: unknown;
+  try {
+    const nodeGypBuild = require('node-gyp-build') as NodeGypBuild;
+    loaded = nodeGypBuild(root);
+  } catch (error) {
+    const reason = (error instanceof Error ? error.message : String(error)).trim();
+    throw new Error(
+      `looptrace: cannot load the native addon from ${root} (searched build/Release, ` +
+        `build/Debug and prebuilds/).\n` +
+        `Reason: ${reason}\n` +
+        'Fix: run `npm rebuild looptrace` (or `npm install` in a checkout) so node-gyp builds ' +
+        'the addon; it needs python3, make and a C++ compiler.',
+      { cause: error },
+    );
+  }
+  if (!isNativeBinding(loaded)) {
+    throw new Error(
+      `looptrace: the native addon loaded from ${root} does not export addonVersion, ` +
+        'napiVersion and crc32c; it is probably stale. Fix: run `npm rebuild looptrace`.',
+    );
+  }
+  cached = loaded;
+  return loaded;
+}
