@@ -4,7 +4,10 @@
       "target_name": "looptrace",
       "sources": [
         "native/addon.cc",
-        "native/crc32c.cc"
+        "native/crc32c.cc",
+        "native/loop_hooks.cc",
+        "native/recorder.cc",
+        "native/sinks.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

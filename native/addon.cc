@@ -1,24 +1,43 @@
+// The N-API surface of looptrace. TypeScript (src/recorder/) validates arguments and gives the
+// friendly errors; the checks here are the backstop. C++ exceptions are off: errors are thrown
+// into JavaScript and the function returns.
+
 #include <napi.h>
+#include <uv.h>
 
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
 #include <string>
 
 #include "crc32c.h"
+#include "encoder.h"
+#include "loop_hooks.h"
+#include "recorder.h"
+#include "sinks.h"
 
+namespace looptrace {
 namespace {
 
 // Must match "version" in package.json; bump both together.
 constexpr const char* kAddonVersion = "0.1.0";
+constexpr size_t kOutboxMaxBytes = 64 << 20;
 
-// Reads an optional offset argument. Returns false after throwing if the value is not an
-// integer in [0, length]; the TypeScript layer gives the friendlier message, this is the backstop.
+// The trace being recorded, shared by every environment (main thread and workers) in the process.
+struct ActiveTrace {
+  std::shared_ptr<Recorder> recorder;
+  std::shared_ptr<Outbox> outbox;
+  napi_threadsafe_function notify = nullptr;
+};
+std::mutex* g_trace_mu = new std::mutex();
+ActiveTrace* g_trace = new ActiveTrace();
+
 bool ReadOffset(const Napi::CallbackInfo& info, size_t index, const char* name, size_t length,
                 size_t* out) {
-  if (index >= info.Length() || info[index].IsUndefined()) {
-    return true;
-  }
+  if (index >= info.Length() || info[index].IsUndefined()) return true;
   Napi::Env env = info.Env();
   if (!info[index].IsNumber()) {
     Napi::TypeError::New(env, std::string("crc32c: ") + name + " must be a number")
@@ -37,7 +56,7 @@ bool ReadOffset(const Napi::CallbackInfo& info, size_t index, const char* name, 
 }
 
 // crc32c(data: Uint8Array, startOffset = 0, endOffset = data.length) -> number.
-Napi::Value Crc32c(const Napi::CallbackInfo& info) {
+Napi::Value Crc32cFn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsTypedArray() ||
       info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
@@ -57,13 +76,288 @@ Napi::Value Crc32c(const Napi::CallbackInfo& info) {
         .ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  uint32_t crc = looptrace::Crc32c(0, data.Data() + start, end - start);
-  return Napi::Number::New(env, static_cast<double>(crc));
+  return Napi::Number::New(env, static_cast<double>(Crc32c(0, data.Data() + start, end - start)));
+}
+
+double NumberField(const Napi::Object& o, const char* key, double fallback) {
+  Napi::Value v = o.Get(key);
+  return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : fallback;
+}
+std::string StringField(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+}
+bool BoolField(const Napi::Object& o, const char* key, bool fallback) {
+  Napi::Value v = o.Get(key);
+  return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : fallback;
+}
+
+bool ParseHex(const std::string& hex, uint8_t* out, size_t n) {
+  if (hex.size() != n * 2) return false;
+  for (size_t i = 0; i < n; i++) {
+    char* end = nullptr;
+    std::string byte = hex.substr(i * 2, 2);
+    unsigned long v = std::strtoul(byte.c_str(), &end, 16);
+    if (end != byte.c_str() + 2) return false;
+    out[i] = static_cast<uint8_t>(v);
+  }
+  return true;
+}
+
+uint64_t WallClockNs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// Runs on the thread that started the trace when the writer has frames for a JavaScript writer
+// or has failed. The JavaScript side then takes the outbox or the error.
+void CallNotify(napi_env env, napi_value js_callback, void*, void*) {
+  if (env == nullptr || js_callback == nullptr) return;
+  napi_value undefined;
+  napi_get_undefined(env, &undefined);
+  napi_call_function(env, undefined, js_callback, 0, nullptr, nullptr);
+}
+
+Napi::Value ThreadIdentity(Napi::Env env, LoopHooks* hooks) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("threadId", Napi::Number::New(env, hooks->thread_id()));
+  out.Set("generation", Napi::Number::New(env, static_cast<double>(hooks->recorder_generation())));
+  return out;
+}
+
+// start(options, notify) -> { threadId, generation }. Opens the sink here so that an unwritable
+// path throws to the caller, then attaches the calling thread's loop.
+Napi::Value Start(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
+    Napi::TypeError::New(env, "start(options, notify) expects an object and a function")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Object o = info[0].As<Napi::Object>();
+  std::lock_guard<std::mutex> lock(*g_trace_mu);
+  if (g_trace->recorder && Recorder::Current() == g_trace->recorder) {
+    Napi::Error::New(env, "a trace is already being recorded in this process")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+
+  Config config;
+  config.flush_interval_ns = static_cast<uint64_t>(NumberField(o, "flushIntervalMs", 100) * 1e6);
+  config.queue_sample_interval_ms = static_cast<uint64_t>(NumberField(o, "queueSampleIntervalMs", 100));
+  config.threadpool_probe_interval_ms =
+      static_cast<uint64_t>(NumberField(o, "threadpoolProbeIntervalMs", 10));
+  config.cpu_threshold_ns = static_cast<uint64_t>(NumberField(o, "cpuThresholdMs", 2) * 1e6);
+  size_t ring = static_cast<size_t>(NumberField(o, "threadBufferRecords", 8192));
+  size_t pow2 = 64;
+  while (pow2 < ring) pow2 <<= 1;
+  config.ring_capacity = pow2;
+  config.pid = static_cast<uint64_t>(NumberField(o, "pid", 0));
+  config.threadpool_size = static_cast<uint64_t>(NumberField(o, "threadpoolSize", 0));
+  config.hostname = StringField(o, "hostname");
+  config.node_version = StringField(o, "nodeVersion");
+  config.service_name = StringField(o, "serviceName");
+  config.producer = StringField(o, "producer");
+  config.platform = StringField(o, "platform");
+  if (!ParseHex(StringField(o, "traceId"), config.trace_id, 16)) {
+    Napi::TypeError::New(env, "start: traceId must be 32 hex digits").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  // The origin pairs a monotonic and a wall-clock reading taken back to back.
+  config.origin_mono_ns = uv_hrtime();
+  config.origin_wall_unix_ns = WallClockNs();
+
+  std::string kind = StringField(o, "sink");
+  std::unique_ptr<Sink> sink;
+  auto outbox = std::make_shared<Outbox>(kOutboxMaxBytes);
+  napi_threadsafe_function notify = nullptr;
+  napi_value resource_name;
+  napi_create_string_utf8(env, "looptrace.notify", NAPI_AUTO_LENGTH, &resource_name);
+  if (napi_create_threadsafe_function(env, info[1], nullptr, resource_name, 0, 1, nullptr, nullptr,
+                                      nullptr, CallNotify, &notify) != napi_ok) {
+    Napi::Error::New(env, "start: cannot create the notification channel")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  napi_unref_threadsafe_function(env, notify);
+  auto wake = [notify] { napi_call_threadsafe_function(notify, nullptr, napi_tsfn_nonblocking); };
+  if (kind == "file") {
+    uint64_t max_file = static_cast<uint64_t>(NumberField(o, "maxFileBytes", 0));
+    uint64_t max_total = static_cast<uint64_t>(NumberField(o, "maxTotalBytes", 0));
+    if (max_file != 0) {
+      config.target_frame_bytes = std::min<size_t>(wire::kTargetFrameBodyBytes, max_file / 4);
+    }
+    sink = std::make_unique<FileSink>(StringField(o, "path"), max_file, max_total);
+  } else if (kind == "null") {
+    sink = std::make_unique<NullSink>();
+  } else if (kind == "js") {
+    sink = std::make_unique<JsSink>(outbox.get(), wake);
+  } else {
+    napi_release_threadsafe_function(notify, napi_tsfn_release);
+    Napi::TypeError::New(env, "start: unknown sink " + kind).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+
+  g_record_state.store((g_record_state.load() & ~1u) | (BoolField(o, "enabled", true) ? 1u : 0u));
+  // The calling thread is registered before the sink opens, so that the first file's header
+  // lists it.
+  bool is_main = BoolField(o, "isMainThread", true);
+  std::string error;
+  auto recorder = Recorder::Create(config, std::move(sink), wake);
+  // The calling thread registers before the sink opens, so the first file's header lists it.
+  auto thread = recorder->AddThread(static_cast<uint32_t>(NumberField(o, "nodeThreadId", 0)),
+                                    is_main ? 0 : 1, StringField(o, "threadName"), is_main);
+  if (!recorder->Open(&error)) {
+    napi_release_threadsafe_function(notify, napi_tsfn_release);
+    Napi::Error::New(env, error).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (LoopHooks* old = LoopHooks::ForThisThread()) old->Detach();
+  LoopHooks* hooks =
+      LoopHooks::Attach(env, recorder, thread, BoolField(o, "probeThreadpool", true), &error);
+  if (hooks == nullptr) {
+    recorder->Stop();
+    napi_release_threadsafe_function(notify, napi_tsfn_release);
+    Napi::Error::New(env, error).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  g_trace->recorder = recorder;
+  g_trace->outbox = outbox;
+  g_trace->notify = notify;
+  return ThreadIdentity(env, hooks);
+}
+
+// attachThread({ threadName, nodeThreadId }) -> { threadId, generation } | null when no trace
+// is being recorded. Called in workers: their loop joins the process's trace.
+Napi::Value AttachThread(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    Napi::TypeError::New(env, "attachThread(options) expects an object").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Object o = info[0].As<Napi::Object>();
+  auto recorder = Recorder::Current();
+  if (!recorder) return env.Null();
+  LoopHooks* existing = LoopHooks::ForThisThread();
+  if (existing != nullptr) {
+    if (existing->recorder_generation() == recorder->generation()) {
+      return ThreadIdentity(env, existing);
+    }
+    existing->Detach();
+  }
+  std::string error;
+  auto thread = recorder->AddThread(static_cast<uint32_t>(NumberField(o, "nodeThreadId", 0)), 1,
+                                    StringField(o, "threadName"), false);
+  LoopHooks* hooks =
+      LoopHooks::Attach(env, recorder, thread, BoolField(o, "probeThreadpool", false), &error);
+  if (hooks == nullptr) {
+    Napi::Error::New(env, error).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return ThreadIdentity(env, hooks);
+}
+
+Napi::Value DetachThread(const Napi::CallbackInfo& info) {
+  if (LoopHooks* hooks = LoopHooks::ForThisThread()) hooks->Detach();
+  return info.Env().Undefined();
+}
+
+Napi::Value SetEnabled(const Napi::CallbackInfo& info) {
+  bool on = info.Length() > 0 && info[0].ToBoolean().Value();
+  uint32_t state = g_record_state.load();
+  uint32_t next;
+  do {
+    if (on == ((state & 1) != 0)) return info.Env().Undefined();
+    // Enabling bumps the count in the upper bits, so each loop records a RESUMED marker.
+    next = on ? (((state >> 1) + 1) << 1) | 1 : state & ~1u;
+  } while (!g_record_state.compare_exchange_weak(state, next));
+  return info.Env().Undefined();
+}
+
+Napi::Value Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<Recorder> recorder;
+  {
+    std::lock_guard<std::mutex> lock(*g_trace_mu);
+    recorder = g_trace->recorder;
+  }
+  Napi::Object out = Napi::Object::New(env);
+  if (!recorder) return env.Null();
+  looptrace::Stats s = recorder->GetStats();
+  out.Set("records", static_cast<double>(s.records));
+  out.Set("bytes", static_cast<double>(s.bytes));
+  out.Set("frames", static_cast<double>(s.frames));
+  out.Set("droppedRecords", static_cast<double>(s.dropped_records));
+  out.Set("droppedBytes", static_cast<double>(s.dropped_bytes));
+  out.Set("files", static_cast<double>(s.files));
+  out.Set("threads", static_cast<double>(s.threads));
+  out.Set("mainThreadRecords", static_cast<double>(s.main_records));
+  out.Set("running", Recorder::Current() == recorder);
+  out.Set("enabled", (g_record_state.load() & 1) != 0);
+  std::string error = recorder->Error();
+  if (!error.empty()) out.Set("error", error);
+  return out;
+}
+
+Napi::Value TakeOutbox(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<Outbox> outbox;
+  {
+    std::lock_guard<std::mutex> lock(*g_trace_mu);
+    outbox = g_trace->outbox;
+  }
+  Napi::Array out = Napi::Array::New(env);
+  if (!outbox) return out;
+  auto chunks = outbox->TakeAll();
+  for (size_t i = 0; i < chunks.size(); i++) {
+    out.Set(static_cast<uint32_t>(i), Napi::Buffer<uint8_t>::Copy(env, chunks[i].data(), chunks[i].size()));
+  }
+  return out;
+}
+
+// stop(): detaches this thread's hooks, drains every ring into the sink and closes it. Blocks
+// for the final write, which the writer thread does.
+Napi::Value Stop(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<Recorder> recorder;
+  napi_threadsafe_function notify = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(*g_trace_mu);
+    recorder = g_trace->recorder;
+    notify = g_trace->notify;
+    g_trace->notify = nullptr;
+  }
+  if (!recorder) return env.Undefined();
+  if (LoopHooks* hooks = LoopHooks::ForThisThread()) {
+    if (hooks->recorder_generation() == recorder->generation()) hooks->Detach();
+  }
+  recorder->Stop();
+  if (notify != nullptr) napi_release_threadsafe_function(notify, napi_tsfn_release);
+  return env.Undefined();
+}
+
+// For the exit paths: the same as stop(), without touching the loop, which may no longer run.
+Napi::Value FlushAtExit(const Napi::CallbackInfo& info) {
+  std::shared_ptr<Recorder> recorder;
+  {
+    std::lock_guard<std::mutex> lock(*g_trace_mu);
+    recorder = g_trace->recorder;
+  }
+  if (recorder) recorder->Stop();
+  return info.Env().Undefined();
+}
+
+void StopAtExit() {
+  // Backstop for exits that skip JavaScript's 'exit' event; the writer must not be cut off
+  // mid-frame when it can finish.
+  std::shared_ptr<Recorder> recorder = Recorder::Current();
+  if (recorder) recorder->Stop();
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  // Reports the N-API version of the running Node, which may be newer than the NAPI_VERSION
-  // this addon was compiled against.
+  static std::once_flag atexit_once;
+  std::call_once(atexit_once, [] { std::atexit(StopAtExit); });
   uint32_t napi_version = 0;
   if (napi_get_version(env, &napi_version) != napi_ok) {
     Napi::Error::New(env, "looptrace: napi_get_version failed").ThrowAsJavaScriptException();
@@ -71,10 +365,23 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   }
   exports.Set("addonVersion", Napi::String::New(env, kAddonVersion));
   exports.Set("napiVersion", Napi::Number::New(env, static_cast<double>(napi_version)));
-  exports.Set("crc32c", Napi::Function::New(env, Crc32c, "crc32c"));
+  exports.Set("crc32c", Napi::Function::New(env, Crc32cFn, "crc32c"));
+  exports.Set("start", Napi::Function::New(env, Start, "start"));
+  exports.Set("attachThread", Napi::Function::New(env, AttachThread, "attachThread"));
+  exports.Set("detachThread", Napi::Function::New(env, DetachThread, "detachThread"));
+  exports.Set("setEnabled", Napi::Function::New(env, SetEnabled, "setEnabled"));
+  exports.Set("stats", Napi::Function::New(env, Stats, "stats"));
+  exports.Set("takeOutbox", Napi::Function::New(env, TakeOutbox, "takeOutbox"));
+  exports.Set("stop", Napi::Function::New(env, Stop, "stop"));
+  exports.Set("flushAtExit", Napi::Function::New(env, FlushAtExit, "flushAtExit"));
   return exports;
 }
 
 }  // namespace
+}  // namespace looptrace
 
-NODE_API_MODULE(looptrace, Init)
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
+  return looptrace::Init(env, exports);
+}
+
+NODE_API_MODULE(looptrace, InitAddon)

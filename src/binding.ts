@@ -6,6 +6,28 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The object exported by build/Release/looptrace.node. */
+export interface NativeStats {
+  records: number;
+  bytes: number;
+  frames: number;
+  droppedRecords: number;
+  droppedBytes: number;
+  files: number;
+  threads: number;
+  mainThreadRecords: number;
+  running: boolean;
+  enabled: boolean;
+  /** The writer thread's first failure, when it failed. */
+  error?: string;
+}
+
+/** What the calling thread became in the trace. */
+export interface NativeThreadIdentity {
+  threadId: number;
+  generation: number;
+}
+
+/** The object exported by build/Release/looptrace.node. */
 export interface NativeBinding {
   /** Version of the compiled addon; equals the package version it was built from. */
   readonly addonVersion: string;
@@ -16,6 +38,19 @@ export interface NativeBinding {
    * `startOffset` defaults to 0 and `endOffset` to `data.length`.
    */
   crc32c(data: Uint8Array, startOffset?: number, endOffset?: number): number;
+  /** Starts the process's trace and attaches the calling thread's loop. Throws when the sink cannot be opened. */
+  start(options: Record<string, unknown>, notify: () => void): NativeThreadIdentity;
+  /** Attaches the calling thread's loop to the running trace; null when none is running. */
+  attachThread(options: { threadName: string; nodeThreadId: number }): NativeThreadIdentity | null;
+  /** Detaches the calling thread's loop from the trace. */
+  detachThread(): void;
+  setEnabled(enabled: boolean): void;
+  /** Statistics of the current (or last) trace; null before the first start. */
+  stats(): NativeStats | null;
+  /** Chunks queued for a JavaScript writer. */
+  takeOutbox(): Uint8Array[];
+  stop(): void;
+  flushAtExit(): void;
 }
 
 type NodeGypBuild = (packageRoot: string) => unknown;
@@ -59,7 +94,8 @@ function isNativeBinding(value: unknown): value is NativeBinding {
   return (
     typeof candidate['addonVersion'] === 'string' &&
     typeof candidate['napiVersion'] === 'number' &&
-    typeof candidate['crc32c'] === 'function'
+    typeof candidate['crc32c'] === 'function' &&
+    typeof candidate['start'] === 'function'
   );
 }
 

@@ -61,6 +61,7 @@ export const RecordCode = {
   ThreadStart: 15,
   ThreadStop: 16,
   ClockSync: 17,
+  Resumed: 18,
   StringDef: 24,
   StackDef: 25,
   TraceContext: 26,

@@ -23,6 +23,7 @@ import type {
   CallbackStartRecord,
   ClockSyncRecord,
   DroppedRecord,
+  ResumedRecord,
   GcPauseRecord,
   MarkRecord,
   OperationEndRecord,
@@ -128,6 +129,7 @@ export class TraceDecoder {
   private readonly rThreadStart: ThreadStartRecord = { type: 'threadStart', threadId: 0, timeNs: 0, nodeThreadId: 0, nameStringId: 0, kind: 0 };
   private readonly rThreadStop: ThreadStopRecord = { type: 'threadStop', threadId: 0, timeNs: 0, reason: 0 };
   private readonly rClockSync: ClockSyncRecord = { type: 'clockSync', threadId: 0, timeNs: 0, wallOffsetNs: 0 };
+  private readonly rResumed: ResumedRecord = { type: 'resumed', threadId: 0, timeNs: 0 };
 
   constructor(callbacks: DecoderCallbacks = {}) {
     const noop = (): void => {};
@@ -233,6 +235,8 @@ export class TraceDecoder {
         continue;
       }
       if (avail === 0) {
+        // An input that ends where a file's header frame should start is torn there (section 3).
+        if (final && this.state === State.Header && this.badOffset < 0) this.truncated(p);
         if (final) this.closeBadRegion(p);
         return;
       }
@@ -381,33 +385,48 @@ export class TraceDecoder {
       this.malformed(frameOffset, 'bad thread id or base time');
       return;
     }
+    // The record loop keeps its cursor in a local: varints go through readVarint(), whose
+    // one-byte case is inlined here, rather than through this.cur.
     const onRecord = this.onRecord;
+    const stats = this.stats;
+    let p = this.cur;
     let f0 = 0;
     let f1 = 0;
     let f2 = 0;
-    while (this.cur < end) {
-      const recordStart = this.cur;
-      const tag = b[this.cur++]!;
+    let x = 0;
+    let y = 0;
+    let z = 0;
+    while (p < end) {
+      const recordStart = p;
+      const tag = b[p++]!;
       let type = tag & TYPE_MASK;
       const shape = tag >>> SHAPE_SHIFT;
       if (type === EXTENDED_TYPE) {
-        const ext = this.varint();
+        const ext = readVarint(b, p, end);
         if (ext < 0) return this.malformed(frameOffset, 'bad extended record type');
+        p = varintEnd;
         type = 32 + ext;
       } else if (type === 0) {
         return this.malformed(frameOffset, 'record type 0 is reserved');
       }
-      // The common one-byte delta is read inline; the rest goes through varint().
-      let dt = this.cur < end ? b[this.cur]! : 0x80;
-      if (dt < 0x80) this.cur++;
-      else if ((dt = this.varint()) < 0) return this.malformed(frameOffset, 'bad time delta');
-      t += dt;
+      // Deltas of up to 2 ms (one to three bytes) are read inline; the rest via readVarint().
+      if (p + 3 <= end && (x = b[p]!) < 0x80) p++;
+      else if (p + 3 <= end && (y = b[p + 1]!) < 0x80) {
+        x = (x & 0x7f) | (y << 7);
+        p += 2;
+      } else if (p + 3 <= end && (z = b[p + 2]!) < 0x80) {
+        x = (x & 0x7f) | ((y & 0x7f) << 7) | (z << 14);
+        p += 3;
+      } else if ((x = readVarint(b, p, end)) < 0) return this.malformed(frameOffset, 'bad time delta');
+      else p = varintEnd;
+      t += x;
       if (shape === SHAPE_BYTES) {
-        const length = this.varint();
-        if (length < 0 || length > end - this.cur) return this.malformed(frameOffset, 'definition runs past the end of the frame');
-        const contentStart = this.cur;
-        this.cur += length;
-        if (!this.definition(type, threadId, t, b, contentStart, contentStart + length, frameOffset + (recordStart - (start - 1)) + FRAME_HEADER_BYTES)) {
+        const length = readVarint(b, p, end);
+        if (length < 0 || length > end - varintEnd) return this.malformed(frameOffset, 'definition runs past the end of the frame');
+        const contentStart = varintEnd;
+        p = contentStart + length;
+        this.cur = p;
+        if (!this.definition(type, threadId, t, b, contentStart, p, frameOffset + (recordStart - (start - 1)) + FRAME_HEADER_BYTES)) {
           return this.malformed(frameOffset, `definition of type ${type} is cut short`);
         }
         continue;
@@ -416,16 +435,25 @@ export class TraceDecoder {
       f1 = 0;
       f2 = 0;
       if (shape > 0) {
-        if ((f0 = this.varint()) < 0) return this.malformed(frameOffset, 'bad record field');
+        if (p < end && (f0 = b[p]!) < 0x80) p++;
+        else if ((f0 = readVarint(b, p, end)) < 0) return this.malformed(frameOffset, 'bad record field');
+        else p = varintEnd;
         if (shape > 1) {
-          if ((f1 = this.varint()) < 0) return this.malformed(frameOffset, 'bad record field');
+          if (p < end && (f1 = b[p]!) < 0x80) p++;
+          else if ((f1 = readVarint(b, p, end)) < 0) return this.malformed(frameOffset, 'bad record field');
+          else p = varintEnd;
           if (shape > 2) {
-            if ((f2 = this.varint()) < 0) return this.malformed(frameOffset, 'bad record field');
-            for (let i = 3; i < shape; i++) if (this.varint() < 0) return this.malformed(frameOffset, 'bad record field');
+            if (p < end && (f2 = b[p]!) < 0x80) p++;
+            else if ((f2 = readVarint(b, p, end)) < 0) return this.malformed(frameOffset, 'bad record field');
+            else p = varintEnd;
+            for (let i = 3; i < shape; i++) {
+              if (readVarint(b, p, end) < 0) return this.malformed(frameOffset, 'bad record field');
+              p = varintEnd;
+            }
           }
         }
       }
-      this.stats.records++;
+      stats.records++;
       switch (type) {
         case 1: {
           const r = this.rPollStart;
@@ -578,6 +606,13 @@ export class TraceDecoder {
           onRecord(r);
           break;
         }
+        case 18: {
+          const r = this.rResumed;
+          r.threadId = threadId;
+          r.timeNs = t;
+          onRecord(r);
+          break;
+        }
         default:
           this.stats.records--;
           this.unknownRecord(type, frameOffset + FRAME_HEADER_BYTES + (recordStart - (start - 1)));
@@ -663,13 +698,17 @@ export class TraceDecoder {
   private headerFrame(b: Uint8Array, start: number, end: number, offset: number): void {
     this.cur = start;
     this.lim = end;
-    const formatMajor = this.varint();
-    const formatMinor = this.varint();
-    if (formatMajor < 0 || formatMinor < 0) {
+    // Header varints may take 10 bytes and any value below 2^64 (section 2): read them as u64.
+    const major = readU64(b, start, end);
+    const minor = major === undefined ? undefined : readU64(b, major.next, end);
+    if (major === undefined || minor === undefined) {
       this.diagnostic({ kind: 'malformed-header', offset, reason: 'the version is cut short' });
       this.state = State.Frames;
       return;
     }
+    const formatMajor = Number(major.value);
+    const formatMinor = Number(minor.value);
+    this.cur = minor.next;
     if (formatMajor !== FORMAT_MAJOR) {
       this.diagnostic({ kind: 'unsupported-version', offset, formatMajor, formatMinor });
       this.state = State.SkipFile;
@@ -688,12 +727,16 @@ export class TraceDecoder {
     const seen = new Set<number>();
     let problem = '';
     while (this.cur < end && problem === '') {
-      const key = this.varint();
-      const length = this.varint();
-      if (key < 0 || length < 0 || length > end - this.cur) {
+      const k = readU64(b, this.cur, end);
+      const l = k === undefined ? undefined : readU64(b, k.next, end);
+      if (k === undefined || l === undefined || l.value > BigInt(end - l.next)) {
         problem = 'an entry runs past the end of the header';
         break;
       }
+      // A key too large for a number is unknown all the same, and skipped.
+      const key = Number(k.value);
+      const length = Number(l.value);
+      this.cur = l.next;
       const vStart = this.cur;
       const vEnd = vStart + length;
       this.cur = vStart;
@@ -808,6 +851,62 @@ export class TraceDecoder {
     this.cur = p;
     return value;
   }
+}
+
+/** Where the last successful readVarint() stopped. */
+let varintEnd = 0;
+
+/**
+ * Reads a record-field varint (at most 8 bytes, at most 2^53 - 1) at b[p] without passing `end`.
+ * Returns the value and leaves the position after it in varintEnd, or returns PAST_END or
+ * TOO_LARGE. Values below 2^28 (every time delta under 268 ms) stay in int32 arithmetic.
+ */
+function readVarint(b: Uint8Array, p: number, end: number): number {
+  if (p + 4 <= end) {
+    let x = b[p]!;
+    if (x < 0x80) {
+      varintEnd = p + 1;
+      return x;
+    }
+    let v = x & 0x7f;
+    x = b[p + 1]!;
+    v |= (x & 0x7f) << 7;
+    if (x < 0x80) {
+      varintEnd = p + 2;
+      return v;
+    }
+    x = b[p + 2]!;
+    v |= (x & 0x7f) << 14;
+    if (x < 0x80) {
+      varintEnd = p + 3;
+      return v;
+    }
+    x = b[p + 3]!;
+    v |= (x & 0x7f) << 21;
+    if (x < 0x80) {
+      varintEnd = p + 4;
+      return v;
+    }
+  }
+  return readVarintSlow(b, p, end);
+}
+
+/** readVarint() for long values and for varints near the end of the range. */
+function readVarintSlow(b: Uint8Array, p: number, end: number): number {
+  let value = 0;
+  let scale = 1;
+  for (let i = 0; i < 8; i++) {
+    if (p >= end) return PAST_END;
+    const byte = b[p++]!;
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) {
+      if (value > Number.MAX_SAFE_INTEGER) return TOO_LARGE;
+      varintEnd = p;
+      return value;
+    }
+    scale *= 128;
+  }
+  return TOO_LARGE;
 }
 
 function unzigzag(n: number): number {

@@ -94,6 +94,9 @@ export interface ClockSyncRecord extends RecordBase {
   type: 'clockSync';
   wallOffsetNs: Nanoseconds;
 }
+export interface ResumedRecord extends RecordBase {
+  type: 'resumed';
+}
 export interface StringDefRecord extends RecordBase {
   type: 'stringDef';
   stringId: number;
@@ -139,7 +142,8 @@ export type CountedRecord =
   | DroppedRecord
   | ThreadStartRecord
   | ThreadStopRecord
-  | ClockSyncRecord;
+  | ClockSyncRecord
+  | ResumedRecord;
 export type DefinitionRecord = StringDefRecord | StackDefRecord | TraceContextRecord;
 export type TraceRecord = CountedRecord | DefinitionRecord;
 export type RecordTypeName = TraceRecord['type'];
@@ -176,6 +180,7 @@ export const COUNTED_TYPES: readonly CountedTypeInfo[] = [
   counted(RecordCode.ThreadStart, 'threadStart', ['nodeThreadId', 'nameStringId', 'kind']),
   counted(RecordCode.ThreadStop, 'threadStop', ['reason']),
   counted(RecordCode.ClockSync, 'clockSync', ['wallOffsetNs'], ['wallOffsetNs']),
+  counted(RecordCode.Resumed, 'resumed', []),
 ];
 
 export const COUNTED_BY_TYPE: ReadonlyMap<string, CountedTypeInfo> = new Map(COUNTED_TYPES.map((t) => [t.type, t]));

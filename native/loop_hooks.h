@@ -1,0 +1,83 @@
+#ifndef LOOPTRACE_NATIVE_LOOP_HOOKS_H_
+#define LOOPTRACE_NATIVE_LOOP_HOOKS_H_
+
+// Hooks on one event loop (the main thread's or a worker's): unref'd prepare and check handles
+// that record every iteration, a queue-sample timer and, optionally, the threadpool probe.
+
+#include <node_api.h>
+#include <uv.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "recorder.h"
+
+namespace looptrace {
+
+class LoopHooks {
+ public:
+  // Installs hooks on the calling thread's loop. Returns nullptr and sets *error on failure.
+  // `thread` is the calling thread's registration with `recorder` (Recorder::AddThread).
+  static LoopHooks* Attach(napi_env env, const std::shared_ptr<Recorder>& recorder,
+                           std::shared_ptr<ThreadState> thread, bool probe_threadpool,
+                           std::string* error);
+  // The hooks of the calling thread, if any.
+  static LoopHooks* ForThisThread();
+
+  // Stops recording and closes the handles; frees itself once libuv is done with them.
+  void Detach();
+
+  uint32_t thread_id() const { return thread_->thread_id; }
+  uint64_t recorder_generation() const { return recorder_generation_; }
+
+ private:
+  LoopHooks(napi_env env, uv_loop_t* loop, std::shared_ptr<ThreadState> thread,
+            const Config& config, uint64_t generation);
+  static void OnPrepare(uv_prepare_t* handle);
+  static void OnCheck(uv_check_t* handle);
+  static void OnSampleTimer(uv_timer_t* handle);
+  static void OnProbeTimer(uv_timer_t* handle);
+  static void OnProbeWork(uv_work_t* req);
+  static void OnProbeDone(uv_work_t* req, int status);
+  static void OnClosed(uv_handle_t* handle);
+  static void OnEnvTeardown(napi_async_cleanup_hook_handle handle, void* arg);
+  bool Active();
+  void SampleCpu(uint64_t now_ns, bool emit);
+  void MaybeFinish();
+
+  napi_env env_;
+  uv_loop_t* loop_;
+  std::shared_ptr<ThreadState> thread_;
+  Ring* ring_;
+  const uint64_t recorder_generation_;
+  const uint64_t cpu_threshold_ns_;
+  const uint64_t cpu_resample_ns_;
+  const uint64_t sample_interval_ms_;
+  const uint64_t probe_interval_ms_;
+
+  uv_prepare_t prepare_;
+  uv_check_t check_;
+  uv_timer_t sample_timer_;
+  uv_timer_t probe_timer_;
+  uv_work_t probe_req_;
+
+  // Loop thread only.
+  uint32_t seen_state_ = 0;
+  uint64_t prepare_ns_ = 0;
+  uint64_t check_ns_ = 0;
+  uint64_t idle_at_prepare_ns_ = 0;
+  uint64_t last_events_ = 0;
+  uint64_t cpu_sample_wall_ns_ = 0;
+  uint64_t cpu_sample_cpu_ns_ = 0;
+  bool probe_in_flight_ = false;
+  uint64_t probe_submit_ns_ = 0;
+  std::atomic<uint64_t> probe_start_ns_{0};
+  int open_handles_ = 0;
+  bool detaching_ = false;
+  napi_async_cleanup_hook_handle cleanup_handle_ = nullptr;
+};
+
+}  // namespace looptrace
+
+#endif  // LOOPTRACE_NATIVE_LOOP_HOOKS_H_

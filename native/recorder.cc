@@ -1,0 +1,347 @@
+#include "recorder.h"
+
+#include <uv.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+
+namespace looptrace {
+
+std::atomic<uint32_t> g_record_state{1};
+
+namespace {
+
+// The recorder outlives static destruction on purpose: a writer thread still running when the
+// process exits must not meet a destructor that joins or terminates it.
+std::mutex* g_current_mu = new std::mutex();
+std::shared_ptr<Recorder>* g_current = new std::shared_ptr<Recorder>();
+std::atomic<uint64_t> g_generation{0};
+
+// Wakes the writer this often to drain rings, so that a busy loop's ring rarely fills.
+constexpr uint64_t kDrainIntervalNs = 5'000'000;
+constexpr uint64_t kStopReasonTelemetryStopped = 2;
+constexpr uint64_t kClockSyncIntervalNs = 10'000'000'000;
+
+int FieldCount(uint8_t code) {
+  switch (code) {
+    case wire::kPollStart:
+      return 0;
+    case wire::kPollEnd:
+    case wire::kQueueSample:
+    case wire::kCallbackStart:
+    case wire::kThreadStart:
+      return 3;
+    case wire::kThreadCpu:
+    case wire::kGcPause:
+    case wire::kStackSample:
+    case wire::kOperationStart:
+    case wire::kOperationEnd:
+    case wire::kMark:
+    case wire::kUserQueueSample:
+      return 2;
+    default:
+      return 1;
+  }
+}
+
+uint64_t WallClockNs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+}  // namespace
+
+std::shared_ptr<Recorder> Recorder::Current() {
+  std::lock_guard<std::mutex> lock(*g_current_mu);
+  return *g_current;
+}
+
+Recorder::Recorder(const Config& config, std::unique_ptr<Sink> sink, std::function<void()> notify)
+    : config_(config), generation_(++g_generation), sink_(std::move(sink)),
+      notify_(std::move(notify)) {}
+
+Recorder::~Recorder() {
+  if (writer_.joinable()) writer_.detach();
+}
+
+std::shared_ptr<Recorder> Recorder::Create(const Config& config, std::unique_ptr<Sink> sink,
+                                           std::function<void()> notify) {
+  return std::shared_ptr<Recorder>(new Recorder(config, std::move(sink), std::move(notify)));
+}
+
+bool Recorder::Open(std::string* error) {
+  last_flush_ns_ = uv_hrtime();
+  if (!sink_->Open([this](Encoder& enc, uint64_t index) { Preamble(enc, index); }, error)) {
+    sink_->Close();
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& t : threads_) t->recording.store(false);
+    return false;
+  }
+  {
+    std::lock_guard<std::mutex> lock(*g_current_mu);
+    *g_current = shared_from_this();
+  }
+  writer_ = std::thread([this] { Run(); });
+  return true;
+}
+
+std::shared_ptr<ThreadState> Recorder::AddThread(uint32_t node_thread_id, uint32_t kind,
+                                                 const std::string& name, bool is_main_thread) {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint32_t id = is_main_thread ? 1 : next_thread_id_++;
+  auto t = std::make_shared<ThreadState>(id, node_thread_id, kind, name, config_.ring_capacity,
+                                         uv_hrtime());
+  if (stop_requested_ || failed_) t->recording.store(false);
+  threads_.push_back(t);
+  return t;
+}
+
+void Recorder::Run() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    cv_.wait_for(lock, std::chrono::nanoseconds(
+                           std::min<uint64_t>(kDrainIntervalNs, config_.flush_interval_ns)));
+    if (stop_requested_) break;
+    lock.unlock();
+    uint64_t now = uv_hrtime();
+    bool flush = now - last_flush_ns_ >= config_.flush_interval_ns;
+    Cycle(flush);
+    if (flush) last_flush_ns_ = now;
+    lock.lock();
+  }
+  lock.unlock();
+  stopping_ = true;
+  Cycle(true);
+  sink_->Close();
+}
+
+void Recorder::Stop() {
+  std::call_once(stop_once_, [this] {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_requested_ = true;
+      for (auto& t : threads_) t->recording.store(false, std::memory_order_relaxed);
+    }
+    cv_.notify_all();
+    if (writer_.joinable()) writer_.join();
+    std::lock_guard<std::mutex> lock(*g_current_mu);
+    if (g_current->get() == this) g_current->reset();
+  });
+}
+
+void Recorder::Fail(const std::string& message) {
+  failed_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (error_.empty()) error_ = message;
+    for (auto& t : threads_) t->recording.store(false, std::memory_order_relaxed);
+  }
+  sink_->Close();
+  if (notify_) notify_();
+}
+
+std::string Recorder::Error() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return error_;
+}
+
+Stats Recorder::GetStats() {
+  Stats s;
+  s.records = records_.load();
+  s.bytes = bytes_.load();
+  s.frames = frames_.load();
+  s.main_records = main_records_.load();
+  s.dropped_records = dropped_of_removed_threads_.load();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& t : threads_) s.dropped_records += t->ring.DroppedTotal();
+  s.threads = threads_.size();
+  s.errors = error_.empty() ? 0 : 1;
+  s.files = sink_->files();
+  s.dropped_bytes = sink_->dropped_bytes();
+  return s;
+}
+
+// One pass of the writer: drain every ring into its thread's open frame; on a flush, close the
+// frames and push everything to the sink.
+void Recorder::Cycle(bool flush) {
+  if (failed_) return;
+  std::vector<std::shared_ptr<ThreadState>> threads;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    threads = threads_;
+  }
+  uint64_t now = uv_hrtime();
+  if (now - last_clock_sync_ns_ >= kClockSyncIntervalNs) {
+    last_clock_sync_ns_ = now;
+    int64_t offset = static_cast<int64_t>(WallClockNs() - config_.origin_wall_unix_ns) -
+                     static_cast<int64_t>(Relative(now));
+    WriteProcessFrame([&](Encoder& enc) {
+      enc.BeginFrame(0, Relative(now));
+      enc.Counted(wire::kClockSync, Relative(now), 1, Zigzag(offset));
+      enc.EndFrame();
+    });
+  }
+  std::vector<ThreadState*> finished;
+  for (auto& t : threads) {
+    if (failed_) return;
+    // Read closed before draining: whatever the thread pushed before closing is then drained.
+    bool closed = t->closed.load(std::memory_order_acquire);
+    Drain(*t);
+    if (closed) {
+      if (!t->enc.FrameOpen()) t->enc.BeginFrame(t->thread_id, Relative(now));
+      t->enc.Counted(wire::kThreadStop, Relative(now), 1, 0);
+      records_++;
+      CloseFrame(*t);
+      finished.push_back(t.get());
+    } else if (stopping_) {
+      if (!t->enc.FrameOpen()) t->enc.BeginFrame(t->thread_id, Relative(now));
+      t->enc.Counted(wire::kThreadStop, Relative(now), 1, kStopReasonTelemetryStopped);
+      records_++;
+      CloseFrame(*t);
+    } else if (flush && t->enc.FrameOpen()) {
+      CloseFrame(*t);
+    }
+  }
+  if (failed_) return;
+  if (flush) {
+    std::string error;
+    if (!sink_->Flush(&error)) return Fail(error);
+  }
+  if (!finished.empty()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (ThreadState* f : finished) {
+      dropped_of_removed_threads_ += f->ring.DroppedTotal();
+      threads_.erase(std::remove_if(threads_.begin(), threads_.end(),
+                                    [f](const std::shared_ptr<ThreadState>& t) {
+                                      return t.get() == f;
+                                    }),
+                     threads_.end());
+    }
+  }
+}
+
+void Recorder::Drain(ThreadState& t) {
+  for (;;) {
+    size_t n = t.ring.Pop(batch_.data(), batch_.size());
+    if (n == 0) return;
+    if (!t.start_announced) Announce(t);
+    for (size_t i = 0; i < n && !failed_; i++) {
+      const Event& e = batch_[i];
+      uint64_t time = Relative(e.time_ns);
+      if (!t.enc.FrameOpen()) {
+        t.enc.BeginFrame(t.thread_id, time);
+      }
+      t.enc.Counted(e.code, time, FieldCount(e.code), e.f0, e.f1, e.f2);
+      if (t.enc.FrameBodyBytes() >= config_.target_frame_bytes) CloseFrame(t);
+    }
+    records_ += n;
+    if (t.thread_id == 1) main_records_ += n;
+    if (failed_ || n < batch_.size()) return;
+  }
+}
+
+void Recorder::CloseFrame(ThreadState& t) {
+  t.enc.EndFrame();
+  if (!WriteFrame(t.enc)) return;
+  t.enc.Clear();
+}
+
+bool Recorder::WriteFrame(const Encoder& enc) {
+  if (failed_) return false;
+  std::string error;
+  if (!sink_->WriteFrame(enc.data(), enc.size(), &error)) {
+    Fail(error);
+    return false;
+  }
+  bytes_ += enc.size();
+  frames_++;
+  return true;
+}
+
+void Recorder::WriteProcessFrame(const std::function<void(Encoder&)>& fill) {
+  Encoder enc;
+  fill(enc);
+  WriteFrame(enc);
+}
+
+// A thread that started after the current file was opened: define its name and give it a
+// THREAD_START record before its first records.
+void Recorder::Announce(ThreadState& t) {
+  t.start_announced = true;
+  if (t.announced_generation == file_generation_) return;
+  bool is_new = false;
+  uint64_t name_id = InternString(t.name, &is_new);
+  uint64_t time = Relative(t.start_mono_ns);
+  if (is_new) {
+    WriteProcessFrame([&](Encoder& enc) {
+      enc.BeginFrame(0, time);
+      enc.StringDef(time, name_id, t.name);
+      enc.EndFrame();
+    });
+  }
+  if (!t.enc.FrameOpen()) t.enc.BeginFrame(t.thread_id, time);
+  t.enc.Counted(wire::kThreadStart, time, 3, t.node_thread_id, name_id, t.kind);
+  records_++;
+  t.announced_generation = file_generation_;
+}
+
+uint64_t Recorder::InternString(const std::string& s, bool* is_new) {
+  auto it = string_ids_.find(s);
+  if (it != string_ids_.end()) {
+    *is_new = false;
+    return it->second;
+  }
+  strings_.push_back(s);
+  uint64_t id = strings_.size();
+  string_ids_.emplace(s, id);
+  *is_new = true;
+  return id;
+}
+
+// The start of every file: magic, header with the live threads, and every string defined so far,
+// so that the file decodes alone.
+void Recorder::Preamble(Encoder& enc, uint64_t file_index) {
+  file_generation_++;
+  uint64_t now = uv_hrtime();
+  HeaderInfo h;
+  std::copy(std::begin(config_.trace_id), std::end(config_.trace_id), h.trace_id);
+  h.file_index = file_index;
+  h.origin_mono_ns = config_.origin_mono_ns;
+  h.origin_wall_unix_ns = config_.origin_wall_unix_ns;
+  h.file_start_ns = Relative(now);
+  h.has_pid = true;
+  h.pid = config_.pid;
+  h.hostname = config_.hostname;
+  h.node_version = config_.node_version;
+  h.service_name = config_.service_name;
+  h.producer = config_.producer;
+  h.platform = config_.platform;
+  h.has_threadpool_size = config_.threadpool_size != 0;
+  h.threadpool_size = config_.threadpool_size;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& t : threads_) {
+      if (t->closed.load()) continue;
+      h.threads.push_back({t->thread_id, t->node_thread_id, t->kind, t->name});
+      t->announced_generation = file_generation_;
+    }
+  }
+  enc.WriteMagic();
+  enc.WriteHeader(h);
+  if (!strings_.empty()) {
+    enc.BeginFrame(0, h.file_start_ns);
+    for (size_t i = 0; i < strings_.size(); i++) enc.StringDef(h.file_start_ns, i + 1, strings_[i]);
+    enc.EndFrame();
+  }
+  int64_t offset = static_cast<int64_t>(WallClockNs() - config_.origin_wall_unix_ns) -
+                   static_cast<int64_t>(h.file_start_ns);
+  enc.BeginFrame(0, h.file_start_ns);
+  enc.Counted(wire::kClockSync, h.file_start_ns, 1, Zigzag(offset));
+  enc.EndFrame();
+  last_clock_sync_ns_ = now;
+  bytes_ += enc.size();
+}
+
+}  // namespace looptrace

@@ -1,0 +1,154 @@
+#ifndef LOOPTRACE_NATIVE_RECORDER_H_
+#define LOOPTRACE_NATIVE_RECORDER_H_
+
+// The process-wide recorder: one per process, shared by every event loop (the main thread's and
+// each worker's). Loop threads push events into their own ring; one writer thread drains the
+// rings, encodes frames and hands them to the sink.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "encoder.h"
+#include "ring.h"
+#include "sinks.h"
+
+namespace looptrace {
+
+struct Config {
+  uint64_t flush_interval_ns = 100'000'000;
+  uint64_t queue_sample_interval_ms = 100;
+  uint64_t threadpool_probe_interval_ms = 10;
+  uint64_t cpu_threshold_ns = 2'000'000;
+  size_t ring_capacity = 8192;
+  size_t target_frame_bytes = wire::kTargetFrameBodyBytes;
+  uint64_t origin_mono_ns = 0;
+  uint64_t origin_wall_unix_ns = 0;
+  uint8_t trace_id[16] = {};
+  uint64_t pid = 0;
+  uint64_t threadpool_size = 0;
+  std::string hostname;
+  std::string node_version;
+  std::string service_name;
+  std::string producer;
+  std::string platform;
+};
+
+struct ThreadState {
+  ThreadState(uint32_t id, uint32_t node_id, uint32_t thread_kind, std::string thread_name,
+              size_t ring_capacity, uint64_t start_ns)
+      : thread_id(id), node_thread_id(node_id), kind(thread_kind), name(std::move(thread_name)),
+        start_mono_ns(start_ns), ring(ring_capacity) {}
+
+  const uint32_t thread_id;
+  const uint32_t node_thread_id;
+  const uint32_t kind;
+  const std::string name;
+  const uint64_t start_mono_ns;
+  Ring ring;
+  // Cleared when the recorder stops or fails: the loop's hooks then record nothing.
+  std::atomic<bool> recording{true};
+  // Set by the loop thread at teardown; the writer drains what is left, then lets go.
+  std::atomic<bool> closed{false};
+
+  // Writer thread only.
+  Encoder enc;
+  uint64_t announced_generation = 0;
+  bool start_announced = false;
+};
+
+struct Stats {
+  uint64_t records = 0;
+  uint64_t bytes = 0;
+  uint64_t frames = 0;
+  uint64_t dropped_records = 0;
+  uint64_t dropped_bytes = 0;
+  uint64_t files = 0;
+  uint64_t threads = 0;
+  uint64_t errors = 0;
+  uint64_t main_records = 0;
+};
+
+// Bit 0: enabled. The rest counts enable() calls, so hooks notice that recording resumed.
+extern std::atomic<uint32_t> g_record_state;
+
+class Recorder : public std::enable_shared_from_this<Recorder> {
+ public:
+  // Creates a recorder that is not yet writing; threads added now are in the first header.
+  static std::shared_ptr<Recorder> Create(const Config& config, std::unique_ptr<Sink> sink,
+                                          std::function<void()> notify);
+  // Opens the sink on the calling thread (so a bad path fails here), then starts the writer and
+  // makes this the process's current recorder.
+  bool Open(std::string* error);
+  static std::shared_ptr<Recorder> Current();
+
+  ~Recorder();
+
+  // Registers the calling thread's loop. kind: 0 main, 1 worker.
+  std::shared_ptr<ThreadState> AddThread(uint32_t node_thread_id, uint32_t kind,
+                                         const std::string& name, bool is_main_thread);
+  // Drains every ring, writes and closes the sink, and joins the writer. Idempotent.
+  void Stop();
+  Stats GetStats();
+  // The first failure, or "" when none.
+  std::string Error();
+  const Config& config() const { return config_; }
+  uint64_t generation() const { return generation_; }
+
+ private:
+  Recorder(const Config& config, std::unique_ptr<Sink> sink, std::function<void()> notify);
+  void Run();
+  void Cycle(bool flush);
+  void Drain(ThreadState& t);
+  void CloseFrame(ThreadState& t);
+  bool WriteFrame(const Encoder& enc);
+  void WriteProcessFrame(const std::function<void(Encoder&)>& fill);
+  void Announce(ThreadState& t);
+  void Preamble(Encoder& enc, uint64_t file_index);
+  uint64_t InternString(const std::string& s, bool* is_new);
+  uint64_t Relative(uint64_t mono_ns) const {
+    return mono_ns > config_.origin_mono_ns ? mono_ns - config_.origin_mono_ns : 0;
+  }
+  void Fail(const std::string& message);
+
+  const Config config_;
+  const uint64_t generation_;
+  std::unique_ptr<Sink> sink_;
+  std::function<void()> notify_;
+
+  std::mutex mu_;  // guards threads_, error_, stop_requested_, next_thread_id_
+  std::condition_variable cv_;
+  std::vector<std::shared_ptr<ThreadState>> threads_;
+  uint32_t next_thread_id_ = 2;
+  bool stop_requested_ = false;
+  std::string error_;
+  std::thread writer_;
+  std::once_flag stop_once_;
+
+  // Writer thread only.
+  bool failed_ = false;
+  bool stopping_ = false;
+  uint64_t file_generation_ = 0;
+  uint64_t last_flush_ns_ = 0;
+  uint64_t last_clock_sync_ns_ = 0;
+  std::unordered_map<std::string, uint64_t> string_ids_;
+  std::vector<std::string> strings_;
+  std::vector<Event> batch_ = std::vector<Event>(4096);
+
+  std::atomic<uint64_t> records_{0};
+  std::atomic<uint64_t> bytes_{0};
+  std::atomic<uint64_t> frames_{0};
+  std::atomic<uint64_t> dropped_of_removed_threads_{0};
+  std::atomic<uint64_t> main_records_{0};
+};
+
+}  // namespace looptrace
+
+#endif  // LOOPTRACE_NATIVE_RECORDER_H_

@@ -1,0 +1,86 @@
+// The options of startRuntimeTelemetry(), with their defaults, checked before anything starts.
+
+import { invalidOption } from './errors.js';
+import { checkWriter, type TraceWriter } from './writers.js';
+import type { TelemetryError } from './errors.js';
+
+export interface RuntimeTelemetryOptions {
+  /** Where the trace goes. Required. */
+  writer: TraceWriter;
+  /** Recorded in the file header, to tell services apart. Default: none. */
+  serviceName?: string;
+  /** Start recording at once. Default true; enable() starts it later. */
+  enabled?: boolean;
+  /** How often the writer thread writes; bounds what SIGKILL can lose. Default 100 ms. */
+  flushIntervalMs?: number;
+  /** How often each loop's active handles, requests and events waiting are sampled. Default 100 ms; 0 turns it off. */
+  queueSampleIntervalMs?: number;
+  /** How often a no-op task probes the libuv threadpool's queue delay. Default 10 ms; 0 turns it off. */
+  threadpoolProbeIntervalMs?: number;
+  /** Busy stretches and I/O phases at least this long get a thread CPU time record. Default 2 ms. */
+  cpuThresholdMs?: number;
+  /** Records each thread's buffer holds before it drops (rounded up to a power of two). Default 8192. */
+  threadBufferRecords?: number;
+  /** Trace worker threads created after start without code in the worker. Default true. */
+  traceWorkers?: boolean;
+  /** Flush on process.exit(), an uncaught exception, SIGTERM and SIGINT. Default true. */
+  exitHandlers?: boolean;
+  /** Called with every error; telemetry has turned itself off when it is called. */
+  onError?: (error: TelemetryError) => void;
+}
+
+export type ResolvedOptions = Required<Omit<RuntimeTelemetryOptions, 'serviceName' | 'onError'>> &
+  Pick<RuntimeTelemetryOptions, 'serviceName' | 'onError'>;
+
+const KNOWN = new Set([
+  'writer',
+  'serviceName',
+  'enabled',
+  'flushIntervalMs',
+  'queueSampleIntervalMs',
+  'threadpoolProbeIntervalMs',
+  'cpuThresholdMs',
+  'threadBufferRecords',
+  'traceWorkers',
+  'exitHandlers',
+  'onError',
+]);
+
+export function resolveOptions(options: unknown): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object with a writer', options);
+  const o = options as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!KNOWN.has(key)) throw invalidOption(key, `one of ${[...KNOWN].join(', ')} (unknown option)`, o[key]);
+  }
+  if (o['serviceName'] !== undefined && typeof o['serviceName'] !== 'string') throw invalidOption('serviceName', 'a string', o['serviceName']);
+  if (o['onError'] !== undefined && typeof o['onError'] !== 'function') throw invalidOption('onError', 'a function', o['onError']);
+  return {
+    writer: checkWriter(o['writer']),
+    serviceName: o['serviceName'] as string | undefined,
+    enabled: bool(o, 'enabled', true),
+    flushIntervalMs: number(o, 'flushIntervalMs', 100, 1, 60_000),
+    queueSampleIntervalMs: number(o, 'queueSampleIntervalMs', 100, 0, 3_600_000, true),
+    threadpoolProbeIntervalMs: number(o, 'threadpoolProbeIntervalMs', 10, 0, 3_600_000, true),
+    cpuThresholdMs: number(o, 'cpuThresholdMs', 2, 0.01, 60_000),
+    threadBufferRecords: number(o, 'threadBufferRecords', 8192, 64, 1 << 22, true),
+    traceWorkers: bool(o, 'traceWorkers', true),
+    exitHandlers: bool(o, 'exitHandlers', true),
+    onError: o['onError'] as ((error: TelemetryError) => void) | undefined,
+  };
+}
+
+function bool(o: Record<string, unknown>, name: string, fallback: boolean): boolean {
+  const v = o[name];
+  if (v === undefined) return fallback;
+  if (typeof v !== 'boolean') throw invalidOption(name, 'true or false', v);
+  return v;
+}
+
+function number(o: Record<string, unknown>, name: string, fallback: number, min: number, max: number, integer = false): number {
+  const v = o[name];
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
+    throw invalidOption(name, `${integer ? 'an integer' : 'a number'} from ${min} to ${max}`, v);
+  }
+  return v;
+}

@@ -1,0 +1,288 @@
+// startRuntimeTelemetry() and the handle it returns: the recorder's lifecycle on the JavaScript
+// side. The native addon records and writes; this module starts it, relays its errors and
+// statistics, and stops it.
+
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import { isMainThread, threadId } from 'node:worker_threads';
+import { loadBinding, type NativeBinding, type NativeStats } from '../binding.js';
+import { TelemetryError } from './errors.js';
+import { installExitHandlers, type ExitHandlers } from './exit-handlers.js';
+import { resolveOptions, type ResolvedOptions, type RuntimeTelemetryOptions } from './options.js';
+import { installWorkerTracing, uninstallWorkerTracing } from './worker-tracing.js';
+import { threadName } from './thread-name.js';
+import { isChunkWriter, type ChunkWriter } from './writers.js';
+
+const PRODUCER = 'looptrace/0.1.0';
+/** How long after start records must have arrived (section "No silent nothing" of the README). */
+const ARRIVAL_CHECK_MS = 1000;
+
+export interface TelemetryStats {
+  /** Records encoded so far, across all threads. */
+  records: number;
+  /** Bytes handed to the writer, headers included. */
+  bytes: number;
+  frames: number;
+  /** Records lost because a thread's buffer was full. */
+  droppedRecords: number;
+  /** Bytes a JavaScript writer could not take in time and that were dropped. */
+  droppedBytes: number;
+  /** Files opened (RotatingWriter and SimpleBinaryWriter). */
+  files: number;
+  /** Threads (event loops) being recorded. */
+  threads: number;
+  enabled: boolean;
+  running: boolean;
+  /** False until the first records from the main thread's loop have been encoded. */
+  recordsArriving: boolean;
+  /** Every error reported so far; the first one turned telemetry off. */
+  errors: string[];
+}
+
+let running: RuntimeTelemetry | undefined;
+
+/**
+ * Starts recording every event loop of the process into the given writer. Throws a
+ * TelemetryError when an option is invalid, the file cannot be opened, or a trace is already
+ * being recorded in this process. In a worker thread of a process that is already recording,
+ * the worker's loop joins that trace instead, and the returned handle controls that trace.
+ */
+export function startRuntimeTelemetry(options: RuntimeTelemetryOptions): RuntimeTelemetry {
+  const resolved = resolveOptions(options);
+  let binding: NativeBinding;
+  try {
+    binding = loadBinding();
+  } catch (error) {
+    throw new TelemetryError('NATIVE_UNAVAILABLE', (error as Error).message, { cause: error });
+  }
+  if (!isMainThread) {
+    const joined = binding.attachThread({ threadName: threadName(), nodeThreadId: threadId });
+    if (joined !== null) return new RuntimeTelemetry(binding, resolved, joined.threadId, true);
+  }
+  if (running !== undefined && running.isRunning) {
+    throw new TelemetryError(
+      'ALREADY_RUNNING',
+      'looptrace: telemetry is already running in this process; call stop() on the running instance before starting again',
+    );
+  }
+  const telemetry = new RuntimeTelemetry(binding, resolved, 0, false);
+  telemetry.begin();
+  running = telemetry;
+  return telemetry;
+}
+
+export class RuntimeTelemetry extends EventEmitter {
+  private readonly binding: NativeBinding;
+  private readonly options: ResolvedOptions;
+  private readonly joined: boolean;
+  private readonly chunkWriter: ChunkWriter | undefined;
+  private threadIdValue: number;
+  private active = false;
+  private failed = false;
+  private readonly errorMessages: string[] = [];
+  private exitHandlers: ExitHandlers | undefined;
+  private arrivalTimer: NodeJS.Timeout | undefined;
+  private lastStats: NativeStats | null = null;
+
+  /** @internal Use startRuntimeTelemetry(). */
+  constructor(binding: NativeBinding, options: ResolvedOptions, threadIdValue: number, joined: boolean) {
+    super();
+    this.binding = binding;
+    this.options = options;
+    this.threadIdValue = threadIdValue;
+    this.joined = joined;
+    this.active = joined;
+    this.chunkWriter = isChunkWriter(options.writer) ? options.writer : undefined;
+  }
+
+  /** This thread's id in the trace: 1 for the main thread, 2 and up for workers. */
+  get threadId(): number {
+    return this.threadIdValue;
+  }
+
+  get isRunning(): boolean {
+    return this.active;
+  }
+
+  /** @internal */
+  begin(): void {
+    const o = this.options;
+    const writer = o.writer;
+    const sink = isChunkWriter(writer)
+      ? { sink: 'js' }
+      : writer.kind === 'null'
+        ? { sink: 'null' }
+        : { sink: 'file', path: writer.path, maxFileBytes: writer.kind === 'rotating' ? writer.maxFileBytes : 0, maxTotalBytes: writer.kind === 'rotating' ? writer.maxTotalBytes : 0 };
+    let identity: { threadId: number };
+    try {
+      identity = this.binding.start(
+        {
+          ...sink,
+          traceId: randomBytes(16).toString('hex'),
+          enabled: o.enabled,
+          flushIntervalMs: o.flushIntervalMs,
+          queueSampleIntervalMs: o.queueSampleIntervalMs,
+          threadpoolProbeIntervalMs: o.threadpoolProbeIntervalMs,
+          cpuThresholdMs: o.cpuThresholdMs,
+          threadBufferRecords: o.threadBufferRecords,
+          pid: process.pid,
+          hostname: hostname(),
+          nodeVersion: process.version,
+          serviceName: o.serviceName ?? '',
+          producer: PRODUCER,
+          platform: `${process.platform}-${process.arch}`,
+          threadpoolSize: threadpoolSize(),
+          isMainThread,
+          nodeThreadId: threadId,
+          threadName: threadName(),
+          probeThreadpool: o.threadpoolProbeIntervalMs > 0,
+        },
+        () => this.onNotify(),
+      );
+    } catch (error) {
+      throw new TelemetryError('OPEN_FAILED', `looptrace: cannot start telemetry: ${(error as Error).message}`, { cause: error });
+    }
+    this.threadIdValue = identity.threadId;
+    this.active = true;
+    if (o.traceWorkers && isMainThread) installWorkerTracing();
+    if (o.exitHandlers) this.exitHandlers = installExitHandlers(() => this.flushAtExit());
+    if (o.enabled) this.scheduleArrivalCheck();
+  }
+
+  /** Resumes recording on every thread. Cheap; safe to call when already enabled. */
+  enable(): void {
+    if (!this.active) return;
+    this.binding.setEnabled(true);
+    if (this.arrivalTimer === undefined && (this.lastStats?.mainThreadRecords ?? 0) === 0) this.scheduleArrivalCheck();
+  }
+
+  /** Pauses recording on every thread: the hooks stay installed and cost a flag check. */
+  disable(): void {
+    if (!this.active) return;
+    this.binding.setEnabled(false);
+  }
+
+  stats(): TelemetryStats {
+    const s = this.binding.stats() ?? this.lastStats;
+    if (s !== null) this.lastStats = s;
+    return {
+      records: s?.records ?? 0,
+      bytes: s?.bytes ?? 0,
+      frames: s?.frames ?? 0,
+      droppedRecords: s?.droppedRecords ?? 0,
+      droppedBytes: s?.droppedBytes ?? 0,
+      files: s?.files ?? 0,
+      threads: s?.threads ?? 0,
+      enabled: this.active && (s?.enabled ?? false),
+      running: this.active,
+      recordsArriving: (s?.mainThreadRecords ?? 0) > 0 || (this.joined && (s?.records ?? 0) > 0),
+      errors: [...this.errorMessages],
+    };
+  }
+
+  /**
+   * Stops recording, writes everything still buffered and closes the writer. In a worker that
+   * joined a trace, it only detaches this worker's loop.
+   */
+  async stop(): Promise<void> {
+    if (!this.active) return;
+    this.active = false;
+    if (this.joined) {
+      this.binding.detachThread();
+      return;
+    }
+    this.teardown();
+    this.lastStats = this.binding.stats() ?? this.lastStats;
+    this.binding.stop();
+    this.lastStats = this.binding.stats() ?? this.lastStats;
+    this.deliverChunks();
+  }
+
+  private teardown(): void {
+    if (running === this) running = undefined;
+    if (this.arrivalTimer !== undefined) clearTimeout(this.arrivalTimer);
+    this.arrivalTimer = undefined;
+    this.exitHandlers?.remove();
+    this.exitHandlers = undefined;
+    if (this.options.traceWorkers && isMainThread) uninstallWorkerTracing();
+  }
+
+  private flushAtExit(): void {
+    if (!this.active) return;
+    this.active = false;
+    this.teardown();
+    this.binding.flushAtExit();
+    this.deliverChunks();
+  }
+
+  /** Called on this thread when the writer thread has chunks for a JavaScript writer or has failed. */
+  private onNotify(): void {
+    this.deliverChunks();
+    const error = this.binding.stats()?.error;
+    if (error !== undefined && !this.failed) {
+      this.fail(new TelemetryError('WRITE_FAILED', `looptrace: telemetry stopped: ${error}`));
+    }
+  }
+
+  private deliverChunks(): void {
+    const chunks = this.binding.takeOutbox();
+    const writer = this.chunkWriter;
+    if (writer === undefined || this.failed) return;
+    for (const chunk of chunks) {
+      try {
+        writer.write(chunk);
+      } catch (error) {
+        this.fail(new TelemetryError('WRITER_THREW', `looptrace: telemetry stopped: the writer's write() threw: ${(error as Error)?.message ?? String(error)}`, { cause: error }));
+        return;
+      }
+    }
+  }
+
+  /** Turns telemetry off and reports the error; never throws into the application. */
+  private fail(error: TelemetryError): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.errorMessages.push(error.message);
+    if (this.active && !this.joined) {
+      this.active = false;
+      this.teardown();
+      this.binding.stop();
+    }
+    this.active = false;
+    this.report(error);
+  }
+
+  private report(error: TelemetryError): void {
+    try {
+      this.options.onError?.(error);
+    } catch {
+      // An onError that throws must not turn a telemetry problem into an application crash.
+    }
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else if (this.options.onError === undefined) process.emitWarning(error.message, { code: `LOOPTRACE_${error.code}` });
+  }
+
+  /** Within a second of start, the main thread's records must be arriving; say so if not. */
+  private scheduleArrivalCheck(): void {
+    const check = (retry: boolean): void => {
+      this.arrivalTimer = undefined;
+      if (!this.active || this.failed || !(this.binding.stats()?.enabled ?? false)) return;
+      if (this.stats().recordsArriving) return;
+      // The loop may have been blocked until now: give the writer one drain after it moves again.
+      if (retry) {
+        this.arrivalTimer = setTimeout(() => check(false), 50).unref();
+        return;
+      }
+      this.errorMessages.push('no records arrived');
+      this.report(new TelemetryError('NO_RECORDS', `looptrace: no records arrived within ${ARRIVAL_CHECK_MS} ms of start; telemetry is not recording this process`));
+    };
+    this.arrivalTimer = setTimeout(() => check(true), ARRIVAL_CHECK_MS).unref();
+  }
+}
+
+function threadpoolSize(): number {
+  const configured = Number.parseInt(process.env['UV_THREADPOOL_SIZE'] ?? '', 10);
+  if (!Number.isFinite(configured) || configured < 1) return 4;
+  return Math.min(configured, 1024);
+}

@@ -1,0 +1,90 @@
+// Where a trace goes. The file writers are descriptions: nothing is opened until
+// startRuntimeTelemetry() starts recording, and the native writer thread does all file I/O.
+
+import { isAbsolute, resolve } from 'node:path';
+import { describeValue, invalidOption, TelemetryError } from './errors.js';
+
+/** The smallest file a RotatingWriter accepts: a header plus a few frames. */
+export const MIN_FILE_BYTES = 16 << 10;
+
+export interface RotatingWriterOptions {
+  /** A file is sealed and a new one started when it would grow past this. Default 8 MiB. */
+  maxFileBytes?: number;
+  /** The oldest sealed files are deleted so that all files together stay within this. Default 64 MiB. */
+  maxTotalBytes?: number;
+}
+
+/**
+ * Writes numbered files next to `path`: `trace.bin` becomes `trace.0.bin`, `trace.1.bin`, ...
+ * The file being written is named `trace.N.active.bin` and renamed when sealed. Every file
+ * decodes alone, and the total on disk never exceeds maxTotalBytes.
+ */
+export class RotatingWriter {
+  readonly kind = 'rotating' as const;
+  readonly path: string;
+  readonly maxFileBytes: number;
+  readonly maxTotalBytes: number;
+
+  constructor(path: string, options: RotatingWriterOptions = {}) {
+    this.path = checkPath('RotatingWriter', path);
+    if (typeof options !== 'object' || options === null) throw invalidOption('RotatingWriter options', 'an object', options);
+    this.maxFileBytes = checkBytes('maxFileBytes', options.maxFileBytes, 8 << 20);
+    this.maxTotalBytes = checkBytes('maxTotalBytes', options.maxTotalBytes, 64 << 20);
+    if (this.maxTotalBytes < this.maxFileBytes) {
+      throw new TelemetryError(
+        'INVALID_OPTION',
+        `looptrace: maxTotalBytes (${this.maxTotalBytes}) must be at least maxFileBytes (${this.maxFileBytes})`,
+      );
+    }
+  }
+}
+
+/** Writes one file with no size limit: for experiments. */
+export class SimpleBinaryWriter {
+  readonly kind = 'simple' as const;
+  readonly path: string;
+  constructor(path: string) {
+    this.path = checkPath('SimpleBinaryWriter', path);
+  }
+}
+
+/** Encodes everything and writes nothing: for measuring the recorder's own cost. */
+export class NullWriter {
+  readonly kind = 'null' as const;
+}
+
+/**
+ * Any object with a write() method. It is called on the thread that started telemetry with
+ * whole frames (the first chunk starts with the file header); an exception it throws turns
+ * telemetry off with an error event.
+ */
+export interface ChunkWriter {
+  write(chunk: Uint8Array): void;
+}
+
+export type TraceWriter = RotatingWriter | SimpleBinaryWriter | NullWriter | ChunkWriter;
+
+export function isChunkWriter(writer: TraceWriter): writer is ChunkWriter {
+  return !(writer instanceof RotatingWriter || writer instanceof SimpleBinaryWriter || writer instanceof NullWriter);
+}
+
+export function checkWriter(writer: unknown): TraceWriter {
+  if (writer instanceof RotatingWriter || writer instanceof SimpleBinaryWriter || writer instanceof NullWriter) return writer;
+  if (typeof writer === 'object' && writer !== null && typeof (writer as ChunkWriter).write === 'function') return writer as ChunkWriter;
+  throw invalidOption('writer', 'a RotatingWriter, SimpleBinaryWriter, NullWriter or an object with a write(chunk) method', writer);
+}
+
+function checkPath(what: string, path: unknown): string {
+  if (typeof path !== 'string' || path.length === 0 || path.includes('\0')) {
+    throw new TelemetryError('INVALID_OPTION', `looptrace: ${what} needs a file path, got ${describeValue(path)}`);
+  }
+  return isAbsolute(path) ? path : resolve(path);
+}
+
+function checkBytes(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < MIN_FILE_BYTES) {
+    throw invalidOption(name, `an integer number of bytes of at least ${MIN_FILE_BYTES}`, value);
+  }
+  return value;
+}
