@@ -3,8 +3,12 @@
 import { basename } from 'node:path';
 import { isMainThread, threadId } from 'node:worker_threads';
 
+/** Carries a traced worker's script name from the parent to the preload, which removes it. */
+export const WORKER_SCRIPT_ENV = 'LOOPTRACE_WORKER_SCRIPT';
+
 export function threadName(): string {
   if (isMainThread) return 'main';
-  const script = process.argv[1];
-  return script === undefined ? `worker ${threadId}` : `worker ${threadId} (${basename(script)})`;
+  const passed = process.env[WORKER_SCRIPT_ENV];
+  const script = passed ?? (process.argv[1] === undefined ? undefined : basename(process.argv[1]));
+  return script === undefined ? `worker ${threadId}` : `worker ${threadId} (${script})`;
 }

@@ -1,40 +1,47 @@
 // Traces worker threads created after start, with no code in the worker: the Worker class of
-// node:worker_threads is replaced by a subclass that adds a preload (--import) to each new
-// worker. The preload attaches the worker's loop to the process's trace before the worker's own
+// node:worker_threads is replaced by a subclass that adds a preload to each new worker. The preload attaches the worker's loop to the process's trace before the worker's own
 // code runs.
 
 import { createRequire, syncBuiltinESMExports } from 'node:module';
+import { basename, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { Worker as WorkerType, WorkerOptions } from 'node:worker_threads';
+import type { SHARE_ENV, Worker as WorkerType, WorkerOptions } from 'node:worker_threads';
+import { WORKER_SCRIPT_ENV } from './thread-name.js';
 
 const require = createRequire(import.meta.url);
-const workerThreads = require('node:worker_threads') as { Worker: typeof WorkerType };
+const workerThreads = require('node:worker_threads') as { Worker: typeof WorkerType; SHARE_ENV: typeof SHARE_ENV };
 
 let original: typeof WorkerType | undefined;
 
-/** The preload's URL: its compiled .js beside this module, or in dist/ when running from src/. */
-export function preloadUrl(): string {
+/**
+ * The flags that preload the attach module in a worker: --require of the CommonJS preload where
+ * require(esm) works (Node 20.19 and later), which covers eval workers too, else --import.
+ * Paths point at the compiled files in dist/, also when this module runs from src/ under tests.
+ */
+export function preloadFlags(): string[] {
   const here = fileURLToPath(import.meta.url);
-  const compiled = here.endsWith('.ts') ? here.replace(/([\\/])src([\\/]recorder[\\/])[^\\/]+$/, '$1dist$2worker-preload.js') : here.replace(/[^\\/]+$/, 'worker-preload.js');
-  return pathToFileURL(compiled).href;
+  const dir = here.endsWith('.ts') ? here.replace(/([\\/])src([\\/]recorder[\\/])[^\\/]+$/, '$1dist$2') : here.replace(/[^\\/]+$/, '');
+  const requireModule = (process.features as { require_module?: boolean }).require_module === true;
+  return requireModule ? ['--require', join(dir, 'worker-preload.cjs')] : ['--import', pathToFileURL(join(dir, 'worker-attach.js')).href];
 }
 
 export function installWorkerTracing(): void {
   if (original !== undefined) return;
   const Base = workerThreads.Worker;
   original = Base;
-  const preload = preloadUrl();
+  const preload = preloadFlags();
   class TracedWorker extends Base {
     constructor(filename: string | URL, options?: WorkerOptions) {
       const userArgv = options?.execArgv ?? process.execArgv;
+      const traced = { ...options, env: withScriptName(filename, options) };
       try {
-        super(filename, { ...options, execArgv: [...userArgv, '--import', preload] });
+        super(filename, { ...traced, execArgv: [...userArgv, ...preload] });
       } catch (error) {
         // Flags that apply to the whole process (--max-old-space-size, for example) are refused
         // when passed to a worker explicitly; they still apply to it, so they can be left out.
         if ((error as { code?: string }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
         const invalid = new Set(String((error as Error).message).replace(/^.*flags: /s, '').split(/,\s*/));
-        super(filename, { ...options, execArgv: [...userArgv.filter((a) => !invalid.has(a)), '--import', preload] });
+        super(filename, { ...traced, execArgv: [...userArgv.filter((a) => !invalid.has(a)), ...preload] });
       }
     }
   }
@@ -48,4 +55,12 @@ export function uninstallWorkerTracing(): void {
   workerThreads.Worker = original;
   original = undefined;
   syncBuiltinESMExports();
+}
+
+/** The worker's environment plus its script name, for its thread name; SHARE_ENV is left alone. */
+function withScriptName(filename: string | URL, options: WorkerOptions | undefined): WorkerOptions['env'] {
+  const env = options?.env;
+  if (env === workerThreads.SHARE_ENV) return env;
+  const script = options?.eval === true ? '[eval]' : basename(filename instanceof URL ? fileURLToPath(filename) : filename);
+  return { ...((env as Record<string, string | undefined> | undefined) ?? process.env), [WORKER_SCRIPT_ENV]: script };
 }
