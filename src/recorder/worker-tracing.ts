@@ -33,7 +33,7 @@ export function installWorkerTracing(): void {
   class TracedWorker extends Base {
     constructor(filename: string | URL, options?: WorkerOptions) {
       const userArgv = options?.execArgv ?? process.execArgv;
-      const traced = { ...options, env: withScriptName(filename, options) };
+      const traced: WorkerOptions = { ...options, env: withScriptName(filename, options) };
       try {
         super(filename, { ...traced, execArgv: [...userArgv, ...preload] });
       } catch (error) {
