@@ -7,7 +7,8 @@
         "native/crc32c.cc",
         "native/loop_hooks.cc",
         "native/recorder.cc",
-        "native/sinks.cc"
+        "native/sinks.cc",
+        "native/test_support.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

@@ -18,6 +18,7 @@
 #include "loop_hooks.h"
 #include "recorder.h"
 #include "sinks.h"
+#include "test_support.h"
 
 namespace looptrace {
 namespace {
@@ -374,6 +375,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("takeOutbox", Napi::Function::New(env, TakeOutbox, "takeOutbox"));
   exports.Set("stop", Napi::Function::New(env, Stop, "stop"));
   exports.Set("flushAtExit", Napi::Function::New(env, FlushAtExit, "flushAtExit"));
+  exports.Set("encodeForTest", Napi::Function::New(env, EncodeForTest, "encodeForTest"));
+  exports.Set("benchmarkWriter", Napi::Function::New(env, BenchmarkWriter, "benchmarkWriter"));
   return exports;
 }
 

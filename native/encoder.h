@@ -170,9 +170,9 @@ class Encoder {
                uint64_t f2 = 0) {
     Reserve(1 + 10 * 4);
     int n = field_count;
-    if (n > 2 && f2 == 0) n = 2;
-    if (n > 1 && f1 == 0) n = 1;
-    if (n > 0 && f0 == 0) n = 0;
+    if (n == 3 && f2 == 0) n = 2;
+    if (n == 2 && f1 == 0) n = 1;
+    if (n == 1 && f0 == 0) n = 0;
     buf_[size_++] = static_cast<uint8_t>((n << wire::kShapeShift) | code);
     Dt(time_ns);
     if (n > 0) VarintUnchecked(f0);

@@ -76,6 +76,14 @@ class Ring {
     return n;
   }
 
+  // Producer only: true when the next Push() would drop.
+  bool Full() {
+    uint64_t head = head_.load(std::memory_order_relaxed);
+    if (head - cached_tail_ < mask_ + 1) return false;
+    cached_tail_ = tail_.load(std::memory_order_acquire);
+    return head - cached_tail_ >= mask_ + 1;
+  }
+
   bool Empty() const {
     return head_.load(std::memory_order_acquire) == tail_.load(std::memory_order_relaxed);
   }

@@ -51,6 +51,10 @@ export interface NativeBinding {
   takeOutbox(): Uint8Array[];
   stop(): void;
   flushAtExit(): void;
+  /** Test support: runs encode steps (magic, header, frames of lowered records) through the C++ encoder. */
+  encodeForTest(steps: unknown[]): Uint8Array;
+  /** Benchmark support: pushes synthetic records through a ring and the writer thread into a file. */
+  benchmarkWriter(path: string, records: number): { seconds: number; records: number; bytes: number; dropped: number };
 }
 
 type NodeGypBuild = (packageRoot: string) => unknown;
