@@ -20,6 +20,7 @@ std::atomic<uint64_t> g_generation{0};
 
 // Wakes the writer this often to drain rings, so that a busy loop's ring rarely fills.
 constexpr uint64_t kDrainIntervalNs = 5'000'000;
+constexpr uint64_t kBusyDrainIntervalNs = 500'000;
 constexpr uint64_t kStopReasonTelemetryStopped = 2;
 constexpr uint64_t kClockSyncIntervalNs = 10'000'000'000;
 
@@ -101,8 +102,10 @@ std::shared_ptr<ThreadState> Recorder::AddThread(uint32_t node_thread_id, uint32
 void Recorder::Run() {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    cv_.wait_for(lock, std::chrono::nanoseconds(
-                           std::min<uint64_t>(kDrainIntervalNs, config_.flush_interval_ns)));
+    // After a pass that found a ring a sixteenth full, come back sooner: a loop spinning through
+    // millions of iterations a second fills its ring in a few milliseconds.
+    uint64_t wait_ns = busy_ ? kBusyDrainIntervalNs : kDrainIntervalNs;
+    cv_.wait_for(lock, std::chrono::nanoseconds(std::min<uint64_t>(wait_ns, config_.flush_interval_ns)));
     if (stop_requested_) break;
     lock.unlock();
     uint64_t now = uv_hrtime();
@@ -184,6 +187,7 @@ void Recorder::Cycle(bool flush) {
     });
   }
   std::vector<ThreadState*> finished;
+  busy_ = false;
   for (auto& t : threads) {
     if (failed_) return;
     // Read closed before draining: whatever the thread pushed before closing is then drained.
@@ -223,8 +227,11 @@ void Recorder::Cycle(bool flush) {
 }
 
 void Recorder::Drain(ThreadState& t) {
+  size_t drained = 0;
   for (;;) {
     size_t n = t.ring.Pop(batch_.data(), batch_.size());
+    drained += n;
+    if (drained >= t.ring.Capacity() / 16) busy_ = true;
     if (n == 0) return;
     if (!t.start_announced) Announce(t);
     for (size_t i = 0; i < n && !failed_; i++) {
