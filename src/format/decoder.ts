@@ -105,6 +105,8 @@ export class TraceDecoder {
   /** Start (input offset) and reason of a damaged region being skipped, or -1. */
   private badOffset = -1;
   private badReason = '';
+  /** Input offset just after the latest magic: where that file's header frame must start. */
+  private headerAt = -1;
   private readonly reportedRecordTypes = new Set<number>();
   private readonly reportedFrameKinds = new Set<number>();
 
@@ -176,6 +178,7 @@ export class TraceDecoder {
     this.bufOffset = 0;
     this.inputBytes = 0;
     this.badOffset = -1;
+    this.headerAt = -1;
   }
 
   private append(chunk: Uint8Array): void {
@@ -222,6 +225,7 @@ export class TraceDecoder {
         }
         if (isMagicAt(b, p)) {
           this.pos = p + FILE_MAGIC.length;
+          this.headerAt = this.bufOffset + this.pos;
           this.state = State.Header;
           continue;
         }
@@ -236,13 +240,20 @@ export class TraceDecoder {
       }
       if (avail === 0) {
         // An input that ends where a file's header frame should start is torn there (section 3).
-        if (final && this.state === State.Header && this.badOffset < 0) this.truncated(p);
+        if (final && this.state === State.Header && this.bufOffset + p === this.headerAt) this.truncated(p);
         if (final) this.closeBadRegion(p);
         return;
+      }
+      // Inside a damaged region only a sync or magic byte can start anything. A scan that reached
+      // the end of the previous chunk resumes here, so that chunking never changes the result.
+      if (this.badOffset >= 0 && b[p] !== SYNC_FIRST && b[p] !== MAGIC_FIRST) {
+        this.pos = this.nextCandidate(p);
+        continue;
       }
       if (b[p] === MAGIC_FIRST && avail >= FILE_MAGIC.length && isMagicAt(b, p)) {
         this.closeBadRegion(p);
         this.pos = p + FILE_MAGIC.length;
+        this.headerAt = this.bufOffset + this.pos;
         this.state = State.Header;
         continue;
       }

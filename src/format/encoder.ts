@@ -120,14 +120,40 @@ export class TraceEncoder {
     this.closeFrame();
   }
 
+  // The record methods below are the hot path: they keep the buffer and cursor in locals, check
+  // the room once, and commit the cursor and the frame's last time only when the whole record
+  // is written, so a record that throws (a time going backwards, a bad field) leaves nothing.
+
   pollStart(timeNs: number): void {
-    this.ensure(MAX_COUNTED_RECORD_BYTES);
-    this.buf[this.pos++] = RecordCode.PollStart;
-    this.dt(timeNs);
+    let b = this.buf;
+    const p = this.pos;
+    if (p + MAX_COUNTED_RECORD_BYTES > b.length) b = this.grow(MAX_COUNTED_RECORD_BYTES);
+    const dt = timeNs - this.lastTimeNs;
+    if (!(dt >= 0)) this.timeError(timeNs);
+    b[p] = RecordCode.PollStart;
+    this.pos = putVarint(b, p + 1, dt);
+    this.lastTimeNs = timeNs;
   }
 
   pollEnd(timeNs: number, blockedNs: number, events: number, eventsWaiting: number): void {
-    this.counted(RecordCode.PollEnd, timeNs, 3, blockedNs, events, eventsWaiting);
+    let b = this.buf;
+    let p = this.pos;
+    if (p + MAX_COUNTED_RECORD_BYTES > b.length) b = this.grow(MAX_COUNTED_RECORD_BYTES);
+    const dt = timeNs - this.lastTimeNs;
+    if (!(dt >= 0)) this.timeError(timeNs);
+    // Trailing zero fields are dropped (section 5).
+    const n = eventsWaiting !== 0 ? 3 : events !== 0 ? 2 : blockedNs !== 0 ? 1 : 0;
+    b[p] = (n << SHAPE_SHIFT) | RecordCode.PollEnd;
+    p = putVarint(b, p + 1, dt);
+    if (n > 0) {
+      p = putVarint(b, p, blockedNs);
+      if (n > 1) {
+        p = putVarint(b, p, events);
+        if (n > 2) p = putVarint(b, p, eventsWaiting);
+      }
+    }
+    this.pos = p;
+    this.lastTimeNs = timeNs;
   }
 
   /**
@@ -135,22 +161,39 @@ export class TraceEncoder {
    * section 5 recommends. Signed fields must already be zigzag-encoded.
    */
   counted(code: number, timeNs: number, fieldCount: number, f0 = 0, f1 = 0, f2 = 0, f3 = 0, f4 = 0, f5 = 0): void {
-    this.ensure(MAX_COUNTED_RECORD_BYTES);
+    let b = this.buf;
+    let p = this.pos;
+    if (p + MAX_COUNTED_RECORD_BYTES > b.length) b = this.grow(MAX_COUNTED_RECORD_BYTES);
+    const dt = timeNs - this.lastTimeNs;
+    if (!(dt >= 0)) this.timeError(timeNs);
     let n = fieldCount;
-    if (n > 5 && f5 === 0) n = 5;
-    if (n > 4 && f4 === 0) n = 4;
-    if (n > 3 && f3 === 0) n = 3;
-    if (n > 2 && f2 === 0) n = 2;
-    if (n > 1 && f1 === 0) n = 1;
-    if (n > 0 && f0 === 0) n = 0;
-    this.tag(n, code);
-    this.dt(timeNs);
-    if (n > 0) this.varint(f0);
-    if (n > 1) this.varint(f1);
-    if (n > 2) this.varint(f2);
-    if (n > 3) this.varint(f3);
-    if (n > 4) this.varint(f4);
-    if (n > 5) this.varint(f5);
+    // Only zeros at the end go: stop at the last non-zero field.
+    if (n === 6 && f5 === 0) n = 5;
+    if (n === 5 && f4 === 0) n = 4;
+    if (n === 4 && f3 === 0) n = 3;
+    if (n === 3 && f2 === 0) n = 2;
+    if (n === 2 && f1 === 0) n = 1;
+    if (n === 1 && f0 === 0) n = 0;
+    b[p] = (n << SHAPE_SHIFT) | code;
+    p = putVarint(b, p + 1, dt);
+    if (n > 0) {
+      p = putVarint(b, p, f0);
+      if (n > 1) {
+        p = putVarint(b, p, f1);
+        if (n > 2) {
+          p = putVarint(b, p, f2);
+          if (n > 3) {
+            p = putVarint(b, p, f3);
+            if (n > 4) {
+              p = putVarint(b, p, f4);
+              if (n > 5) p = putVarint(b, p, f5);
+            }
+          }
+        }
+      }
+    }
+    this.pos = p;
+    this.lastTimeNs = timeNs;
   }
 
   /** Writes any record from its decoded form; the record's threadId is that of the open frame. */
@@ -176,41 +219,47 @@ export class TraceEncoder {
   }
 
   stringDef(timeNs: number, stringId: number, value: string): void {
-    const utf8 = textEncoder.encode(value);
-    this.blobRecord(RecordCode.StringDef, timeNs, varintLength(stringId) + utf8.length);
-    this.varint(stringId);
-    this.buf.set(utf8, this.pos);
-    this.pos += utf8.length;
+    this.whole(() => {
+      const utf8 = textEncoder.encode(value);
+      this.blobRecord(RecordCode.StringDef, timeNs, varintLength(stringId) + utf8.length);
+      this.varint(stringId);
+      this.buf.set(utf8, this.pos);
+      this.pos += utf8.length;
+    });
   }
 
   stackDef(timeNs: number, stackId: number, frames: readonly StackFrame[]): void {
-    let length = varintLength(stackId) + varintLength(frames.length);
-    for (const f of frames) {
-      length += varintLength(f.functionNameStringId) + varintLength(f.scriptStringId) + varintLength(f.line) + varintLength(f.column);
-    }
-    this.blobRecord(RecordCode.StackDef, timeNs, length);
-    this.varint(stackId);
-    this.varint(frames.length);
-    for (const f of frames) {
-      this.varint(f.functionNameStringId);
-      this.varint(f.scriptStringId);
-      this.varint(f.line);
-      this.varint(f.column);
-    }
+    this.whole(() => {
+      let length = varintLength(stackId) + varintLength(frames.length);
+      for (const f of frames) {
+        length += varintLength(f.functionNameStringId) + varintLength(f.scriptStringId) + varintLength(f.line) + varintLength(f.column);
+      }
+      this.blobRecord(RecordCode.StackDef, timeNs, length);
+      this.varint(stackId);
+      this.varint(frames.length);
+      for (const f of frames) {
+        this.varint(f.functionNameStringId);
+        this.varint(f.scriptStringId);
+        this.varint(f.line);
+        this.varint(f.column);
+      }
+    });
   }
 
   traceContext(timeNs: number, operationId: number, traceId: string, spanId: string, parentSpanId: string, traceFlags: number): void {
-    const ids = [hexToBytes(traceId, 16, 'traceId'), hexToBytes(spanId, 8, 'spanId'), hexToBytes(parentSpanId, 8, 'parentSpanId')];
-    if (!Number.isInteger(traceFlags) || traceFlags < 0 || traceFlags > 255) {
-      throw new RangeError(`looptrace: traceFlags must be an integer in [0, 255], got ${traceFlags}`);
-    }
-    this.blobRecord(RecordCode.TraceContext, timeNs, varintLength(operationId) + 33);
-    this.varint(operationId);
-    for (const id of ids) {
-      this.buf.set(id, this.pos);
-      this.pos += id.length;
-    }
-    this.buf[this.pos++] = traceFlags;
+    this.whole(() => {
+      const ids = [hexToBytes(traceId, 16, 'traceId'), hexToBytes(spanId, 8, 'spanId'), hexToBytes(parentSpanId, 8, 'parentSpanId')];
+      if (!Number.isInteger(traceFlags) || traceFlags < 0 || traceFlags > 255) {
+        throw new RangeError(`looptrace: traceFlags must be an integer in [0, 255], got ${traceFlags}`);
+      }
+      this.blobRecord(RecordCode.TraceContext, timeNs, varintLength(operationId) + 33);
+      this.varint(operationId);
+      for (const id of ids) {
+        this.buf.set(id, this.pos);
+        this.pos += id.length;
+      }
+      this.buf[this.pos++] = traceFlags;
+    });
   }
 
   /**
@@ -218,23 +267,38 @@ export class TraceEncoder {
    * when `payload` is an array, a shape-7 blob when it is bytes.
    */
   rawRecord(type: number, timeNs: number, payload: readonly number[] | Uint8Array): void {
-    const isBlob = payload instanceof Uint8Array;
-    if (!isBlob && payload.length > MAX_COUNTED_FIELDS) throw new RangeError(`looptrace: at most ${MAX_COUNTED_FIELDS} counted fields, got ${payload.length}`);
-    this.ensure(MAX_COUNTED_RECORD_BYTES + (isBlob ? payload.length + 10 : 0));
-    const shape = isBlob ? SHAPE_BYTES : payload.length;
-    if (type >= EXTENDED_TYPE) {
-      this.buf[this.pos++] = (shape << SHAPE_SHIFT) | EXTENDED_TYPE;
-      this.varint(type - 32);
-    } else {
-      this.buf[this.pos++] = (shape << SHAPE_SHIFT) | type;
-    }
-    this.dt(timeNs);
-    if (isBlob) {
-      this.varint(payload.length);
-      this.buf.set(payload, this.pos);
-      this.pos += payload.length;
-    } else {
-      for (const v of payload) this.varint(v);
+    this.whole(() => {
+      const isBlob = payload instanceof Uint8Array;
+      if (!isBlob && payload.length > MAX_COUNTED_FIELDS) throw new RangeError(`looptrace: at most ${MAX_COUNTED_FIELDS} counted fields, got ${payload.length}`);
+      this.ensure(MAX_COUNTED_RECORD_BYTES + (isBlob ? payload.length + 10 : 0));
+      const shape = isBlob ? SHAPE_BYTES : payload.length;
+      if (type >= EXTENDED_TYPE) {
+        this.buf[this.pos++] = (shape << SHAPE_SHIFT) | EXTENDED_TYPE;
+        this.varint(type - 32);
+      } else {
+        this.buf[this.pos++] = (shape << SHAPE_SHIFT) | type;
+      }
+      this.dt(timeNs);
+      if (isBlob) {
+        this.varint(payload.length);
+        this.buf.set(payload, this.pos);
+        this.pos += payload.length;
+      } else {
+        for (const v of payload) this.varint(v);
+      }
+    });
+  }
+
+  /** Runs the writes of one record; if any throws, the frame is left as it was, with no partial record. */
+  private whole(write: () => void): void {
+    const pos = this.pos;
+    const lastTimeNs = this.lastTimeNs;
+    try {
+      write();
+    } catch (error) {
+      this.pos = pos;
+      this.lastTimeNs = lastTimeNs;
+      throw error;
     }
   }
 
@@ -251,33 +315,17 @@ export class TraceEncoder {
 
   private dt(timeNs: number): void {
     const dt = timeNs - this.lastTimeNs;
-    if (!(dt >= 0)) {
-      throw new RangeError(`looptrace: record time ${timeNs} ns is before the previous record's ${this.lastTimeNs} ns in this frame`);
-    }
+    if (!(dt >= 0)) this.timeError(timeNs);
     this.lastTimeNs = timeNs;
     this.varint(dt);
   }
 
+  private timeError(timeNs: number): never {
+    throw new RangeError(`looptrace: record time ${timeNs} ns is before the previous record's ${this.lastTimeNs} ns in this frame`);
+  }
+
   private varint(value: number): void {
-    const b = this.buf;
-    let p = this.pos;
-    let v = value;
-    if (v >>> 0 === v) {
-      while (v > 0x7f) {
-        b[p++] = (v & 0x7f) | 0x80;
-        v >>>= 7;
-      }
-      b[p++] = v;
-    } else if (Number.isSafeInteger(v) && v > 0) {
-      while (v > 0x7f) {
-        b[p++] = (v % 128) | 0x80;
-        v = Math.floor(v / 128);
-      }
-      b[p++] = v;
-    } else {
-      throw new RangeError(`looptrace: field value ${value} is not an integer in [0, 2^53)`);
-    }
-    this.pos = p;
+    this.pos = putVarint(this.buf, this.pos, value);
   }
 
   private varint64(value: bigint): void {
@@ -358,13 +406,47 @@ export class TraceEncoder {
   }
 
   private ensure(extra: number): void {
-    if (this.pos + extra <= this.buf.length) return;
+    if (this.pos + extra > this.buf.length) this.grow(extra);
+  }
+
+  /** Makes room for `extra` more bytes and returns the (new) buffer. */
+  private grow(extra: number): Uint8Array {
     let size = this.buf.length * 2;
     while (size < this.pos + extra) size *= 2;
     const next = new Uint8Array(size);
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
+    return next;
   }
+}
+
+/**
+ * Writes `value` as a varint at b[p] and returns the position after it; the caller has made
+ * room for 8 bytes. Throws, before writing anything, when the value is not an integer in
+ * [0, 2^53).
+ */
+function putVarint(b: Uint8Array, p: number, value: number): number {
+  let v = value;
+  // Anything but a uint32 goes out of line, which keeps this small enough to inline everywhere.
+  if (v >>> 0 !== v) return putLongVarint(b, p, v);
+  // Stores into a Uint8Array keep the low 8 bits, so `v | 0x80` needs no mask.
+  while (v > 0x7f) {
+    b[p++] = v | 0x80;
+    v >>>= 7;
+  }
+  b[p] = v;
+  return p + 1;
+}
+
+function putLongVarint(b: Uint8Array, p: number, value: number): number {
+  if (!(Number.isSafeInteger(value) && value > 0)) throw new RangeError(`looptrace: field value ${value} is not an integer in [0, 2^53)`);
+  let v = value;
+  while (v > 0x7f) {
+    b[p++] = (v % 128) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  b[p] = v;
+  return p + 1;
 }
 
 export function zigzag(value: number): number {
