@@ -260,7 +260,8 @@ Napi::Value AttachThread(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value DetachThread(const Napi::CallbackInfo& info) {
-  if (LoopHooks* hooks = LoopHooks::ForThisThread()) hooks->Detach();
+  // A worker's stop(): its loop leaves the trace because telemetry stopped there (reason 2).
+  if (LoopHooks* hooks = LoopHooks::ForThisThread()) hooks->Detach(2);
   return info.Env().Undefined();
 }
 
@@ -330,10 +331,12 @@ Napi::Value Stop(const Napi::CallbackInfo& info) {
     g_trace->notify = nullptr;
   }
   if (!recorder) return env.Undefined();
+  // Stop first, then detach: the threads' last records say that telemetry stopped (THREAD_STOP
+  // reason 2), not that this thread exited, which a detach before the final drain would say.
+  recorder->Stop();
   if (LoopHooks* hooks = LoopHooks::ForThisThread()) {
     if (hooks->recorder_generation() == recorder->generation()) hooks->Detach();
   }
-  recorder->Stop();
   if (notify != nullptr) napi_release_threadsafe_function(notify, napi_tsfn_release);
   return env.Undefined();
 }

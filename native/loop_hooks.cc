@@ -50,7 +50,10 @@ LoopHooks* LoopHooks::Attach(napi_env env, const std::shared_ptr<Recorder>& reco
   if (!probe_threadpool) config.threadpool_probe_interval_ms = 0;
   auto* self = new LoopHooks(env, loop, thread, config, recorder->generation());
   uv_metrics_t metrics;
-  if (ReadMetrics(loop, &metrics)) self->last_events_ = metrics.events;
+  if (ReadMetrics(loop, &metrics)) {
+    self->last_events_ = metrics.events;
+    self->last_events_waiting_ = metrics.events_waiting;
+  }
   self->cpu_sample_wall_ns_ = uv_hrtime();
   self->cpu_sample_cpu_ns_ = ThreadCpuNs();
 
@@ -106,6 +109,7 @@ void LoopHooks::OnPrepare(uv_prepare_t* handle) {
     if (self->seen_state_ != 0) self->ring_->Push(wire::kResumed, now);
     self->seen_state_ = state;
     self->check_ns_ = 0;
+    self->Rebaseline(now);
   }
   self->idle_at_prepare_ns_ = uv_metrics_idle_time(self->loop_);
   self->ring_->Push(wire::kPollStart, now);
@@ -127,6 +131,7 @@ void LoopHooks::OnCheck(uv_check_t* handle) {
     if (self->seen_state_ != 0) self->ring_->Push(wire::kResumed, now);
     self->seen_state_ = state;
     self->prepare_ns_ = 0;
+    self->Rebaseline(now);
   }
   if (self->prepare_ns_ == 0) {
     self->check_ns_ = now;
@@ -140,7 +145,9 @@ void LoopHooks::OnCheck(uv_check_t* handle) {
   if (ReadMetrics(self->loop_, &metrics)) {
     events = metrics.events - self->last_events_;
     self->last_events_ = metrics.events;
-    waiting = metrics.events_waiting;
+    waiting = metrics.events_waiting - self->last_events_waiting_;
+    self->last_events_waiting_ = metrics.events_waiting;
+    self->poll_events_waiting_ = waiting;
   }
   self->ring_->Push(wire::kPollEnd, now, blocked, events, static_cast<uint32_t>(waiting));
   uint64_t poll_ns = now - self->prepare_ns_;
@@ -150,6 +157,17 @@ void LoopHooks::OnCheck(uv_check_t* handle) {
     self->SampleCpu(now, false);
   }
   self->check_ns_ = now;
+}
+
+// Recording (re)starts: the next THREAD_CPU and POLL_END measure from here, not across the time
+// recording was paused.
+void LoopHooks::Rebaseline(uint64_t now_ns) {
+  SampleCpu(now_ns, false);
+  uv_metrics_t metrics;
+  if (ReadMetrics(loop_, &metrics)) {
+    last_events_ = metrics.events;
+    last_events_waiting_ = metrics.events_waiting;
+  }
 }
 
 void LoopHooks::SampleCpu(uint64_t now_ns, bool emit) {
@@ -164,14 +182,12 @@ void LoopHooks::SampleCpu(uint64_t now_ns, bool emit) {
 void LoopHooks::OnSampleTimer(uv_timer_t* handle) {
   auto* self = static_cast<LoopHooks*>(handle->data);
   if (!self->Active()) return;
-  uint64_t waiting = 0;
-  uv_metrics_t metrics;
-  if (ReadMetrics(self->loop_, &metrics)) waiting = metrics.events_waiting;
   // The probe in flight is ours; the application's requests are the rest.
   uint64_t requests = self->loop_->active_reqs.count;
   if (self->probe_in_flight_ && requests > 0) requests--;
+  // Events waiting at the last poll (docs/FORMAT.md 6.1), as its POLL_END recorded them.
   self->ring_->Push(wire::kQueueSample, uv_hrtime(), self->loop_->active_handles, requests,
-                    static_cast<uint32_t>(waiting));
+                    static_cast<uint32_t>(self->poll_events_waiting_));
 }
 
 void LoopHooks::OnProbeTimer(uv_timer_t* handle) {
@@ -200,10 +216,11 @@ void LoopHooks::OnProbeDone(uv_work_t* req, int status) {
   if (self->detaching_) self->MaybeFinish();
 }
 
-void LoopHooks::Detach() {
+void LoopHooks::Detach(uint32_t stop_reason) {
   if (detaching_) return;
   detaching_ = true;
   thread_->recording.store(false, std::memory_order_relaxed);
+  thread_->stop_reason.store(stop_reason, std::memory_order_relaxed);
   thread_->closed.store(true, std::memory_order_release);
   if (t_hooks == this) t_hooks = nullptr;
   uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), OnClosed);

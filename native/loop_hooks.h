@@ -26,7 +26,8 @@ class LoopHooks {
   static LoopHooks* ForThisThread();
 
   // Stops recording and closes the handles; frees itself once libuv is done with them.
-  void Detach();
+  // stop_reason goes into the thread's THREAD_STOP: 0 the thread exited, 2 telemetry stopped.
+  void Detach(uint32_t stop_reason = 0);
 
   uint32_t thread_id() const { return thread_->thread_id; }
   uint64_t recorder_generation() const { return recorder_generation_; }
@@ -44,6 +45,7 @@ class LoopHooks {
   static void OnEnvTeardown(napi_async_cleanup_hook_handle handle, void* arg);
   bool Active();
   void SampleCpu(uint64_t now_ns, bool emit);
+  void Rebaseline(uint64_t now_ns);
   void MaybeFinish();
 
   napi_env env_;
@@ -68,6 +70,10 @@ class LoopHooks {
   uint64_t check_ns_ = 0;
   uint64_t idle_at_prepare_ns_ = 0;
   uint64_t last_events_ = 0;
+  // uv_metrics_info's events_waiting is a running total, like events: records carry deltas.
+  uint64_t last_events_waiting_ = 0;
+  // Events that were waiting when the latest poll began, for the queue sample.
+  uint64_t poll_events_waiting_ = 0;
   uint64_t cpu_sample_wall_ns_ = 0;
   uint64_t cpu_sample_cpu_ns_ = 0;
   bool probe_in_flight_ = false;

@@ -195,9 +195,12 @@ void Recorder::Cycle(bool flush) {
     Drain(*t);
     if (closed) {
       if (!t->enc.FrameOpen()) t->enc.BeginFrame(t->thread_id, Relative(now));
-      t->enc.Counted(wire::kThreadStop, Relative(now), 1, 0);
+      t->enc.Counted(wire::kThreadStop, Relative(now), 1,
+                     t->stop_reason.load(std::memory_order_relaxed));
       records_++;
       CloseFrame(*t);
+      // Set after the write: a frame that makes the file rotate lands in the new file.
+      t->stop_written = true;
       finished.push_back(t.get());
     } else if (stopping_) {
       if (!t->enc.FrameOpen()) t->enc.BeginFrame(t->thread_id, Relative(now));
@@ -330,7 +333,9 @@ void Recorder::Preamble(Encoder& enc, uint64_t file_index) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& t : threads_) {
-      if (t->closed.load()) continue;
+      // A closed thread whose last records are still being written (they may be what made the
+      // file rotate) stays in the header, so that the new file names it.
+      if (t->stop_written) continue;
       h.threads.push_back({t->thread_id, t->node_thread_id, t->kind, t->name});
       t->announced_generation = file_generation_;
     }

@@ -57,11 +57,15 @@ struct ThreadState {
   std::atomic<bool> recording{true};
   // Set by the loop thread at teardown; the writer drains what is left, then lets go.
   std::atomic<bool> closed{false};
+  // The THREAD_STOP reason written once closed: 0 the thread exited, 2 telemetry stopped.
+  std::atomic<uint32_t> stop_reason{0};
 
   // Writer thread only.
   Encoder enc;
   uint64_t announced_generation = 0;
   bool start_announced = false;
+  // THREAD_STOP written: the thread has no more records, and later files leave it out.
+  bool stop_written = false;
 };
 
 struct Stats {

@@ -16,11 +16,26 @@ namespace looptrace {
 
 namespace {
 
+const char* ErrnoName(int err) {
+  switch (err) {
+    case ENOSPC: return "ENOSPC";
+    case ENOENT: return "ENOENT";
+    case EACCES: return "EACCES";
+    case EPERM: return "EPERM";
+    case ENOTDIR: return "ENOTDIR";
+    case EISDIR: return "EISDIR";
+    case EROFS: return "EROFS";
+    case EDQUOT: return "EDQUOT";
+    case EFBIG: return "EFBIG";
+    case EIO: return "EIO";
+    default: return nullptr;
+  }
+}
+
 std::string ErrnoMessage(const char* what, const std::string& path, int err) {
+  const char* name = ErrnoName(err);
   return std::string(what) + " " + path + ": " + std::strerror(err) + " (" +
-         (err == ENOSPC ? "ENOSPC" : err == ENOENT ? "ENOENT" : err == EACCES ? "EACCES"
-                                                                               : "errno " + std::to_string(err)) +
-         ")";
+         (name != nullptr ? std::string(name) : "errno " + std::to_string(err)) + ")";
 }
 
 // Splits "/dir/trace.bin" into "/dir", "trace" and ".bin".
@@ -105,7 +120,13 @@ void FileSink::ScanExisting() {
 bool FileSink::Open(const PreambleFn& preamble, std::string* error) {
   preamble_ = preamble;
   if (rotating()) ScanExisting();
-  return OpenFile(error) && Flush(error);
+  if (!OpenFile(error)) return false;
+  // The header goes to disk at once, so a process killed before the first flush still leaves a
+  // file that decodes. A file that opens but cannot be written (a full disk) is a write failure,
+  // reported through onError by the writer thread's first flush, not a throw from start.
+  std::string write_error;
+  if (!Flush(&write_error)) deferred_error_ = write_error;
+  return true;
 }
 
 bool FileSink::OpenFile(std::string* error) {
@@ -195,6 +216,10 @@ bool FileSink::WriteAll(const uint8_t* data, size_t size, std::string* error) {
 }
 
 bool FileSink::Flush(std::string* error) {
+  if (!deferred_error_.empty()) {
+    *error = deferred_error_;
+    return false;
+  }
   if (fd_ < 0) return true;
   if (!pending_.empty()) {
     bool ok = WriteAll(pending_.data(), pending_.size(), error);

@@ -81,6 +81,8 @@ class FileSink final : public Sink {
   std::deque<Sealed> sealed_;
   std::vector<uint8_t> pending_;
   std::string active_path_;
+  // A failure to write the first header, reported by the first flush instead of by Open().
+  std::string deferred_error_;
 };
 
 // Frames for a JavaScript writer: the writer thread queues them here and the main thread takes

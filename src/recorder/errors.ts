@@ -29,5 +29,7 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
   if (typeof value === 'function') return 'a function';
-  return (value as object).constructor?.name ? `a ${(value as object).constructor.name}` : 'an object';
+  if (Array.isArray(value)) return 'an array';
+  const name = (value as object).constructor?.name;
+  return name === undefined || name === 'Object' ? 'an object' : `an instance of ${name}`;
 }

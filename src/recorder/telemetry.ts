@@ -176,7 +176,9 @@ export class RuntimeTelemetry extends EventEmitter {
       threads: s?.threads ?? 0,
       enabled: this.active && (s?.enabled ?? false),
       running: this.active,
-      recordsArriving: (s?.mainThreadRecords ?? 0) > 0 || (this.joined && (s?.records ?? 0) > 0),
+      // mainThreadRecords counts thread 1 only; a trace started in a worker has no thread 1, so
+      // there (as in a worker that joined) any record shows that recording works.
+      recordsArriving: (s?.mainThreadRecords ?? 0) > 0 || ((this.joined || !isMainThread) && (s?.records ?? 0) > 0),
       errors: [...this.errorMessages],
     };
   }
