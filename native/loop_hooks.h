@@ -68,7 +68,7 @@ class LoopHooks {
   uint32_t seen_state_ = 0;
   uint64_t prepare_ns_ = 0;
   uint64_t check_ns_ = 0;
-  uint64_t idle_at_prepare_ns_ = 0;
+  uint64_t idle_at_last_check_ns_ = 0;
   uint64_t last_events_ = 0;
   // uv_metrics_info's events_waiting is a running total, like events: records carry deltas.
   uint64_t last_events_waiting_ = 0;
