@@ -127,6 +127,17 @@ Napi::Value ThreadIdentity(Napi::Env env, LoopHooks* hooks) {
   return out;
 }
 
+void OnOwnerTeardown(void* arg) {
+  auto* weak = static_cast<std::weak_ptr<Recorder>*>(arg);
+  if (std::shared_ptr<Recorder> recorder = weak->lock()) {
+    recorder->Stop();
+    std::lock_guard<std::mutex> lock(*g_trace_mu);
+    // The channel belongs to the environment being torn down; Node finalizes it.
+    if (g_trace->recorder == recorder) g_trace->notify = nullptr;
+  }
+  delete weak;
+}
+
 // start(options, notify) -> { threadId, generation }. Opens the sink here so that an unwritable
 // path throws to the caller, then attaches the calling thread's loop.
 Napi::Value Start(const Napi::CallbackInfo& info) {
@@ -226,6 +237,10 @@ Napi::Value Start(const Napi::CallbackInfo& info) {
   g_trace->recorder = recorder;
   g_trace->outbox = outbox;
   g_trace->notify = notify;
+  // When the environment that started the trace goes away without stop() (a worker that owned
+  // the trace is terminated), stop the writer before Node finalizes the notification channel it
+  // calls. Registered after the channel, so it runs before the channel's own cleanup.
+  napi_add_env_cleanup_hook(env, OnOwnerTeardown, new std::weak_ptr<Recorder>(recorder));
   return ThreadIdentity(env, hooks);
 }
 

@@ -94,7 +94,7 @@ std::shared_ptr<ThreadState> Recorder::AddThread(uint32_t node_thread_id, uint32
   uint32_t id = is_main_thread ? 1 : next_thread_id_++;
   auto t = std::make_shared<ThreadState>(id, node_thread_id, kind, name, config_.ring_capacity,
                                          uv_hrtime());
-  if (stop_requested_ || failed_) t->recording.store(false);
+  if (stop_requested_ || !error_.empty()) t->recording.store(false);
   threads_.push_back(t);
   return t;
 }

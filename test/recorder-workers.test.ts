@@ -148,6 +148,13 @@ describe('a worker that calls startRuntimeTelemetry itself', () => {
     expectWholeThread(trace, id);
   });
 
+  it('a worker that owns the trace can be terminated without stop(): no crash', async () => {
+    const run = await runFixture('workers-owner-terminated.mjs', { rounds: 20 });
+    expectCleanExit(run);
+    // Most workers got as far as starting their trace before they were terminated.
+    expect(result<{ started: number }>(run).started).toBeGreaterThan(5);
+  });
+
   it('records its own trace when the main thread does not record', async () => {
     const { path, workerPath, worker } = await runSelfStart({ mainStarts: false });
     expect(existsSync(path)).toBe(false);
