@@ -150,8 +150,9 @@ Napi::Value Start(const Napi::CallbackInfo& info) {
   Napi::Object o = info[0].As<Napi::Object>();
   std::lock_guard<std::mutex> lock(*g_trace_mu);
   if (g_trace->recorder && Recorder::Current() == g_trace->recorder) {
-    Napi::Error::New(env, "a trace is already being recorded in this process")
-        .ThrowAsJavaScriptException();
+    Napi::Error error = Napi::Error::New(env, "a trace is already being recorded in this process");
+    error.Set("code", Napi::String::New(env, "ALREADY_RUNNING"));
+    error.ThrowAsJavaScriptException();
     return env.Undefined();
   }
 

@@ -111,6 +111,7 @@ class JsSink final : public Sink {
   bool Flush(std::string* error) override;
   void Close() override {}
   uint64_t dropped_bytes() const override { return dropped_bytes_; }
+  uint64_t files() const override { return 0; }
 
  private:
   Outbox* outbox_;

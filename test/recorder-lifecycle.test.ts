@@ -203,6 +203,15 @@ describe('enable() and disable() at run time', () => {
 });
 
 describe('starting, stopping and starting again', () => {
+  it('a start while a worker records the trace throws ALREADY_RUNNING, and works once it stopped', async () => {
+    const run = await runFixture('lifecycle-worker-owner.mjs');
+    expectCleanExit(run);
+    const out = result<{ whileRunning?: { code: string; message: string }; startedAfter: boolean }>(run);
+    expect(out.whileRunning?.code).toBe('ALREADY_RUNNING');
+    expect(out.whileRunning?.message).toMatch(/another thread/);
+    expect(out.startedAfter).toBe(true);
+  });
+
   it('a second start throws ALREADY_RUNNING; stop() then start() writes a new trace', async () => {
     const dir = tempDir();
     const paths = { first: join(dir, 'first.bin'), second: join(dir, 'second.bin'), third: join(dir, 'third.bin') };

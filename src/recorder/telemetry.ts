@@ -28,7 +28,7 @@ export interface TelemetryStats {
   droppedRecords: number;
   /** Bytes a JavaScript writer could not take in time and that were dropped. */
   droppedBytes: number;
-  /** Files opened (RotatingWriter and SimpleBinaryWriter). */
+  /** Files opened (RotatingWriter and SimpleBinaryWriter); 0 for other writers. */
   files: number;
   /** Threads (event loops) being recorded. */
   threads: number;
@@ -141,6 +141,9 @@ export class RuntimeTelemetry extends EventEmitter {
         () => this.onNotify(),
       );
     } catch (error) {
+      if ((error as { code?: unknown }).code === 'ALREADY_RUNNING') {
+        throw new TelemetryError('ALREADY_RUNNING', `looptrace: ${(error as Error).message} (started by another thread); stop it there first`, { cause: error });
+      }
       throw new TelemetryError('OPEN_FAILED', `looptrace: cannot start telemetry: ${(error as Error).message}`, { cause: error });
     }
     this.threadIdValue = identity.threadId;
