@@ -281,6 +281,11 @@ Napi::Value DetachThread(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value MarkThreadExiting(const Napi::CallbackInfo& info) {
+  if (LoopHooks* hooks = LoopHooks::ForThisThread()) hooks->MarkExiting();
+  return info.Env().Undefined();
+}
+
 Napi::Value SetEnabled(const Napi::CallbackInfo& info) {
   bool on = info.Length() > 0 && info[0].ToBoolean().Value();
   uint32_t state = g_record_state.load();
@@ -389,6 +394,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("start", Napi::Function::New(env, Start, "start"));
   exports.Set("attachThread", Napi::Function::New(env, AttachThread, "attachThread"));
   exports.Set("detachThread", Napi::Function::New(env, DetachThread, "detachThread"));
+  exports.Set("markThreadExiting", Napi::Function::New(env, MarkThreadExiting, "markThreadExiting"));
   exports.Set("setEnabled", Napi::Function::New(env, SetEnabled, "setEnabled"));
   exports.Set("stats", Napi::Function::New(env, Stats, "stats"));
   exports.Set("takeOutbox", Napi::Function::New(env, TakeOutbox, "takeOutbox"));

@@ -249,7 +249,9 @@ void LoopHooks::MaybeFinish() {
 }
 
 void LoopHooks::OnEnvTeardown(napi_async_cleanup_hook_handle, void* arg) {
-  static_cast<LoopHooks*>(arg)->Detach();
+  auto* self = static_cast<LoopHooks*>(arg);
+  bool terminated = self->thread_->kind != 0 && !self->exiting_;
+  self->Detach(terminated ? 1 : 0);
 }
 
 }  // namespace looptrace

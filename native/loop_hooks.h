@@ -26,8 +26,12 @@ class LoopHooks {
   static LoopHooks* ForThisThread();
 
   // Stops recording and closes the handles; frees itself once libuv is done with them.
-  // stop_reason goes into the thread's THREAD_STOP: 0 the thread exited, 2 telemetry stopped.
+  // stop_reason goes into the thread's THREAD_STOP: 0 the thread exited, 1 it was terminated,
+  // 2 telemetry stopped.
   void Detach(uint32_t stop_reason = 0);
+  // The thread is exiting by itself ('exit' was emitted): a teardown after this is not a
+  // worker.terminate(), which emits no 'exit'.
+  void MarkExiting() { exiting_ = true; }
 
   uint32_t thread_id() const { return thread_->thread_id; }
   uint64_t recorder_generation() const { return recorder_generation_; }
@@ -81,6 +85,7 @@ class LoopHooks {
   std::atomic<uint64_t> probe_start_ns_{0};
   int open_handles_ = 0;
   bool detaching_ = false;
+  bool exiting_ = false;
   napi_async_cleanup_hook_handle cleanup_handle_ = nullptr;
 };
 

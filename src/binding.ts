@@ -44,6 +44,8 @@ export interface NativeBinding {
   attachThread(options: { threadName: string; nodeThreadId: number }): NativeThreadIdentity | null;
   /** Detaches the calling thread's loop from the trace. */
   detachThread(): void;
+  /** Marks the calling thread as exiting by itself, so that its THREAD_STOP does not say terminated. */
+  markThreadExiting(): void;
   setEnabled(enabled: boolean): void;
   /** Statistics of the current (or last) trace; null before the first start. */
   stats(): NativeStats | null;

@@ -148,6 +148,22 @@ describe('a worker that calls startRuntimeTelemetry itself', () => {
     expectWholeThread(trace, id);
   });
 
+  it('THREAD_STOP tells a worker that ended by itself (0) from one that was terminated (1)', async () => {
+    const path = join(tempDir(), 'reasons.bin');
+    const run = await runFixture('workers-stop-reasons.mjs', { path });
+    expectCleanExit(run);
+    const { ids } = result<{ ids: Record<'natural' | 'exiting' | 'terminated', number> }>(run);
+    const trace = decodeTraceFile(path);
+    expectNoDiagnostics(trace);
+    const reasonOf = (nodeThreadId: number) => {
+      const id = threadNamed(trace, `worker ${nodeThreadId} ([eval])`);
+      return ofType(trace.records, 'threadStop', id).map((r) => r.reason);
+    };
+    expect(reasonOf(ids.natural)).toEqual([0]);
+    expect(reasonOf(ids.exiting)).toEqual([0]);
+    expect(reasonOf(ids.terminated)).toEqual([1]);
+  });
+
   it('a worker that owns the trace can be terminated without stop(): no crash', async () => {
     const run = await runFixture('workers-owner-terminated.mjs', { rounds: 20 });
     expectCleanExit(run);

@@ -27,3 +27,11 @@ export function installExitHandlers(flush: () => void): ExitHandlers {
   for (const signal of SIGNALS) process.on(signal, onSignal);
   return { remove };
 }
+
+/**
+ * A worker that ends by itself emits 'exit'; worker.terminate() does not. Marking the thread on
+ * 'exit' lets its THREAD_STOP say which of the two happened.
+ */
+export function markExitOnExit(binding: { markThreadExiting(): void }): void {
+  process.once('exit', () => binding.markThreadExiting());
+}

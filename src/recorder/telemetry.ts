@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { isMainThread, threadId } from 'node:worker_threads';
 import { loadBinding, type NativeBinding, type NativeStats } from '../binding.js';
 import { TelemetryError } from './errors.js';
-import { installExitHandlers, type ExitHandlers } from './exit-handlers.js';
+import { installExitHandlers, markExitOnExit, type ExitHandlers } from './exit-handlers.js';
 import { resolveOptions, type ResolvedOptions, type RuntimeTelemetryOptions } from './options.js';
 import { installWorkerTracing, uninstallWorkerTracing } from './worker-tracing.js';
 import { threadName } from './thread-name.js';
@@ -58,7 +58,10 @@ export function startRuntimeTelemetry(options: RuntimeTelemetryOptions): Runtime
   }
   if (!isMainThread) {
     const joined = binding.attachThread({ threadName: threadName(), nodeThreadId: threadId });
-    if (joined !== null) return new RuntimeTelemetry(binding, resolved, joined.threadId, true);
+    if (joined !== null) {
+      markExitOnExit(binding);
+      return new RuntimeTelemetry(binding, resolved, joined.threadId, true);
+    }
   }
   if (running !== undefined && running.isRunning) {
     throw new TelemetryError(

@@ -4,13 +4,15 @@
 
 import { isMainThread, threadId } from 'node:worker_threads';
 import { loadBinding } from '../binding.js';
+import { markExitOnExit } from './exit-handlers.js';
 import { threadName, WORKER_SCRIPT_ENV } from './thread-name.js';
 
 if (!isMainThread) {
   try {
     const name = threadName();
     delete process.env[WORKER_SCRIPT_ENV];
-    loadBinding().attachThread({ threadName: name, nodeThreadId: threadId });
+    const binding = loadBinding();
+    if (binding.attachThread({ threadName: name, nodeThreadId: threadId }) !== null) markExitOnExit(binding);
   } catch {
     // Tracing this worker is not possible; the worker runs as if looptrace were absent.
   }

@@ -1,0 +1,332 @@
+// TraceAnalyzer: one pass over one trace's records (from any decoder source), dispatching each to
+// its thread's state machine and to the threadpool analysis, then finish() assembles the report.
+// Memory stays bounded whatever the trace's length: per-thread counters, histograms, capped time
+// series and top-K heaps; nothing grows per record.
+
+import type { DecoderCallbacks, DecoderStats } from '../format/decoder.js';
+import { describeDiagnostic, type SourcedDiagnostic, type TraceDiagnostic } from '../format/diagnostics.js';
+import type { StackFrame, TraceHeader, TraceRecord } from '../format/records.js';
+import { buildFindings } from './findings.js';
+import { analyzeIdleWorkers } from './idle-workers.js';
+import { LongTaskCollector, roundMs, type AttributionLookup } from './long-tasks.js';
+import { resolveAnalysisOptions, type AnalysisOptions, type ResolvedAnalysisOptions } from './options.js';
+import { ANALYZE_SCHEMA_VERSION, type DecodeInfo, type DiagnosticEntry, type ThreadReport, type TraceFileEntry, type TraceReport } from './report.js';
+import { ThreadTracker, type TrackerContext } from './thread-stats.js';
+import { ThreadpoolAnalyzer } from './threadpool.js';
+import { BucketGrid } from './time-series.js';
+import { WallClock } from './wall-clock.js';
+
+export const GENERATOR = 'looptrace/0.1.0 analyze-trace';
+
+/** Diagnostics listed in a report; the rest are counted. */
+const MAX_LISTED_DIAGNOSTICS = 50;
+/** Activity buckets start this wide and double when the trace outgrows the cap. */
+const ACTIVITY_BUCKET_NS = 100e6;
+/** Activity series get this many times the report series' cap: they drive the idle-worker search. */
+const ACTIVITY_CAP_FACTOR = 4;
+const STOP_REASONS = ['exited', 'terminated', 'telemetry-stopped'] as const;
+
+export class TraceAnalyzer {
+  readonly options: ResolvedAnalysisOptions;
+  private header: TraceHeader | undefined;
+  private clock: WallClock | undefined;
+  private lastFileIndex = -1;
+  private readonly files: TraceFileEntry[] = [];
+  private readonly trackers: (ThreadTracker | undefined)[] = [];
+  private grid: BucketGrid | undefined;
+  private ctx: TrackerContext | undefined;
+  private readonly longTasks: LongTaskCollector;
+  private readonly threadpool: ThreadpoolAnalyzer;
+  private readonly strings = new Map<number, string>();
+  private readonly stacks = new Map<number, StackFrame[]>();
+  private readonly diagnostics: DiagnosticEntry[] = [];
+  private diagnosticsOmitted = 0;
+  private corruptFrames = 0;
+  private truncated = 0;
+  private foreignSkipping = false;
+  private readonly sinceNs: number;
+  private readonly untilNs: number;
+  private recordsInWindow = 0;
+  private firstInWindowNs = Infinity;
+  private lastInWindowNs = -Infinity;
+  /** Latest time of any record: where a stretch still open at the end is measured to. */
+  private maxTimeNs = 0;
+
+  constructor(options: AnalysisOptions = {}) {
+    this.options = resolveAnalysisOptions(options);
+    this.sinceNs = this.options.sinceNs;
+    this.untilNs = this.options.untilNs;
+    this.longTasks = new LongTaskCollector(this.options.longTaskNs, this.options.top);
+    this.threadpool = new ThreadpoolAnalyzer({
+      p90ThresholdNs: this.options.threadpoolP90Ns,
+      sustainNs: this.options.threadpoolSustainNs,
+      maxSeriesBuckets: this.options.maxSeriesBuckets,
+      top: this.options.top,
+    });
+  }
+
+  /** Callbacks for a TraceDecoder that feed this analyzer. */
+  callbacks(): Required<DecoderCallbacks> {
+    return {
+      onRecord: (r) => this.onRecord(r),
+      onHeader: (h) => this.onHeader(h),
+      onDiagnostic: (d) => this.onDiagnostic(d),
+    };
+  }
+
+  /** Lists a file in the report (its path and size); the driver calls this as it opens each file. */
+  addFile(entry: TraceFileEntry): void {
+    this.files.push(entry);
+  }
+
+  onHeader(h: TraceHeader): void {
+    if (this.header !== undefined && h.traceId !== this.header.traceId) {
+      // One analyzer reads one trace: records of another are skipped, and said so.
+      this.foreignSkipping = true;
+      this.addDiagnostic({ kind: 'foreign-trace', source: null, offset: 0, message: `skipped a file of another trace (${h.traceId}); analyze each trace separately` });
+      return;
+    }
+    this.foreignSkipping = false;
+    if (this.header === undefined) this.clock = new WallClock(h.originWallUnixNs);
+    else if (h.fileIndex !== this.lastFileIndex + 1) this.gapAll();
+    this.header = h;
+    this.lastFileIndex = h.fileIndex;
+    for (const thread of h.threads) this.describeThread(thread.threadId, thread.nodeThreadId, thread.kind, thread.name);
+  }
+
+  onDiagnostic(d: TraceDiagnostic | SourcedDiagnostic): void {
+    if (d.kind === 'corrupt-frame') this.corruptFrames++;
+    if (d.kind === 'truncated') this.truncated++;
+    // A lost frame may have held any thread's records: no pairing across it (docs/FORMAT.md 6.3).
+    if (d.kind === 'corrupt-frame' || d.kind === 'truncated' || d.kind === 'bad-magic' || d.kind === 'malformed-header') this.gapAll();
+    this.addDiagnostic({ kind: d.kind, source: 'source' in d && d.source !== undefined ? d.source : null, offset: d.offset, message: describeDiagnostic(d) });
+  }
+
+  onRecord(r: TraceRecord): void {
+    if (this.foreignSkipping) return;
+    const t = r.timeNs;
+    if (t > this.maxTimeNs) this.maxTimeNs = t;
+    if (t >= this.sinceNs && t <= this.untilNs) {
+      this.recordsInWindow++;
+      if (t < this.firstInWindowNs) this.firstInWindowNs = t;
+      if (t > this.lastInWindowNs) this.lastInWindowNs = t;
+    }
+    switch (r.type) {
+      case 'pollStart':
+        if (r.threadId !== 0) this.tracker(r.threadId).pollStart(t);
+        break;
+      case 'pollEnd':
+        if (r.threadId !== 0) this.tracker(r.threadId).pollEnd(t, r.blockedNs, r.events, r.eventsWaiting);
+        break;
+      case 'threadCpu':
+        if (r.threadId !== 0) this.tracker(r.threadId).threadCpu(t, r.wallNs, r.cpuNs);
+        break;
+      case 'queueSample':
+        if (r.threadId !== 0) this.tracker(r.threadId).queueSample(t, r.activeHandles, r.activeRequests);
+        break;
+      case 'threadpoolProbe':
+        if (t >= this.sinceNs && t <= this.untilNs) this.threadpool.probe(t, r.queueDelayNs);
+        break;
+      case 'gcPause':
+        if (r.threadId !== 0) this.tracker(r.threadId).gcPause(t, r.durationNs);
+        break;
+      case 'stackSample':
+        if (r.threadId !== 0) this.tracker(r.threadId).stackSample(t, r.stackId);
+        break;
+      case 'dropped':
+        if (r.threadId !== 0) this.tracker(r.threadId).dropped(t, r.droppedRecords);
+        break;
+      case 'resumed':
+        if (r.threadId !== 0) this.tracker(r.threadId).gap();
+        break;
+      case 'threadStart':
+        this.describeThread(r.threadId, r.nodeThreadId, r.kind, this.strings.get(r.nameStringId) ?? '');
+        break;
+      case 'threadStop':
+        if (r.threadId !== 0) this.tracker(r.threadId).threadStop(t, r.reason);
+        break;
+      case 'clockSync':
+        this.wallClock().addSync(t, r.wallOffsetNs);
+        break;
+      case 'stringDef':
+        this.strings.set(r.stringId, r.value);
+        break;
+      case 'stackDef':
+        this.stacks.set(r.stackId, r.frames);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Ends the pass and assembles the report. decoderStats fills the report's decode section. */
+  finish(decoderStats?: DecoderStats): TraceReport {
+    const clock = this.wallClock();
+    const trackers = this.trackers.filter((t): t is ThreadTracker => t !== undefined);
+    for (const t of trackers) t.finish(this.maxTimeNs);
+    const lookup: AttributionLookup = {
+      threadName: (id) => this.threadName(id),
+      stackFrames: (id) => this.stackFrames(id),
+    };
+    const threads = trackers.filter((t) => t.firstNs >= 0 || t.busyNs + t.blockedNs > 0).map((t) => threadReport(t));
+    const longTasks = this.longTasks.report(clock, lookup);
+    const window = { sinceNs: this.sinceNs, untilNs: this.untilNs };
+    const idleWorkers = analyzeIdleWorkers(trackers, this.grid, { idleNs: this.options.idleNs, saturation: this.options.saturation, top: this.options.top, ...window }, clock);
+    const threadpool = this.threadpool.report(this.header?.threadpoolSize ?? null, clock, window);
+    const decode: DecodeInfo = {
+      bytes: decoderStats?.bytes ?? this.files.reduce((sum, f) => sum + f.bytes, 0),
+      frames: decoderStats?.frames ?? 0,
+      records: decoderStats?.records ?? this.recordsInWindow,
+      corruptFrames: decoderStats?.corruptFrames ?? this.corruptFrames,
+      truncated: decoderStats?.truncated ?? this.truncated,
+      unknownRecords: decoderStats?.unknownRecords ?? 0,
+      diagnostics: this.diagnostics,
+      diagnosticsOmitted: this.diagnosticsOmitted,
+    };
+    const h = this.header;
+    const empty = this.recordsInWindow === 0;
+    const startNs = empty ? 0 : this.firstInWindowNs;
+    const endNs = empty ? 0 : this.lastInWindowNs;
+    return {
+      schemaVersion: ANALYZE_SCHEMA_VERSION,
+      generator: GENERATOR,
+      trace: {
+        traceId: h?.traceId ?? '',
+        serviceName: nonEmpty(h?.serviceName),
+        pid: h?.pid ?? null,
+        hostname: nonEmpty(h?.hostname),
+        nodeVersion: nonEmpty(h?.nodeVersion),
+        platform: nonEmpty(h?.platform),
+        producer: nonEmpty(h?.producer),
+        threadpoolSize: h?.threadpoolSize ?? null,
+        files: this.files,
+        startNs,
+        endNs,
+        durationNs: endNs - startNs,
+        startUnixMs: roundMs(clock.unixMs(startNs)),
+        endUnixMs: roundMs(clock.unixMs(endNs)),
+        startIso: clock.iso(startNs),
+        endIso: clock.iso(endNs),
+        window: { sinceNs: Number.isFinite(this.sinceNs) ? this.sinceNs : null, untilNs: Number.isFinite(this.untilNs) ? this.untilNs : null },
+        records: this.recordsInWindow,
+      },
+      decode,
+      options: {
+        longTaskNs: this.options.longTaskNs,
+        idleNs: this.options.idleNs,
+        saturation: this.options.saturation,
+        threadpoolP90Ns: this.options.threadpoolP90Ns,
+        threadpoolSustainNs: this.options.threadpoolSustainNs,
+        top: this.options.top,
+      },
+      findings: buildFindings({ threads, longTasks, idleWorkers, threadpool, decode }),
+      threads,
+      longTasks,
+      idleWorkers,
+      threadpool,
+      checks: [],
+    };
+  }
+
+  /** The trace's wall clock (the first header's anchor); the epoch when no header was read. */
+  wallClock(): WallClock {
+    return (this.clock ??= new WallClock(0n));
+  }
+
+  threadName(threadId: number): string {
+    const t = this.trackers[threadId];
+    return t !== undefined && t.name !== '' ? t.name : threadId === 1 ? 'main' : `thread ${threadId}`;
+  }
+
+  private stackFrames(stackId: number): string[] {
+    const frames = this.stacks.get(stackId);
+    if (frames === undefined) return [];
+    return frames.map((f) => {
+      const fn = this.strings.get(f.functionNameStringId) || '(anonymous)';
+      const script = this.strings.get(f.scriptStringId) || `script ${f.scriptStringId}`;
+      return `${fn} (${script}:${f.line}:${f.column})`;
+    });
+  }
+
+  private tracker(threadId: number): ThreadTracker {
+    return this.trackers[threadId] ?? this.createTracker(threadId);
+  }
+
+  private createTracker(threadId: number): ThreadTracker {
+    if (this.ctx === undefined) {
+      // The grid starts a second before the first record, so frames of other threads that arrive
+      // slightly out of order still land in their own bucket.
+      const firstNs = Math.max(0, (this.header?.fileStartNs ?? this.maxTimeNs) - 1e9, Number.isFinite(this.sinceNs) ? this.sinceNs : 0);
+      this.grid = new BucketGrid(Math.floor(firstNs / ACTIVITY_BUCKET_NS) * ACTIVITY_BUCKET_NS, ACTIVITY_BUCKET_NS, this.options.maxSeriesBuckets * ACTIVITY_CAP_FACTOR);
+      this.ctx = {
+        sinceNs: this.sinceNs,
+        untilNs: this.untilNs,
+        longTaskNs: this.options.longTaskNs,
+        idleNs: this.options.idleNs,
+        grid: this.grid,
+        onLongRun: (run) => this.longTasks.add(run),
+      };
+    }
+    const t = new ThreadTracker(threadId, this.ctx);
+    this.trackers[threadId] = t;
+    if (threadId === 1) {
+      t.kind = 0;
+      t.name = 'main';
+    }
+    return t;
+  }
+
+  private describeThread(threadId: number, nodeThreadId: number, kind: number, name: string): void {
+    if (threadId === 0) return;
+    const t = this.tracker(threadId);
+    t.nodeThreadId = nodeThreadId;
+    t.kind = kind;
+    if (name !== '') t.name = name;
+    else if (t.name === '') t.name = kind === 0 ? 'main' : `worker ${nodeThreadId}`;
+  }
+
+  private gapAll(): void {
+    for (const t of this.trackers) t?.gap();
+  }
+
+  private addDiagnostic(entry: DiagnosticEntry): void {
+    if (this.diagnostics.length < MAX_LISTED_DIAGNOSTICS) this.diagnostics.push(entry);
+    else this.diagnosticsOmitted++;
+  }
+}
+
+function threadReport(t: ThreadTracker): ThreadReport {
+  const s = t.stretches.summary();
+  const total = t.busyNs + t.blockedNs;
+  return {
+    threadId: t.threadId,
+    nodeThreadId: t.nodeThreadId,
+    kind: t.kind === 0 ? 'main' : t.kind === 1 ? 'worker' : 'unknown',
+    name: t.name === '' ? `thread ${t.threadId}` : t.name,
+    firstNs: Math.max(0, t.firstNs),
+    lastNs: Math.max(0, t.lastNs),
+    stoppedNs: t.stoppedNs >= 0 ? t.stoppedNs : null,
+    stopReason: t.stopReason >= 0 ? (STOP_REASONS[t.stopReason] ?? null) : null,
+    iterations: t.iterations,
+    busyNs: t.busyNs,
+    blockedNs: t.blockedNs,
+    utilization: total > 0 ? t.busyNs / total : null,
+    busyStretch: { count: s.count, p50Ns: s.p50Ns, p90Ns: s.p90Ns, p99Ns: s.p99Ns, maxNs: s.maxNs, meanNs: s.meanNs },
+    events: {
+      total: t.eventsTotal,
+      perIteration: t.iterations > 0 ? t.eventsTotal / t.iterations : 0,
+      pollsWithWaiting: t.pollsWithWaiting,
+      maxWaiting: t.maxWaiting,
+      meanWaiting: t.iterations > 0 ? t.waitingTotal / t.iterations : 0,
+    },
+    queue: { samples: t.queueSamples, maxActiveHandles: t.maxActiveHandles, maxActiveRequests: t.maxActiveRequests },
+    cpu: { cpuNs: t.cpuNs, wallNs: t.cpuWallNs, ratio: t.cpuWallNs > 0 ? Math.min(1, t.cpuNs / t.cpuWallNs) : null },
+    droppedRecords: t.droppedRecords,
+    gaps: t.gaps,
+    longTasks: { count: t.longTaskCount, totalNs: t.longTaskTotalNs, maxNs: t.longTaskMaxNs },
+  };
+}
+
+function nonEmpty(value: string | undefined): string | null {
+  return value === undefined || value === '' ? null : value;
+}

@@ -1,0 +1,124 @@
+// The headline answers of a report, worst first: which loop was blocked and by what, which workers
+// idled while work waited, whether the threadpool was the bottleneck, and whether the trace itself
+// lost data. Each finding carries the time at stake, which orders them.
+
+import { formatCount, formatDuration, formatPercent, timeOfDay } from './format.js';
+import { listWorkers } from './idle-workers.js';
+import type { DecodeInfo, Finding, IdleWorkersReport, LongTask, LongTasksReport, Severity, ThreadReport, ThreadpoolReport } from './report.js';
+
+/** A long task this many times the threshold (or a second or more) is critical. */
+const CRITICAL_LONG_TASK_FACTOR = 10;
+const CRITICAL_LONG_TASK_NS = 1e9;
+
+const SEVERITY_RANK: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };
+
+export interface FindingInputs {
+  threads: readonly ThreadReport[];
+  longTasks: LongTasksReport;
+  idleWorkers: IdleWorkersReport;
+  threadpool: ThreadpoolReport;
+  decode: DecodeInfo;
+}
+
+export function buildFindings(input: FindingInputs): Finding[] {
+  const findings: Finding[] = [];
+  for (const thread of input.threads) {
+    if (thread.longTasks.count === 0) continue;
+    const worst = input.longTasks.items.find((t) => t.threadId === thread.threadId);
+    const { count, totalNs, maxNs } = thread.longTasks;
+    const critical = maxNs >= Math.min(CRITICAL_LONG_TASK_NS, CRITICAL_LONG_TASK_FACTOR * input.longTasks.thresholdNs);
+    const tasks = count === 1 ? 'a long task' : `${count} long tasks (${formatDuration(totalNs)} in all)`;
+    const detail = worst === undefined ? `the worst ${formatDuration(maxNs)}` : `the worst ${describeTask(worst)}`;
+    findings.push({
+      severity: critical ? 'critical' : 'warning',
+      kind: 'long-task',
+      threadId: thread.threadId,
+      message: `${thread.name} was blocked by ${tasks} of at least ${formatDuration(input.longTasks.thresholdNs)}; ${detail}`,
+      impactNs: totalNs,
+    });
+  }
+  for (const pool of input.idleWorkers.pools) {
+    if (!pool.unbalanced) continue;
+    const busiest = pool.members.find((m) => m.threadId === pool.busiestThreadId)!;
+    const others = pool.members.filter((m) => m !== busiest).map((m) => m.utilization ?? 0);
+    const meanOthers = others.reduce((a, b) => a + b, 0) / Math.max(1, others.length);
+    findings.push({
+      severity: 'warning',
+      kind: 'unbalanced-pool',
+      threadId: pool.busiestThreadId,
+      message: `Unbalanced worker pool: ${pool.summary}`,
+      impactNs: Math.round(pool.spanNs * Math.max(0, (busiest.utilization ?? 0) - meanOthers)),
+    });
+  }
+  const episodes = input.idleWorkers.episodes;
+  if (episodes.count > 0) {
+    const worst = episodes.items[0]!;
+    const idleNames = [...new Set(episodes.items.map((e) => e.threadName))];
+    const why = worst.peer.reason === 'saturated' ? `was saturated (${formatPercent(worst.peer.utilization)} busy)` : `had events waiting (${formatCount(worst.peer.pollsWithWaiting)} polls behind)`;
+    findings.push({
+      severity: 'warning',
+      kind: 'idle-worker',
+      threadId: worst.threadId,
+      message:
+        `Idle workers while work waited: ${listWorkers(idleNames)} sat blocked ${formatDuration(episodes.totalIdleNs)} in ${episodes.count} episode${episodes.count === 1 ? '' : 's'}; ` +
+        `worst ${worst.threadName} idle ${formatDuration(worst.idleNs)} from ${timeOfDay(worst.startIso)} while ${worst.peer.name} ${why}`,
+      impactNs: episodes.totalIdleNs,
+    });
+  }
+  const pressure = input.threadpool.pressure;
+  if (pressure.flagged) {
+    const longest = pressure.episodes[0]!;
+    const peak = Math.max(...pressure.episodes.map((e) => e.peakP90Ns));
+    const sustainedNs = pressure.episodes.reduce((sum, e) => sum + e.durationNs, 0);
+    const size = input.threadpool.threadpoolSize;
+    findings.push({
+      severity: peak >= CRITICAL_LONG_TASK_FACTOR * pressure.p90ThresholdNs ? 'critical' : 'warning',
+      kind: 'threadpool-pressure',
+      threadId: null,
+      message:
+        `The libuv threadpool was the bottleneck for ${formatDuration(sustainedNs)}` +
+        `${pressure.episodes.length > 1 ? ` in ${pressure.episodes.length} episodes` : ''}, from ${timeOfDay(longest.startIso)}: ` +
+        `p90 queueing delay up to ${formatDuration(peak)} (threshold ${formatDuration(pressure.p90ThresholdNs)})` +
+        `${size === null ? '' : ` with UV_THREADPOOL_SIZE=${size}`}`,
+      impactNs: sustainedNs,
+    });
+  }
+  const dropped = input.threads.filter((t) => t.droppedRecords > 0);
+  if (dropped.length > 0) {
+    const total = dropped.reduce((sum, t) => sum + t.droppedRecords, 0);
+    findings.push({
+      severity: 'warning',
+      kind: 'dropped-records',
+      threadId: dropped.length === 1 ? dropped[0]!.threadId : null,
+      message: `${formatCount(total)} records were dropped (a thread's buffer was full) on ${dropped.map((t) => t.name).join(', ')}: stretches around the gaps are not measured`,
+      impactNs: 0,
+    });
+  }
+  const d = input.decode;
+  if (d.corruptFrames > 0 || d.truncated > 0) {
+    const parts = [d.corruptFrames > 0 ? `${d.corruptFrames} corrupt frame${d.corruptFrames === 1 ? '' : 's'} skipped` : '', d.truncated > 0 ? `${d.truncated} truncated tail${d.truncated === 1 ? '' : 's'}` : ''].filter(Boolean);
+    findings.push({
+      severity: 'info',
+      kind: 'damaged-trace',
+      threadId: null,
+      message: `The trace is damaged: ${parts.join(', ')}; the records of intact frames were analyzed`,
+      impactNs: 0,
+    });
+  }
+  return findings.sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || b.impactNs - a.impactNs);
+}
+
+/** "2.80 s at 14:03:07.123 in timers/immediates, CPU-bound (97% on CPU)". */
+export function describeTask(task: LongTask): string {
+  const phase = task.phase === 'io-callbacks' ? 'I/O callbacks' : 'timers/immediates';
+  const cpu =
+    task.verdict === 'unknown'
+      ? 'CPU not measured'
+      : task.verdict === 'cpu-bound'
+        ? `CPU-bound (${formatPercent(task.cpu!.ratio)} on CPU)`
+        : task.verdict === 'off-cpu'
+          ? `off CPU (${formatPercent(task.cpu!.ratio)} on CPU: a synchronous wait or descheduled)`
+          : `${formatPercent(task.cpu!.ratio)} on CPU`;
+  const still = task.endedBy === 'trace-end' ? ' (still running when the trace ends)' : '';
+  return `${formatDuration(task.durationNs)}${still} at ${timeOfDay(task.startIso)} in ${phase}, ${cpu}`;
+}

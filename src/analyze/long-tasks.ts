@@ -1,0 +1,86 @@
+// Long tasks: busy stretches at or above the threshold, counted all and kept worst first in a
+// bounded heap, then described with their phase, their CPU share and whatever attribution the
+// trace holds.
+
+import type { CpuVerdict, LongTask, LongTasksReport } from './report.js';
+import type { BusyRun } from './thread-stats.js';
+import { TopK } from './top-k.js';
+import type { WallClock } from './wall-clock.js';
+
+/** At or above this share of its wall time on CPU, a task was computing. */
+export const CPU_BOUND_RATIO = 0.8;
+/** At or below this share, the thread was mostly waiting (a synchronous call) or descheduled. */
+export const OFF_CPU_RATIO = 0.2;
+
+/** Looks up what a long task's attribution refers to: thread names and stack frames. */
+export interface AttributionLookup {
+  threadName(threadId: number): string;
+  /** A stack as "function (script:line:column)" lines, innermost first, or [] when undefined. */
+  stackFrames(stackId: number): string[];
+}
+
+export class LongTaskCollector {
+  readonly thresholdNs: number;
+  private count = 0;
+  private totalNs = 0;
+  private readonly worst: TopK<BusyRun>;
+
+  constructor(thresholdNs: number, top: number) {
+    this.thresholdNs = thresholdNs;
+    this.worst = new TopK<BusyRun>(top, (run) => run.endNs - run.startNs);
+  }
+
+  add(run: BusyRun): void {
+    this.count++;
+    this.totalNs += run.endNs - run.startNs;
+    this.worst.offer(run);
+  }
+
+  report(clock: WallClock, lookup: AttributionLookup): LongTasksReport {
+    return {
+      thresholdNs: this.thresholdNs,
+      count: this.count,
+      totalNs: this.totalNs,
+      items: this.worst.sorted().map((run) => describeRun(run, clock, lookup)),
+    };
+  }
+}
+
+export function describeRun(run: BusyRun, clock: WallClock, lookup: AttributionLookup): LongTask {
+  const durationNs = run.endNs - run.startNs;
+  const cpu = run.cpuWallNs > 0 ? { cpuNs: run.cpuNs, wallNs: run.cpuWallNs, ratio: Math.min(1, run.cpuNs / run.cpuWallNs) } : null;
+  const unixMs = clock.unixMs(run.startNs);
+  return {
+    threadId: run.threadId,
+    threadName: lookup.threadName(run.threadId),
+    startNs: run.startNs,
+    endNs: run.endNs,
+    durationNs,
+    startUnixMs: roundMs(unixMs),
+    startIso: clock.iso(run.startNs),
+    phase: run.ioNs > run.timersNs ? 'io-callbacks' : 'timers-immediates',
+    ioCallbacksNs: run.ioNs,
+    timersImmediatesNs: run.timersNs,
+    cpu,
+    verdict: cpuVerdict(cpu?.ratio ?? null),
+    endedBy: run.endedBy,
+    attribution: {
+      gc: run.gcPauses > 0 ? { pauses: run.gcPauses, totalNs: run.gcNs } : null,
+      stacks: run.stackIds
+        .map((stackId, i) => ({ stackId, samples: run.stackCounts[i] ?? 0, frames: lookup.stackFrames(stackId) }))
+        .sort((a, b) => b.samples - a.samples),
+    },
+  };
+}
+
+export function cpuVerdict(ratio: number | null): CpuVerdict {
+  if (ratio === null) return 'unknown';
+  if (ratio >= CPU_BOUND_RATIO) return 'cpu-bound';
+  if (ratio <= OFF_CPU_RATIO) return 'off-cpu';
+  return 'mixed';
+}
+
+/** Unix milliseconds to the microsecond, so JSON stays short and exact enough. */
+export function roundMs(unixMs: number): number {
+  return Math.round(unixMs * 1000) / 1000;
+}
