@@ -167,8 +167,8 @@ describe('a worker that calls startRuntimeTelemetry itself', () => {
   it('a worker that owns the trace can be terminated without stop(): no crash', async () => {
     const run = await runFixture('workers-owner-terminated.mjs', { rounds: 20 });
     expectCleanExit(run);
-    // Most workers got as far as starting their trace before they were terminated.
-    expect(result<{ started: number }>(run).started).toBeGreaterThan(5);
+    // Half the workers were terminated while their own trace was running.
+    expect(result<{ started: number }>(run).started).toBeGreaterThanOrEqual(10);
   });
 
   it('records its own trace when the main thread does not record', async () => {
