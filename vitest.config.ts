@@ -1,11 +1,21 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Tests that run the examples load every core for seconds (worker pools, a saturated threadpool).
+ * They run in a group of their own after the rest, so that they neither slow down nor are slowed
+ * by the timing-sensitive recorder tests.
+ */
+const HEAVY = ['test/analyze-examples.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     // Forks rather than threads: tests load the native addon and spawn child processes.
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    projects: [
+      { extends: true, test: { name: 'main', include: ['test/**/*.test.ts'], exclude: HEAVY, sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'examples', include: HEAVY, sequence: { groupOrder: 1 } } },
+    ],
   },
 });

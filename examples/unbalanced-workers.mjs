@@ -41,11 +41,14 @@ const dispatcher = setInterval(() => {
   }
 }, 20);
 
+const busiestThreadId = workers[0].threadId;
+
 setTimeout(async () => {
   clearInterval(dispatcher);
   await new Promise((r) => setTimeout(r, 200));
   await Promise.all(workers.map((w) => w.terminate()));
   await telemetry.stop();
   console.log(`jobs sent per worker: ${sent.join(', ')}; finished: ${done.join(', ')}`);
-  summarize('unbalanced-workers', telemetry, outDir, { poolSize: POOL_SIZE, jobMs: JOB_MS, jobsSent: sent, jobsDone: done, busiestWorkerIndex: 0 });
+  // The busiest worker's worker_threads id names it in the trace ("worker <id> ([eval])").
+  summarize('unbalanced-workers', telemetry, outDir, { poolSize: POOL_SIZE, jobMs: JOB_MS, jobsSent: sent, jobsDone: done, busiestWorkerIndex: 0, busiestWorkerThreadId: busiestThreadId });
 }, durationMs);

@@ -3,3 +3,4 @@ export * from './recorder/index.js';
 export * from './format/index.js';
 export { loadBinding } from './binding.js';
 export type { NativeBinding } from './binding.js';
+export * from './analyze/index.js';

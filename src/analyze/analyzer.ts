@@ -5,7 +5,7 @@
 
 import type { DecoderCallbacks, DecoderStats } from '../format/decoder.js';
 import { describeDiagnostic, type SourcedDiagnostic, type TraceDiagnostic } from '../format/diagnostics.js';
-import type { StackFrame, TraceHeader, TraceRecord } from '../format/records.js';
+import type { PollEndRecord, PollStartRecord, StackFrame, TraceHeader, TraceRecord } from '../format/records.js';
 import { buildFindings } from './findings.js';
 import { analyzeIdleWorkers } from './idle-workers.js';
 import { LongTaskCollector, roundMs, type AttributionLookup } from './long-tasks.js';
@@ -46,9 +46,15 @@ export class TraceAnalyzer {
   private foreignSkipping = false;
   private readonly sinceNs: number;
   private readonly untilNs: number;
+  /** Records seen, and records inside the window (counted by see(), only when there is a window). */
+  private recordCount = 0;
   private recordsInWindow = 0;
+  private readonly windowed: boolean;
   private firstInWindowNs = Infinity;
   private lastInWindowNs = -Infinity;
+  /** The latest POLL_START and POLL_END record objects (see onRecord). */
+  private pollStartRecord: PollStartRecord | undefined;
+  private pollEndRecord: PollEndRecord | undefined;
   /** Latest time of any record: where a stretch still open at the end is measured to. */
   private maxTimeNs = 0;
 
@@ -56,6 +62,7 @@ export class TraceAnalyzer {
     this.options = resolveAnalysisOptions(options);
     this.sinceNs = this.options.sinceNs;
     this.untilNs = this.options.untilNs;
+    this.windowed = Number.isFinite(this.sinceNs) || Number.isFinite(this.untilNs);
     this.longTasks = new LongTaskCollector(this.options.longTaskNs, this.options.top);
     this.threadpool = new ThreadpoolAnalyzer({
       p90ThresholdNs: this.options.threadpoolP90Ns,
@@ -68,7 +75,7 @@ export class TraceAnalyzer {
   /** Callbacks for a TraceDecoder that feed this analyzer. */
   callbacks(): Required<DecoderCallbacks> {
     return {
-      onRecord: (r) => this.onRecord(r),
+      onRecord: this.onRecord,
       onHeader: (h) => this.onHeader(h),
       onDiagnostic: (d) => this.onDiagnostic(d),
     };
@@ -102,31 +109,72 @@ export class TraceAnalyzer {
     this.addDiagnostic({ kind: d.kind, source: 'source' in d && d.source !== undefined ? d.source : null, offset: d.offset, message: describeDiagnostic(d) });
   }
 
-  onRecord(r: TraceRecord): void {
+  /**
+   * Takes one record. An arrow function, so a decoder can call it directly, and each case reads
+   * the record's fields itself: there a property load sees one record shape, not eighteen.
+   */
+  readonly onRecord = (r: TraceRecord): void => {
     if (this.foreignSkipping) return;
-    const t = r.timeNs;
-    if (t > this.maxTimeNs) this.maxTimeNs = t;
-    if (t >= this.sinceNs && t <= this.untilNs) {
-      this.recordsInWindow++;
-      if (t < this.firstInWindowNs) this.firstInWindowNs = t;
-      if (t > this.lastInWindowNs) this.lastInWindowNs = t;
+    // TraceDecoder hands out one reused object per record type, so the two commonest records are
+    // recognised by identity, before reading r.type (a load that sees every record shape, and is
+    // slow for it). Records that are not the decoder's reused objects take the switch below.
+    if (r === this.pollStartRecord) {
+      this.recordCount++;
+      if (this.windowed) this.see(r.timeNs);
+      if (r.threadId !== 0) this.tracker(r.threadId).pollStart(r);
+      return;
+    }
+    if (r === this.pollEndRecord) {
+      this.recordCount++;
+      if (this.windowed) this.see(r.timeNs);
+      if (r.threadId !== 0) this.tracker(r.threadId).pollEnd(r);
+      return;
     }
     switch (r.type) {
+      // Without a window, the threads' trackers keep the first and last times of their records,
+      // so the commonest records skip see().
       case 'pollStart':
-        if (r.threadId !== 0) this.tracker(r.threadId).pollStart(t);
-        break;
+        this.pollStartRecord = r;
+        this.recordCount++;
+        if (this.windowed) this.see(r.timeNs);
+        if (r.threadId !== 0) this.tracker(r.threadId).pollStart(r);
+        return;
       case 'pollEnd':
-        if (r.threadId !== 0) this.tracker(r.threadId).pollEnd(t, r.blockedNs, r.events, r.eventsWaiting);
-        break;
+        this.pollEndRecord = r;
+        this.recordCount++;
+        if (this.windowed) this.see(r.timeNs);
+        if (r.threadId !== 0) this.tracker(r.threadId).pollEnd(r);
+        return;
       case 'threadCpu':
-        if (r.threadId !== 0) this.tracker(r.threadId).threadCpu(t, r.wallNs, r.cpuNs);
-        break;
-      case 'queueSample':
+        this.recordCount++;
+        if (this.windowed) this.see(r.timeNs);
+        if (r.threadId !== 0) this.tracker(r.threadId).threadCpu(r);
+        return;
+      case 'queueSample': {
+        this.recordCount++;
+        const t = r.timeNs;
+        if (this.windowed) this.see(t);
         if (r.threadId !== 0) this.tracker(r.threadId).queueSample(t, r.activeHandles, r.activeRequests);
-        break;
-      case 'threadpoolProbe':
+        return;
+      }
+      case 'threadpoolProbe': {
+        this.recordCount++;
+        const t = r.timeNs;
+        this.see(t);
         if (t >= this.sinceNs && t <= this.untilNs) this.threadpool.probe(t, r.queueDelayNs);
-        break;
+        return;
+      }
+      default:
+        this.recordCount++;
+        this.see(r.timeNs);
+        this.rareRecord(r);
+    }
+  };
+
+  /** Records that come a few times per second at most. */
+  private rareRecord(r: TraceRecord): void {
+    const t = r.timeNs;
+    switch (r.type) {
       case 'gcPause':
         if (r.threadId !== 0) this.tracker(r.threadId).gcPause(t, r.durationNs);
         break;
@@ -159,10 +207,28 @@ export class TraceAnalyzer {
     }
   }
 
+  private see(t: number): void {
+    if (t > this.maxTimeNs) this.maxTimeNs = t;
+    if (t >= this.sinceNs && t <= this.untilNs) {
+      this.recordsInWindow++;
+      if (t < this.firstInWindowNs) this.firstInWindowNs = t;
+      if (t > this.lastInWindowNs) this.lastInWindowNs = t;
+    }
+  }
+
   /** Ends the pass and assembles the report. decoderStats fills the report's decode section. */
   finish(decoderStats?: DecoderStats): TraceReport {
     const clock = this.wallClock();
     const trackers = this.trackers.filter((t): t is ThreadTracker => t !== undefined);
+    if (!this.windowed) {
+      // The commonest records skipped see(): their times are in the trackers.
+      this.recordsInWindow = this.recordCount;
+      for (const t of trackers) {
+        if (t.firstNs >= 0 && t.firstNs < this.firstInWindowNs) this.firstInWindowNs = t.firstNs;
+        if (t.lastNs > this.lastInWindowNs) this.lastInWindowNs = t.lastNs;
+        if (t.lastNs > this.maxTimeNs) this.maxTimeNs = t.lastNs;
+      }
+    }
     for (const t of trackers) t.finish(this.maxTimeNs);
     const lookup: AttributionLookup = {
       threadName: (id) => this.threadName(id),
@@ -207,7 +273,12 @@ export class TraceAnalyzer {
         endUnixMs: roundMs(clock.unixMs(endNs)),
         startIso: clock.iso(startNs),
         endIso: clock.iso(endNs),
-        window: { sinceNs: Number.isFinite(this.sinceNs) ? this.sinceNs : null, untilNs: Number.isFinite(this.untilNs) ? this.untilNs : null },
+        window: {
+          sinceNs: Number.isFinite(this.sinceNs) ? this.sinceNs : null,
+          untilNs: Number.isFinite(this.untilNs) ? this.untilNs : null,
+          sinceIso: Number.isFinite(this.sinceNs) ? clock.iso(this.sinceNs) : null,
+          untilIso: Number.isFinite(this.untilNs) ? clock.iso(this.untilNs) : null,
+        },
         records: this.recordsInWindow,
       },
       decode,

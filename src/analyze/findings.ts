@@ -27,7 +27,7 @@ export function buildFindings(input: FindingInputs): Finding[] {
     const worst = input.longTasks.items.find((t) => t.threadId === thread.threadId);
     const { count, totalNs, maxNs } = thread.longTasks;
     const critical = maxNs >= Math.min(CRITICAL_LONG_TASK_NS, CRITICAL_LONG_TASK_FACTOR * input.longTasks.thresholdNs);
-    const tasks = count === 1 ? 'a long task' : `${count} long tasks (${formatDuration(totalNs)} in all)`;
+    const tasks = count === 1 ? 'a long task' : `${formatCount(count)} long tasks (${formatDuration(totalNs)} in all)`;
     const detail = worst === undefined ? `the worst ${formatDuration(maxNs)}` : `the worst ${describeTask(worst)}`;
     findings.push({
       severity: critical ? 'critical' : 'warning',
@@ -40,14 +40,14 @@ export function buildFindings(input: FindingInputs): Finding[] {
   for (const pool of input.idleWorkers.pools) {
     if (!pool.unbalanced) continue;
     const busiest = pool.members.find((m) => m.threadId === pool.busiestThreadId)!;
-    const others = pool.members.filter((m) => m !== busiest).map((m) => m.utilization ?? 0);
-    const meanOthers = others.reduce((a, b) => a + b, 0) / Math.max(1, others.length);
+    // The capacity the other workers left idle while the busiest one carried the load.
+    const unusedNs = pool.members.filter((m) => m !== busiest).reduce((sum, m) => sum + pool.spanNs * (1 - (m.utilization ?? 0)), 0);
     findings.push({
       severity: 'warning',
       kind: 'unbalanced-pool',
       threadId: pool.busiestThreadId,
       message: `Unbalanced worker pool: ${pool.summary}`,
-      impactNs: Math.round(pool.spanNs * Math.max(0, (busiest.utilization ?? 0) - meanOthers)),
+      impactNs: Math.round(unusedNs),
     });
   }
   const episodes = input.idleWorkers.episodes;
@@ -60,7 +60,7 @@ export function buildFindings(input: FindingInputs): Finding[] {
       kind: 'idle-worker',
       threadId: worst.threadId,
       message:
-        `Idle workers while work waited: ${listWorkers(idleNames)} sat blocked ${formatDuration(episodes.totalIdleNs)} in ${episodes.count} episode${episodes.count === 1 ? '' : 's'}; ` +
+        `Idle workers while work waited: ${listWorkers(idleNames)} sat blocked ${formatDuration(episodes.totalIdleNs)} in ${formatCount(episodes.count)} episode${episodes.count === 1 ? '' : 's'}; ` +
         `worst ${worst.threadName} idle ${formatDuration(worst.idleNs)} from ${timeOfDay(worst.startIso)} while ${worst.peer.name} ${why}`,
       impactNs: episodes.totalIdleNs,
     });
@@ -105,7 +105,15 @@ export function buildFindings(input: FindingInputs): Finding[] {
       impactNs: 0,
     });
   }
-  return findings.sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || b.impactNs - a.impactNs);
+  findings.sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || b.impactNs - a.impactNs);
+  // An unbalanced pool is the usual cause of idle workers: name the cause before its symptom.
+  const idle = findings.findIndex((f) => f.kind === 'idle-worker');
+  const pool = findings.findIndex((f) => f.kind === 'unbalanced-pool');
+  if (idle >= 0 && pool > idle && findings[pool]!.severity === findings[idle]!.severity) {
+    const [moved] = findings.splice(pool, 1);
+    findings.splice(idle, 0, moved!);
+  }
+  return findings;
 }
 
 /** "2.80 s at 14:03:07.123 in timers/immediates, CPU-bound (97% on CPU)". */

@@ -3,7 +3,8 @@
 
 /** A duration with a unit that keeps three significant figures: 850 µs, 12.3 ms, 2.80 s, 3 min 20 s. */
 export function formatDuration(ns: number): string {
-  const abs = Math.abs(ns);
+  if (ns < 0) return `-${formatDuration(-ns)}`;
+  const abs = ns;
   if (abs < 1e3) return `${Math.round(ns)} ns`;
   if (abs < 1e6) return `${sig(ns / 1e3)} µs`;
   if (abs < 1e9) return `${sig(ns / 1e6)} ms`;
@@ -15,15 +16,18 @@ export function formatDuration(ns: number): string {
   return h > 0 ? `${h} h ${m} min` : `${m} min ${s} s`;
 }
 
+/** Three significant figures, without a fraction for whole numbers (thresholds read "50 ms"). */
 function sig(x: number): string {
   const abs = Math.abs(x);
-  return abs >= 100 ? x.toFixed(0) : abs >= 10 ? x.toFixed(1) : x.toFixed(2);
+  const text = abs >= 100 ? x.toFixed(0) : abs >= 10 ? x.toFixed(1) : x.toFixed(2);
+  return Number.isInteger(Number(text)) ? String(Number(text)) : text;
 }
 
 /** A ratio as a whole percentage ("94%"), with one decimal below 10% so small shares stay visible. */
 export function formatPercent(ratio: number | null): string {
   if (ratio === null) return '–';
   const pct = ratio * 100;
+  if (pct > 0 && pct < 0.05) return '<0.1%';
   return pct > 0 && pct < 10 ? `${pct.toFixed(1)}%` : `${Math.round(pct)}%`;
 }
 

@@ -103,7 +103,8 @@ export function listWorkers(names: readonly string[]): string {
   const parsed = names.map((n) => WORKER_NAME.exec(n));
   const script = parsed[0]?.[2];
   if (names.length > 1 && parsed.every((m) => m !== null && m[2] === script)) {
-    return `workers ${parsed.map((m) => m![1]).join(', ')} ${script}`;
+    const ids = parsed.map((m) => Number(m![1])).sort((a, b) => a - b);
+    return `workers ${ids.join(', ')} ${script}`;
   }
   return names.join(', ');
 }

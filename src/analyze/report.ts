@@ -46,8 +46,8 @@ export interface TraceInfo {
   endUnixMs: number;
   startIso: string;
   endIso: string;
-  /** The --since/--until window in trace time; null where open. */
-  window: { sinceNs: number | null; untilNs: number | null };
+  /** The --since/--until window in trace time and as ISO 8601; null where open. */
+  window: { sinceNs: number | null; untilNs: number | null; sinceIso: string | null; untilIso: string | null };
   /** Records inside the window (the decoder's total is decode.records). */
   records: number;
 }
@@ -242,6 +242,8 @@ export interface IdleWorkersReport {
 
 export interface ThreadpoolBucket {
   startNs: number;
+  startUnixMs: number;
+  startIso: string;
   count: number;
   p50Ns: number;
   p90Ns: number;

@@ -13,6 +13,7 @@
 // That is how long any new I/O had to wait, which is what a long task means to users. The part
 // before POLL_END and the part after it are kept apart so a long task can name its phase.
 
+import type { PollEndRecord, PollStartRecord, ThreadCpuRecord } from '../format/records.js';
 import { LogLinearHistogram } from './histogram.js';
 import { BucketColumns, type BucketGrid } from './time-series.js';
 
@@ -27,6 +28,34 @@ export const Activity = {
   WaitingPolls: 4,
 } as const;
 const ACTIVITY_COLUMNS = 5;
+
+/** Slots of ThreadTracker's number array. */
+const S = {
+  FirstNs: 0,
+  LastNs: 1,
+  BusyNs: 2,
+  BlockedNs: 3,
+  /** The open poll phase's POLL_START, or -1. */
+  PollStartNs: 4,
+  /** The open stretch's POLL_END, or -1. */
+  PollEndNs: 5,
+  /** Where the current busy stretch began (end of blocking), or -1. */
+  RunStartNs: 6,
+  RunIoNs: 7,
+  RunCpuNs: 8,
+  RunCpuWallNs: 9,
+  LastBlockedNs: 10,
+  /** The latest POLL_START or POLL_END: a THREAD_CPU at the same time measures what it ended. */
+  BoundaryNs: 11,
+  CpuNs: 12,
+  CpuWallNs: 13,
+  /** The end of a stretch being made into a BusyRun. */
+  RunEndNs: 14,
+  /** Arguments of addClippedSpan(): see there. */
+  SpanStartNs: 15,
+  SpanEndNs: 16,
+} as const;
+const SLOT_COUNT = 17;
 
 /** At most this many distinct stacks are kept per busy stretch for attribution. */
 const MAX_STACKS_PER_RUN = 5;
@@ -64,15 +93,10 @@ export class ThreadTracker {
   kind = -1;
   name = '';
 
-  /** First and last record inside the window; -1 until one arrives. */
-  firstNs = -1;
-  lastNs = -1;
   stoppedNs = -1;
   stopReason = -1;
 
   iterations = 0;
-  busyNs = 0;
-  blockedNs = 0;
   eventsTotal = 0;
   pollsWithWaiting = 0;
   waitingTotal = 0;
@@ -80,8 +104,6 @@ export class ThreadTracker {
   queueSamples = 0;
   maxActiveHandles = 0;
   maxActiveRequests = 0;
-  cpuNs = 0;
-  cpuWallNs = 0;
   droppedRecords = 0;
   gaps = 0;
   longTaskCount = 0;
@@ -94,22 +116,23 @@ export class ThreadTracker {
   private readonly ctx: TrackerContext;
   private readonly sinceNs: number;
   private readonly untilNs: number;
-  /** The open poll phase's POLL_START, or -1. */
-  private pollStartNs = -1;
-  /** The open stretch's POLL_END, or -1. */
-  private pollEndNs = -1;
-  /** Where the current busy stretch began (end of blocking), or -1. */
-  private runStartNs = -1;
-  private runIoNs = 0;
-  private runCpuNs = 0;
-  private runCpuWallNs = 0;
+  /** Whether a --since/--until window is set: without one, spans need no clipping. */
+  private readonly windowed: boolean;
+  private readonly longTaskNs: number;
+  private readonly idleNs: number;
+  /**
+   * The numbers that the per-record paths read and write (times and sums, doubles beyond the
+   * small-integer range), indexed by the constants of S. The slots also carry the arguments of the
+   * helpers that are not inlined (RunEndNs, SpanStartNs, SpanEndNs): a double passed to a call
+   * that the compiler does not inline is boxed, and the compiler may box it on every record, the
+   * branch with the call taken or not. Removing those boxes removed most of the analysis' garbage
+   * collection.
+   */
+  private readonly n = new Float64Array(SLOT_COUNT);
   private runGcPauses = 0;
   private runGcNs = 0;
   private runStackIds: number[] | null = null;
   private runStackCounts: number[] | null = null;
-  private lastBlockedNs = 0;
-  /** The latest POLL_START or POLL_END: a THREAD_CPU at the same time measures what it ended. */
-  private boundaryNs = -1;
   private boundaryIsStart = false;
   /** A long stretch that just ended at a POLL_START, waiting for the THREAD_CPU that may follow. */
   private pending: BusyRun | null = null;
@@ -119,36 +142,103 @@ export class ThreadTracker {
     this.ctx = ctx;
     this.sinceNs = ctx.sinceNs;
     this.untilNs = ctx.untilNs;
+    this.windowed = Number.isFinite(ctx.sinceNs) || Number.isFinite(ctx.untilNs);
+    this.longTaskNs = ctx.longTaskNs;
+    this.idleNs = ctx.idleNs;
     this.activity = new BucketColumns(ctx.grid, ACTIVITY_COLUMNS);
+    const n = this.n;
+    n[S.FirstNs] = -1;
+    n[S.LastNs] = -1;
+    n[S.PollStartNs] = -1;
+    n[S.PollEndNs] = -1;
+    n[S.RunStartNs] = -1;
+    n[S.BoundaryNs] = -1;
   }
 
-  pollStart(t: number): void {
+  /** First and last record inside the window; -1 until one arrives. */
+  get firstNs(): number {
+    return this.n[S.FirstNs]!;
+  }
+
+  get lastNs(): number {
+    return this.n[S.LastNs]!;
+  }
+
+  /** Time running callbacks, and time blocked waiting for I/O, inside the window. */
+  get busyNs(): number {
+    return this.n[S.BusyNs]!;
+  }
+
+  get blockedNs(): number {
+    return this.n[S.BlockedNs]!;
+  }
+
+  /** CPU time over measured busy time (THREAD_CPU records), and the wall time it covers. */
+  get cpuNs(): number {
+    return this.n[S.CpuNs]!;
+  }
+
+  get cpuWallNs(): number {
+    return this.n[S.CpuWallNs]!;
+  }
+
+  // pollStart() and pollEnd() run for nearly every record. They take the decoder's record object
+  // rather than its numbers: a time is a double, and passing a double to a call that the compiler
+  // does not inline allocates a box for it, millions of times. For the same reason they write the
+  // common path out in full instead of calling small helpers.
+
+  pollStart(r: PollStartRecord): void {
+    const t = r.timeNs;
+    const n = this.n;
     if (this.pending !== null) this.flushPending();
-    this.touch(t);
-    if (this.pollEndNs >= 0) {
-      this.addBusy(this.pollEndNs, t);
-      const start = this.runStartNs;
+    if (t > n[S.LastNs]! && t >= this.sinceNs && t <= this.untilNs) {
+      n[S.LastNs] = t;
+      if (n[S.FirstNs]! < 0) n[S.FirstNs] = t;
+    }
+    const pollEnd = n[S.PollEndNs]!;
+    if (pollEnd >= 0) {
+      if (this.windowed) {
+        n[S.SpanStartNs] = pollEnd;
+        n[S.SpanEndNs] = t;
+        this.addClippedSpan(Activity.BusyNs);
+      } else {
+        n[S.BusyNs]! += t - pollEnd;
+        this.activity.addSpan(Activity.BusyNs, pollEnd, t);
+      }
+      const start = n[S.RunStartNs]!;
       const durationNs = t - start;
       if (t > this.sinceNs && start < this.untilNs) {
         this.stretches.record(durationNs);
-        if (durationNs >= this.ctx.longTaskNs) this.pending = this.makeRun(start, t, 'poll');
+        if (durationNs >= this.longTaskNs) {
+          n[S.RunEndNs] = t;
+          this.pending = this.makeRun('poll');
+        }
       }
     }
-    this.pollStartNs = t;
-    this.pollEndNs = -1;
-    this.resetRun();
-    this.boundaryNs = t;
+    n[S.PollStartNs] = t;
+    n[S.PollEndNs] = -1;
+    n[S.RunStartNs] = -1;
+    n[S.RunIoNs] = 0;
+    n[S.RunCpuNs] = 0;
+    n[S.RunCpuWallNs] = 0;
+    if (this.runGcPauses !== 0 || this.runStackIds !== null) this.resetAttribution();
+    n[S.BoundaryNs] = t;
     this.boundaryIsStart = true;
   }
 
-  pollEnd(t: number, blockedNs: number, events: number, eventsWaiting: number): void {
+  pollEnd(r: PollEndRecord): void {
+    const t = r.timeNs;
+    const n = this.n;
     if (this.pending !== null) this.flushPending();
-    this.touch(t);
-    const inWindow = t >= this.sinceNs && t <= this.untilNs;
+    if (t > n[S.LastNs]! && t >= this.sinceNs && t <= this.untilNs) {
+      n[S.LastNs] = t;
+      if (n[S.FirstNs]! < 0) n[S.FirstNs] = t;
+    }
+    const inWindow = !this.windowed || (t >= this.sinceNs && t <= this.untilNs);
     if (inWindow) {
       this.iterations++;
-      this.eventsTotal += events;
-      this.activity.addAt(Activity.Polls, t, 1);
+      this.eventsTotal += r.events;
+      const eventsWaiting = r.eventsWaiting;
       if (eventsWaiting > 0) {
         this.pollsWithWaiting++;
         this.waitingTotal += eventsWaiting;
@@ -156,32 +246,53 @@ export class ThreadTracker {
         this.activity.addAt(Activity.WaitingPolls, t, 1);
       }
     }
-    const pollStart = this.pollStartNs;
+    const pollStart = n[S.PollStartNs]!;
+    const blockedNs = r.blockedNs;
     if (pollStart >= 0) {
       const phaseNs = t - pollStart;
       const b = blockedNs < phaseNs ? blockedNs : phaseNs;
       const blockedEnd = pollStart + b;
-      this.addBlocked(pollStart, blockedEnd);
-      if (b >= this.ctx.idleNs) this.addSpan(Activity.IdleNs, pollStart, blockedEnd);
-      this.addBusy(blockedEnd, t);
-      this.runStartNs = blockedEnd;
-      this.runIoNs = t - blockedEnd;
-      this.lastBlockedNs = b;
+      if (this.windowed) {
+        n[S.SpanStartNs] = pollStart;
+        n[S.SpanEndNs] = blockedEnd;
+        this.addClippedSpan(Activity.BlockedNs);
+        n[S.SpanStartNs] = blockedEnd;
+        n[S.SpanEndNs] = t;
+        this.addClippedSpan(Activity.BusyNs);
+        if (inWindow) this.activity.addAt(Activity.Polls, t, 1);
+      } else {
+        n[S.BlockedNs]! += b;
+        n[S.BusyNs]! += t - blockedEnd;
+        this.activity.addSplitSpan(Activity.BlockedNs, Activity.BusyNs, Activity.Polls, pollStart, blockedEnd, t);
+      }
+      if (b >= this.idleNs) {
+        n[S.SpanStartNs] = pollStart;
+        n[S.SpanEndNs] = blockedEnd;
+        this.addClippedSpan(Activity.IdleNs);
+      }
+      n[S.RunStartNs] = blockedEnd;
+      n[S.RunIoNs] = t - blockedEnd;
+      n[S.LastBlockedNs] = b;
     } else {
       // Unpaired (after a gap): the poll phase's length is unknown, so the stretch starts here.
-      this.runStartNs = t;
-      this.runIoNs = 0;
-      this.lastBlockedNs = blockedNs;
+      if (inWindow) this.activity.addAt(Activity.Polls, t, 1);
+      n[S.RunStartNs] = t;
+      n[S.RunIoNs] = 0;
+      n[S.LastBlockedNs] = blockedNs;
     }
-    this.pollEndNs = t;
-    this.pollStartNs = -1;
-    this.boundaryNs = t;
+    n[S.PollEndNs] = t;
+    n[S.PollStartNs] = -1;
+    n[S.BoundaryNs] = t;
     this.boundaryIsStart = false;
   }
 
-  threadCpu(t: number, wallNs: number, cpuNs: number): void {
+  threadCpu(r: ThreadCpuRecord): void {
+    const t = r.timeNs;
+    const wallNs = r.wallNs;
+    const cpuNs = r.cpuNs;
+    const n = this.n;
     let coveredNs = wallNs;
-    if (t === this.boundaryNs) {
+    if (t === n[S.BoundaryNs]) {
       if (this.boundaryIsStart) {
         // Measures the stretch that this POLL_START ended.
         if (this.pending !== null) {
@@ -190,16 +301,17 @@ export class ThreadTracker {
         }
       } else {
         // Measures the poll phase: the blocked part of it burned no CPU, so leave it out.
-        coveredNs = wallNs > this.lastBlockedNs ? wallNs - this.lastBlockedNs : 0;
-        if (this.pollEndNs >= 0) {
-          this.runCpuNs += cpuNs;
-          this.runCpuWallNs += coveredNs;
+        const blocked = n[S.LastBlockedNs]!;
+        coveredNs = wallNs > blocked ? wallNs - blocked : 0;
+        if (n[S.PollEndNs]! >= 0) {
+          n[S.RunCpuNs]! += cpuNs;
+          n[S.RunCpuWallNs]! += coveredNs;
         }
       }
     }
     if (t >= this.sinceNs && t <= this.untilNs) {
-      this.cpuNs += cpuNs;
-      this.cpuWallNs += coveredNs;
+      n[S.CpuNs]! += cpuNs;
+      n[S.CpuWallNs]! += coveredNs;
     }
   }
 
@@ -242,9 +354,9 @@ export class ThreadTracker {
   /** A pause (RESUMED), dropped records or a lost frame: records in between are missing. */
   gap(): void {
     if (this.pending !== null) this.flushPending();
-    this.pollStartNs = -1;
-    this.pollEndNs = -1;
-    this.boundaryNs = -1;
+    this.n[S.PollStartNs] = -1;
+    this.n[S.PollEndNs] = -1;
+    this.n[S.BoundaryNs] = -1;
     this.resetRun();
     this.gaps++;
   }
@@ -256,36 +368,41 @@ export class ThreadTracker {
     this.stopReason = reason;
     // The stop is stamped when the writer noticed it, not when the loop ended, so an open stretch
     // is not measured up to it.
-    this.pollStartNs = -1;
-    this.pollEndNs = -1;
+    this.n[S.PollStartNs] = -1;
+    this.n[S.PollEndNs] = -1;
     this.resetRun();
   }
 
   /** Ends the thread's analysis: a stretch still open at the end of the trace is measured up to it. */
   finish(traceEndNs: number): void {
     if (this.pending !== null) this.flushPending();
-    if (this.pollEndNs < 0 || this.stoppedNs >= 0) return;
+    const pollEnd = this.n[S.PollEndNs]!;
+    if (pollEnd < 0 || this.stoppedNs >= 0) return;
     const end = Math.min(traceEndNs, this.untilNs);
-    const start = this.runStartNs;
+    const start = this.n[S.RunStartNs]!;
     if (!(end > start) || end <= this.sinceNs) return;
-    this.addBusy(this.pollEndNs, end);
-    if (end - start >= this.ctx.longTaskNs) {
-      this.pending = this.makeRun(start, end, 'trace-end');
+    this.addClipped(Activity.BusyNs, pollEnd, end);
+    if (end - start >= this.longTaskNs) {
+      this.n[S.RunEndNs] = end;
+      this.pending = this.makeRun('trace-end');
       this.flushPending();
     }
-    this.pollEndNs = -1;
+    this.n[S.PollEndNs] = -1;
   }
 
-  private makeRun(startNs: number, endNs: number, endedBy: BusyRun['endedBy']): BusyRun {
-    const ioNs = this.runIoNs;
+  /** The current stretch, from RunStartNs to RunEndNs, as a BusyRun. */
+  private makeRun(endedBy: BusyRun['endedBy']): BusyRun {
+    const startNs = this.n[S.RunStartNs]!;
+    const endNs = this.n[S.RunEndNs]!;
+    const ioNs = this.n[S.RunIoNs]!;
     return {
       threadId: this.threadId,
       startNs,
       endNs,
       ioNs,
       timersNs: endNs - startNs - ioNs,
-      cpuNs: this.runCpuNs,
-      cpuWallNs: this.runCpuWallNs,
+      cpuNs: this.n[S.RunCpuNs]!,
+      cpuWallNs: this.n[S.RunCpuWallNs]!,
       gcPauses: this.runGcPauses,
       gcNs: this.runGcNs,
       stackIds: this.runStackIds ?? [],
@@ -305,45 +422,49 @@ export class ThreadTracker {
   }
 
   private resetRun(): void {
-    this.runStartNs = -1;
-    this.runIoNs = 0;
-    this.runCpuNs = 0;
-    this.runCpuWallNs = 0;
-    if (this.runGcPauses !== 0) {
-      this.runGcPauses = 0;
-      this.runGcNs = 0;
-    }
-    if (this.runStackIds !== null) {
-      this.runStackIds = null;
-      this.runStackCounts = null;
-    }
+    const n = this.n;
+    n[S.RunStartNs] = -1;
+    n[S.RunIoNs] = 0;
+    n[S.RunCpuNs] = 0;
+    n[S.RunCpuWallNs] = 0;
+    this.resetAttribution();
+  }
+
+  private resetAttribution(): void {
+    this.runGcPauses = 0;
+    this.runGcNs = 0;
+    this.runStackIds = null;
+    this.runStackCounts = null;
   }
 
   private touch(t: number): void {
-    if (t < this.sinceNs || t > this.untilNs) return;
-    if (this.firstNs < 0) this.firstNs = t;
-    if (t > this.lastNs) this.lastNs = t;
+    const n = this.n;
+    if (t > n[S.LastNs]! && t >= this.sinceNs && t <= this.untilNs) {
+      n[S.LastNs] = t;
+      if (n[S.FirstNs]! < 0) n[S.FirstNs] = t;
+    }
   }
 
-  private addBusy(a: number, b: number): void {
+  /** Adds the part of [a, b) inside the window to a column, and busy or blocked time to the totals. */
+  private addClipped(column: number, a: number, b: number): void {
+    this.n[S.SpanStartNs] = a;
+    this.n[S.SpanEndNs] = b;
+    this.addClippedSpan(column);
+  }
+
+  /**
+   * addClipped() for the per-record paths, with the span in the SpanStartNs and SpanEndNs slots:
+   * passed as arguments to a call that is not inlined, the times would be boxed on every record,
+   * window or not (see BucketColumns.args).
+   */
+  private addClippedSpan(column: number): void {
+    let a = this.n[S.SpanStartNs]!;
+    let b = this.n[S.SpanEndNs]!;
     if (a < this.sinceNs) a = this.sinceNs;
     if (b > this.untilNs) b = this.untilNs;
     if (b <= a) return;
-    this.busyNs += b - a;
-    this.activity.addSpan(Activity.BusyNs, a, b);
-  }
-
-  private addBlocked(a: number, b: number): void {
-    if (a < this.sinceNs) a = this.sinceNs;
-    if (b > this.untilNs) b = this.untilNs;
-    if (b <= a) return;
-    this.blockedNs += b - a;
-    this.activity.addSpan(Activity.BlockedNs, a, b);
-  }
-
-  private addSpan(column: number, a: number, b: number): void {
-    if (a < this.sinceNs) a = this.sinceNs;
-    if (b > this.untilNs) b = this.untilNs;
-    if (b > a) this.activity.addSpan(column, a, b);
+    if (column === Activity.BusyNs) this.n[S.BusyNs]! += b - a;
+    else if (column === Activity.BlockedNs) this.n[S.BlockedNs]! += b - a;
+    this.activity.addSpan(column, a, b);
   }
 }

@@ -87,7 +87,7 @@ export class ThreadpoolAnalyzer {
     return {
       threadpoolSize,
       delay: { count: s.count, p50Ns: s.p50Ns, p90Ns: s.p90Ns, p99Ns: s.p99Ns, maxNs: s.maxNs, meanNs: s.meanNs },
-      series: this.seriesReport(),
+      series: this.seriesReport(clock),
       pressure: {
         flagged,
         p90ThresholdNs: this.options.p90ThresholdNs,
@@ -99,15 +99,18 @@ export class ThreadpoolAnalyzer {
     };
   }
 
-  private seriesReport(): { bucketNs: number; buckets: ThreadpoolBucket[] } {
+  private seriesReport(clock: WallClock): { bucketNs: number; buckets: ThreadpoolBucket[] } {
     if (this.series === undefined) return { bucketNs: SECOND_NS, buckets: [] };
     const grid = this.series.grid;
     const entries = this.series.entries();
     const buckets: ThreadpoolBucket[] = [];
     for (let i = 0; i < entries.length; i++) {
       const h = entries[i];
+      const startNs = grid.startOf(i);
       buckets.push({
-        startNs: grid.startOf(i),
+        startNs,
+        startUnixMs: roundMs(clock.unixMs(startNs)),
+        startIso: clock.iso(startNs),
         count: h?.count ?? 0,
         p50Ns: h?.percentile(0.5) ?? 0,
         p90Ns: h?.percentile(0.9) ?? 0,

@@ -55,7 +55,9 @@ export class BucketGrid {
 /**
  * A few numeric columns over a grid (for example a thread's busy and blocked nanoseconds per
  * bucket). Storage covers only the buckets from the first one written, so a worker that lived a
- * second costs a second's worth of buckets.
+ * second costs a second's worth of buckets. The columns are interleaved in one array, and the
+ * bucket of the latest write is remembered, so the common write (a span of microseconds in the
+ * same bucket as the one before) is a compare and an add.
  */
 export class BucketColumns implements GridMember {
   readonly grid: BucketGrid;
@@ -63,12 +65,23 @@ export class BucketColumns implements GridMember {
   /** Grid bucket of data index 0, or -1 while empty. */
   private first = -1;
   private used = 0;
-  private columns: Float64Array[];
+  /** Slot s, column c at data[s * columnCount + c]. */
+  private data: Float64Array;
+  /** The bucket of the latest write, as a time range and a data offset; moving data resets it. */
+  private cachedStartNs = Infinity;
+  private cachedEndNs = -Infinity;
+  private cachedOffset = 0;
+  /**
+   * Arguments of the slow paths. The fast paths are inlined into the per-record code; had they
+   * passed their times to the slow paths as arguments, the compiler would box those doubles on
+   * every record, taken branch or not.
+   */
+  private readonly args = new Float64Array(3);
 
   constructor(grid: BucketGrid, columnCount: number) {
     this.grid = grid;
     this.columnCount = columnCount;
-    this.columns = Array.from({ length: columnCount }, () => new Float64Array(8));
+    this.data = new Float64Array(8 * columnCount);
     grid.join(this);
   }
 
@@ -86,13 +99,17 @@ export class BucketColumns implements GridMember {
   get(column: number, bucket: number): number {
     const i = bucket - this.first;
     if (this.first < 0 || i < 0 || i >= this.used) return 0;
-    return this.columns[column]![i]!;
+    return this.data[i * this.columnCount + column]!;
   }
 
   /** Adds a value at one time. */
   addAt(column: number, timeNs: number, value: number): void {
-    const bucket = this.grid.bucketOf(timeNs);
-    this.columns[column]![this.slot(bucket)]! += value;
+    if (timeNs >= this.cachedStartNs && timeNs < this.cachedEndNs) this.data[this.cachedOffset + column]! += value;
+    else {
+      this.args[0] = timeNs;
+      this.args[1] = value;
+      this.addAtSlow(column);
+    }
   }
 
   /**
@@ -100,39 +117,98 @@ export class BucketColumns implements GridMember {
    * nanoseconds of the span inside it.
    */
   addSpan(column: number, startNs: number, endNs: number): void {
-    if (!(endNs > startNs)) return;
-    // The end first: it is the time that can widen the grid, which moves every bucket.
-    const lastBucket = this.grid.bucketOf(endNs);
-    const firstBucket = this.grid.bucketOf(startNs);
-    if (firstBucket === lastBucket) {
-      this.columns[column]![this.slot(firstBucket)]! += endNs - startNs;
-      return;
+    if (startNs >= this.cachedStartNs && endNs <= this.cachedEndNs) {
+      if (endNs > startNs) this.data[this.cachedOffset + column]! += endNs - startNs;
+    } else if (endNs > startNs) {
+      this.args[0] = startNs;
+      this.args[1] = endNs;
+      this.addSpanSlow(column);
     }
-    const firstSlot = this.slot(firstBucket);
-    const lastSlot = this.slot(lastBucket);
-    const col = this.columns[column]!;
-    const width = this.grid.widthNs;
-    let bucketEnd = this.grid.startOf(firstBucket + 1);
-    col[firstSlot]! += Math.max(0, bucketEnd - startNs);
-    for (let s = firstSlot + 1; s < lastSlot; s++) col[s]! += width;
-    bucketEnd = this.grid.startOf(lastBucket);
-    col[lastSlot]! += Math.max(0, endNs - bucketEnd);
+  }
+
+  /**
+   * Adds [startNs, splitNs) to one column and [splitNs, endNs) to another, and 1 to a count
+   * column at endNs: a whole poll phase (blocked, then I/O callbacks) in one call, since that is
+   * written for nearly every other record of a trace.
+   */
+  addSplitSpan(firstColumn: number, secondColumn: number, countColumn: number, startNs: number, splitNs: number, endNs: number): void {
+    if (startNs >= this.cachedStartNs && endNs < this.cachedEndNs) {
+      const data = this.data;
+      const o = this.cachedOffset;
+      data[o + firstColumn]! += splitNs - startNs;
+      data[o + secondColumn]! += endNs - splitNs;
+      data[o + countColumn]! += 1;
+    } else {
+      this.args[0] = startNs;
+      this.args[1] = splitNs;
+      this.args[2] = endNs;
+      this.addSplitSpanSlow(firstColumn, secondColumn, countColumn);
+    }
+  }
+
+  private addSplitSpanSlow(firstColumn: number, secondColumn: number, countColumn: number): void {
+    const startNs = this.args[0]!;
+    const splitNs = this.args[1]!;
+    const endNs = this.args[2]!;
+    this.addSpan(firstColumn, startNs, splitNs);
+    this.addSpan(secondColumn, splitNs, endNs);
+    this.addAt(countColumn, endNs, 1);
   }
 
   halve(): void {
+    this.forgetCachedBucket();
     if (this.first < 0) return;
+    const n = this.columnCount;
     const newFirst = Math.floor(this.first / 2);
     const newEnd = Math.floor((this.first + this.used - 1) / 2) + 1;
-    for (const col of this.columns) {
-      const merged = new Float64Array(col.length);
-      for (let i = 0; i < this.used; i++) merged[Math.floor((this.first + i) / 2) - newFirst]! += col[i]!;
-      col.set(merged);
+    const merged = new Float64Array(this.data.length);
+    for (let i = 0; i < this.used; i++) {
+      const to = (Math.floor((this.first + i) / 2) - newFirst) * n;
+      for (let c = 0; c < n; c++) merged[to + c]! += this.data[i * n + c]!;
     }
+    this.data = merged;
     this.first = newFirst;
     this.used = newEnd - newFirst;
   }
 
-  /** The data index of a grid bucket, growing storage at either end as needed. */
+  private addAtSlow(column: number): void {
+    const timeNs = this.args[0]!;
+    const value = this.args[1]!;
+    // The slot first: finding it may replace this.data.
+    const offset = this.slot(this.grid.bucketOf(timeNs)) * this.columnCount;
+    this.data[offset + column]! += value;
+  }
+
+  private addSpanSlow(column: number): void {
+    const startNs = this.args[0]!;
+    const endNs = this.args[1]!;
+    const n = this.columnCount;
+    // The end first: it is the time that can widen the grid, which moves every bucket.
+    const lastBucket = this.grid.bucketOf(endNs);
+    const firstBucket = this.grid.bucketOf(startNs);
+    if (firstBucket === lastBucket) {
+      const offset = this.slot(firstBucket) * n;
+      this.data[offset + column]! += endNs - startNs;
+      this.cachedOffset = offset;
+      this.cachedStartNs = this.grid.startOf(firstBucket);
+      this.cachedEndNs = this.grid.startOf(firstBucket + 1);
+      return;
+    }
+    const firstSlot = this.slot(firstBucket);
+    const lastSlot = this.slot(lastBucket);
+    const data = this.data;
+    const width = this.grid.widthNs;
+    data[firstSlot * n + column]! += Math.max(0, this.grid.startOf(firstBucket + 1) - startNs);
+    for (let s = firstSlot + 1; s < lastSlot; s++) data[s * n + column]! += width;
+    data[lastSlot * n + column]! += Math.max(0, endNs - this.grid.startOf(lastBucket));
+  }
+
+  private forgetCachedBucket(): void {
+    this.cachedStartNs = Infinity;
+    this.cachedEndNs = -Infinity;
+  }
+
+  /** The data slot of a grid bucket, growing storage at either end as needed. */
   private slot(bucket: number): number {
     if (this.first < 0) {
       this.first = bucket;
@@ -146,7 +222,7 @@ export class BucketColumns implements GridMember {
       this.used -= i;
       i = 0;
     } else if (i >= this.used) {
-      if (i >= this.columns[0]!.length) this.reserve(i + 1, 0);
+      if ((i + 1) * this.columnCount > this.data.length) this.reserve(i + 1, 0);
       this.used = i + 1;
     }
     return i;
@@ -154,12 +230,12 @@ export class BucketColumns implements GridMember {
 
   /** Makes room for `size` slots, moving the existing data `shift` slots later. */
   private reserve(size: number, shift: number): void {
-    const capacity = Math.max(size, Math.min(this.grid.maxBuckets + 1, this.columns[0]!.length * 2));
-    this.columns = this.columns.map((col) => {
-      const next = new Float64Array(Math.max(capacity, size));
-      next.set(col.subarray(0, this.used), shift);
-      return next;
-    });
+    if (shift !== 0) this.forgetCachedBucket();
+    const n = this.columnCount;
+    const slots = Math.max(size, Math.min(this.grid.maxBuckets + 1, (this.data.length / n) * 2));
+    const next = new Float64Array(slots * n);
+    next.set(this.data.subarray(0, this.used * n), shift * n);
+    this.data = next;
   }
 }
 
