@@ -29,7 +29,7 @@ export function summarize(name, telemetry, outDir, groundTruth) {
   const files = readdirSync(outDir).filter((f) => f.endsWith('.bin'));
   const onDisk = files.reduce((sum, f) => sum + statSync(join(outDir, f)).size, 0);
   writeFileSync(join(outDir, 'expected.json'), JSON.stringify(groundTruth, null, 2) + '\n');
-  console.log(`${name}: ${s.records} records from ${s.threads || 'all'} threads, ${s.bytes} bytes, ${(s.bytes / Math.max(1, s.records)).toFixed(2)} bytes/record, ${s.droppedRecords} dropped`);
+  console.log(`${name}: ${s.records} records, ${s.bytes} bytes, ${(s.bytes / Math.max(1, s.records)).toFixed(2)} bytes/record, ${s.droppedRecords} dropped`);
   console.log(`trace: ${files.length} file(s), ${onDisk} bytes in ${outDir}`);
   console.log(`analyze: npx analyze-trace ${outDir}`);
 }
