@@ -7,7 +7,7 @@ import { RotatingWriter, startRuntimeTelemetry } from '../dist/index.js';
 import { exampleOptions, summarize } from './lib/run.mjs';
 
 const { durationMs, outDir, tracePath } = exampleOptions('long-task-service', 8);
-const LONG_TASK_MS = 150;
+const LONG_TASK_MS = 300;
 const EVERY_MS = 2000;
 
 const telemetry = startRuntimeTelemetry({

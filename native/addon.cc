@@ -160,7 +160,7 @@ Napi::Value Start(const Napi::CallbackInfo& info) {
   config.flush_interval_ns = static_cast<uint64_t>(NumberField(o, "flushIntervalMs", 100) * 1e6);
   config.queue_sample_interval_ms = static_cast<uint64_t>(NumberField(o, "queueSampleIntervalMs", 100));
   config.threadpool_probe_interval_ms =
-      static_cast<uint64_t>(NumberField(o, "threadpoolProbeIntervalMs", 10));
+      static_cast<uint64_t>(NumberField(o, "threadpoolProbeIntervalMs", 50));
   config.cpu_threshold_ns = static_cast<uint64_t>(NumberField(o, "cpuThresholdMs", 2) * 1e6);
   size_t ring = static_cast<size_t>(NumberField(o, "threadBufferRecords", 8192));
   size_t pow2 = 64;

@@ -21,6 +21,9 @@ std::atomic<uint64_t> g_generation{0};
 // Wakes the writer this often to drain rings, so that a busy loop's ring rarely fills.
 constexpr uint64_t kDrainIntervalNs = 5'000'000;
 constexpr uint64_t kBusyDrainIntervalNs = 500'000;
+// After a pass that found almost nothing, the writer sleeps longer: an idle process should not
+// pay for 200 wake-ups a second.
+constexpr uint64_t kIdleDrainIntervalNs = 20'000'000;
 constexpr uint64_t kStopReasonTelemetryStopped = 2;
 constexpr uint64_t kClockSyncIntervalNs = 10'000'000'000;
 
@@ -104,7 +107,7 @@ void Recorder::Run() {
   for (;;) {
     // After a pass that found a ring a sixteenth full, come back sooner: a loop spinning through
     // millions of iterations a second fills its ring in a few milliseconds.
-    uint64_t wait_ns = busy_ ? kBusyDrainIntervalNs : kDrainIntervalNs;
+    uint64_t wait_ns = busy_ ? kBusyDrainIntervalNs : idle_ ? kIdleDrainIntervalNs : kDrainIntervalNs;
     cv_.wait_for(lock, std::chrono::nanoseconds(std::min<uint64_t>(wait_ns, config_.flush_interval_ns)));
     if (stop_requested_) break;
     lock.unlock();
@@ -188,6 +191,7 @@ void Recorder::Cycle(bool flush) {
   }
   std::vector<ThreadState*> finished;
   busy_ = false;
+  idle_ = true;
   for (auto& t : threads) {
     if (failed_) return;
     // Read closed before draining: whatever the thread pushed before closing is then drained.
@@ -235,6 +239,7 @@ void Recorder::Drain(ThreadState& t) {
     size_t n = t.ring.Pop(batch_.data(), batch_.size());
     drained += n;
     if (drained >= t.ring.Capacity() / 16) busy_ = true;
+    if (drained >= t.ring.Capacity() / 256) idle_ = false;
     if (n == 0) return;
     if (!t.start_announced) Announce(t);
     for (size_t i = 0; i < n && !failed_; i++) {

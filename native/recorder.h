@@ -25,7 +25,7 @@ namespace looptrace {
 struct Config {
   uint64_t flush_interval_ns = 100'000'000;
   uint64_t queue_sample_interval_ms = 100;
-  uint64_t threadpool_probe_interval_ms = 10;
+  uint64_t threadpool_probe_interval_ms = 50;
   uint64_t cpu_threshold_ns = 2'000'000;
   size_t ring_capacity = 8192;
   size_t target_frame_bytes = wire::kTargetFrameBodyBytes;
@@ -140,6 +140,7 @@ class Recorder : public std::enable_shared_from_this<Recorder> {
   bool failed_ = false;
   bool stopping_ = false;
   bool busy_ = false;
+  bool idle_ = false;
   uint64_t file_generation_ = 0;
   uint64_t last_flush_ns_ = 0;
   uint64_t last_clock_sync_ns_ = 0;

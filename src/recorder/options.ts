@@ -15,7 +15,7 @@ export interface RuntimeTelemetryOptions {
   flushIntervalMs?: number;
   /** How often each loop's active handles, requests and events waiting are sampled. Default 100 ms; 0 turns it off. */
   queueSampleIntervalMs?: number;
-  /** How often a no-op task probes the libuv threadpool's queue delay. Default 10 ms; 0 turns it off. */
+  /** How often a no-op task probes the libuv threadpool's queue delay. Default 50 ms; 0 turns it off. */
   threadpoolProbeIntervalMs?: number;
   /** Busy stretches and I/O phases at least this long get a thread CPU time record. Default 2 ms. */
   cpuThresholdMs?: number;
@@ -60,7 +60,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     enabled: bool(o, 'enabled', true),
     flushIntervalMs: number(o, 'flushIntervalMs', 100, 1, 60_000),
     queueSampleIntervalMs: number(o, 'queueSampleIntervalMs', 100, 0, 3_600_000, true),
-    threadpoolProbeIntervalMs: number(o, 'threadpoolProbeIntervalMs', 10, 0, 3_600_000, true),
+    threadpoolProbeIntervalMs: number(o, 'threadpoolProbeIntervalMs', 50, 0, 3_600_000, true),
     cpuThresholdMs: number(o, 'cpuThresholdMs', 2, 0.01, 60_000),
     threadBufferRecords: number(o, 'threadBufferRecords', 8192, 64, 1 << 22, true),
     traceWorkers: bool(o, 'traceWorkers', true),
