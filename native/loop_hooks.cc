@@ -99,19 +99,28 @@ bool LoopHooks::Active() {
          thread_->recording.load(std::memory_order_relaxed);
 }
 
+// The shared start of both hooks: false when not recording. When recording has just resumed, it
+// writes RESUMED and forgets the last poll, so nothing is measured across the pause.
+inline bool LoopHooks::Enter(uint64_t* now) {
+  uint32_t state = g_record_state.load(std::memory_order_relaxed);
+  if ((state & 1) == 0 || !thread_->recording.load(std::memory_order_relaxed)) return false;
+  *now = uv_hrtime();
+  if (state != seen_state_) {
+    if (seen_state_ != 0) ring_->Push(wire::kResumed, *now);
+    seen_state_ = state;
+    prepare_ns_ = 0;
+    check_ns_ = 0;
+    Rebaseline(*now);
+  }
+  return true;
+}
+
 // Hot path: runs once per loop iteration, before the poll. No lock, no allocation; the only
 // syscall is the rate-limited CPU-time read.
 void LoopHooks::OnPrepare(uv_prepare_t* handle) {
   auto* self = static_cast<LoopHooks*>(handle->data);
-  uint32_t state = g_record_state.load(std::memory_order_relaxed);
-  if ((state & 1) == 0 || !self->thread_->recording.load(std::memory_order_relaxed)) return;
-  uint64_t now = uv_hrtime();
-  if (state != self->seen_state_) {
-    if (self->seen_state_ != 0) self->ring_->Push(wire::kResumed, now);
-    self->seen_state_ = state;
-    self->check_ns_ = 0;
-    self->Rebaseline(now);
-  }
+  uint64_t now;
+  if (!self->Enter(&now)) return;
   self->ring_->Push(wire::kPollStart, now);
   if (self->check_ns_ != 0 && now - self->check_ns_ >= self->cpu_threshold_ns_) {
     self->SampleCpu(now, true);
@@ -124,15 +133,8 @@ void LoopHooks::OnPrepare(uv_prepare_t* handle) {
 // Hot path: runs once per loop iteration, right after the poll and before setImmediate callbacks.
 void LoopHooks::OnCheck(uv_check_t* handle) {
   auto* self = static_cast<LoopHooks*>(handle->data);
-  uint32_t state = g_record_state.load(std::memory_order_relaxed);
-  if ((state & 1) == 0 || !self->thread_->recording.load(std::memory_order_relaxed)) return;
-  uint64_t now = uv_hrtime();
-  if (state != self->seen_state_) {
-    if (self->seen_state_ != 0) self->ring_->Push(wire::kResumed, now);
-    self->seen_state_ = state;
-    self->prepare_ns_ = 0;
-    self->Rebaseline(now);
-  }
+  uint64_t now;
+  if (!self->Enter(&now)) return;
   if (self->prepare_ns_ == 0) {
     // No POLL_START for this poll (recording began inside the iteration): only move the baseline.
     self->idle_at_last_check_ns_ = uv_metrics_idle_time(self->loop_);

@@ -48,6 +48,7 @@ class LoopHooks {
   static void OnClosed(uv_handle_t* handle);
   static void OnEnvTeardown(napi_async_cleanup_hook_handle handle, void* arg);
   bool Active();
+  inline bool Enter(uint64_t* now);
   void SampleCpu(uint64_t now_ns, bool emit);
   void Rebaseline(uint64_t now_ns);
   void MaybeFinish();
