@@ -36,6 +36,12 @@ struct ActiveTrace {
 std::mutex* g_trace_mu = new std::mutex();
 ActiveTrace* g_trace = new ActiveTrace();
 
+// A copy of the shared trace state, taken under its lock.
+ActiveTrace CurrentTrace() {
+  std::lock_guard<std::mutex> lock(*g_trace_mu);
+  return *g_trace;
+}
+
 bool ReadOffset(const Napi::CallbackInfo& info, size_t index, const char* name, size_t length,
                 size_t* out) {
   if (index >= info.Length() || info[index].IsUndefined()) return true;
@@ -300,13 +306,9 @@ Napi::Value SetEnabled(const Napi::CallbackInfo& info) {
 
 Napi::Value Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::shared_ptr<Recorder> recorder;
-  {
-    std::lock_guard<std::mutex> lock(*g_trace_mu);
-    recorder = g_trace->recorder;
-  }
-  Napi::Object out = Napi::Object::New(env);
+  std::shared_ptr<Recorder> recorder = CurrentTrace().recorder;
   if (!recorder) return env.Null();
+  Napi::Object out = Napi::Object::New(env);
   looptrace::Stats s = recorder->GetStats();
   out.Set("records", static_cast<double>(s.records));
   out.Set("bytes", static_cast<double>(s.bytes));
@@ -325,11 +327,7 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
 
 Napi::Value TakeOutbox(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::shared_ptr<Outbox> outbox;
-  {
-    std::lock_guard<std::mutex> lock(*g_trace_mu);
-    outbox = g_trace->outbox;
-  }
+  std::shared_ptr<Outbox> outbox = CurrentTrace().outbox;
   Napi::Array out = Napi::Array::New(env);
   if (!outbox) return out;
   auto chunks = outbox->TakeAll();
@@ -364,12 +362,7 @@ Napi::Value Stop(const Napi::CallbackInfo& info) {
 
 // For the exit paths: the same as stop(), without touching the loop, which may no longer run.
 Napi::Value FlushAtExit(const Napi::CallbackInfo& info) {
-  std::shared_ptr<Recorder> recorder;
-  {
-    std::lock_guard<std::mutex> lock(*g_trace_mu);
-    recorder = g_trace->recorder;
-  }
-  if (recorder) recorder->Stop();
+  if (std::shared_ptr<Recorder> recorder = CurrentTrace().recorder) recorder->Stop();
   return info.Env().Undefined();
 }
 
