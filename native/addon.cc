@@ -358,6 +358,8 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   const Config& config = recorder->config();
   out.Set("capabilities", static_cast<double>(config.Capabilities()));
   out.Set("stackRequests", static_cast<double>(recorder->watchdog() ? recorder->watchdog()->requests() : 0));
+  out.Set("stackSamples", static_cast<double>(s.stack_samples));
+  out.Set("stackSampleNs", static_cast<double>(s.stack_sample_ns));
   out.Set("definitionMisses", static_cast<double>(recorder->definitions().misses()));
   out.Set("enabled", (g_record_state.load() & 1) != 0);
   std::string error = recorder->Error();

@@ -157,7 +157,7 @@ void LoopHooks::OnGcPause(void* ctx, uint64_t end_ns, uint64_t duration_ns, uint
 // Called by the attribution part from a V8 interrupt, on this loop's thread, with the stack the
 // watchdog asked for. Interning takes a lock and may allocate: this is the slow path, taken only
 // while a loop is busy past the stack threshold.
-void LoopHooks::OnStackSample(void* ctx, uint64_t, uint64_t lag_ns, uint32_t reason,
+void LoopHooks::OnStackSample(void* ctx, uint64_t taken_ns, uint64_t lag_ns, uint32_t reason,
                               const LtFrame* frames, size_t frame_count) {
   auto* self = static_cast<LoopHooks*>(ctx);
   uint64_t now;
@@ -186,7 +186,11 @@ void LoopHooks::OnStackSample(void* ctx, uint64_t, uint64_t lag_ns, uint32_t rea
   uint64_t stack_id = frame_count == 0 ? 0 : defs.InternStack(stack);
   // Stamped after interning rather than when the interrupt began: taking the stack can itself run
   // a GC, whose pause record is already in the ring, and records of a thread go in time order.
-  self->ring_->Push(wire::kStackSample, uv_hrtime(), stack_id, lag_ns, reason);
+  uint64_t done = uv_hrtime();
+  self->ring_->Push(wire::kStackSample, done, stack_id, lag_ns, reason);
+  // What the sample cost this loop, from the interrupt's start (the V8 part's taken_ns) to here:
+  // the thread ran nothing else meanwhile.
+  self->recorder_->CountStackSample(done > taken_ns ? done - taken_ns : 0);
 }
 
 bool LoopHooks::Active() {

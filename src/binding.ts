@@ -19,6 +19,10 @@ export interface NativeStats {
   capabilities: number;
   /** Stack samples the watchdog asked V8 for. */
   stackRequests: number;
+  /** Stack samples taken and written. */
+  stackSamples: number;
+  /** Loop time those samples took, in all (V8's stack walk plus interning). */
+  stackSampleNs: number;
   /** Strings, stacks or trace contexts not interned because a table was full. */
   definitionMisses: number;
   running: boolean;
