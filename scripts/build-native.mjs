@@ -66,16 +66,22 @@ const nodeDir = findNodeDir();
 const nodeGyp = findNodeGyp();
 const args = [nodeGyp, 'rebuild', `--nodedir=${nodeDir}`, '--jobs=max', '--loglevel=warn'];
 
+// npm exports the user's config (a ~/.npmrc nodedir, say) as npm_config_* variables, and
+// node-gyp lets them override its command line: pin the headers of the Node.js running this
+// script both ways, or a V8-API build would target another Node.js ABI.
+const env = { ...process.env, npm_config_nodedir: nodeDir };
 const started = process.hrtime.bigint();
 // The compiler's stdout (one line per file) is only shown on failure; warnings and errors go to
 // stderr and are always shown.
 const result = spawnSync(process.execPath, args, {
   cwd: packageRoot,
+  env,
   stdio: ['ignore', 'pipe', 'inherit'],
   encoding: 'utf8',
 });
 const attribution = spawnSync(process.execPath, args, {
   cwd: join(packageRoot, 'native', 'attribution'),
+  env,
   stdio: ['ignore', 'pipe', 'pipe'],
   encoding: 'utf8',
 });

@@ -175,7 +175,8 @@ export function loadAttribution(): AttributionLoad {
     const nodeGypBuild = require('node-gyp-build') as NodeGypBuild;
     loaded = nodeGypBuild(join(root, 'native', 'attribution'));
   } catch (error) {
-    const reason = (error instanceof Error ? error.message : String(error)).split('\n')[0]!.trim();
+    // Node's message for a build of another ABI spans lines; the numbers are the useful part.
+    const reason = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ').trim();
     attribution = {
       ok: false,
       reason: `the attribution part (looptrace_v8.node) for Node ${process.version} (ABI ${process.versions.modules}) did not load: ${reason}`,
