@@ -23,7 +23,9 @@
 #include "loop_hooks.h"
 #include "recorder.h"
 #include "sinks.h"
+#ifdef LOOPTRACE_TEST_SUPPORT
 #include "test_support.h"
+#endif
 
 namespace looptrace {
 namespace {
@@ -577,8 +579,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pushRecord", Napi::Function::New(env, PushRecord, "pushRecord"));
   exports.Set("internString", Napi::Function::New(env, InternString, "internString"));
   exports.Set("defineTraceContext", Napi::Function::New(env, DefineTraceContext, "defineTraceContext"));
+#ifdef LOOPTRACE_TEST_SUPPORT
+  // Only in the test build (native/test): the production binary carries no test entry points.
   exports.Set("encodeForTest", Napi::Function::New(env, EncodeForTest, "encodeForTest"));
   exports.Set("benchmarkWriter", Napi::Function::New(env, BenchmarkWriter, "benchmarkWriter"));
+#endif
   return exports;
 }
 
