@@ -8,6 +8,8 @@ import type { MetricsSnapshot } from './metrics.js';
 import { resolveOperationsOptions, type OperationsOptions } from './options.js';
 import { activeRuntime, OperationsRuntime, setActiveRuntime } from './runtime.js';
 import type { TraceSink } from './sink.js';
+import type { NativeBinding } from '../binding.js';
+import { createNativeSink } from './native-sink.js';
 
 export class Operations {
   private readonly runtime: OperationsRuntime;
@@ -85,4 +87,9 @@ export function startOperations(options: OperationsOptions = {}, internal?: { si
   http?.install();
   setActiveRuntime(runtime);
   return new Operations(runtime, http);
+}
+
+/** @internal startRuntimeTelemetry's `operations` option: operations that also write into the trace. */
+export function startOperationsForTelemetry(options: OperationsOptions, binding: NativeBinding, onError: (error: TelemetryError) => void): Operations {
+  return startOperations(options, { sink: createNativeSink(binding), onError });
 }

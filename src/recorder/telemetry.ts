@@ -13,6 +13,8 @@ import { resolveOptions, type ResolvedOptions, type RuntimeTelemetryOptions } fr
 import { installWorkerTracing, uninstallWorkerTracing } from './worker-tracing.js';
 import { threadName } from './thread-name.js';
 import { isChunkWriter, type ChunkWriter } from './writers.js';
+import { startOperationsForTelemetry, type Operations } from '../operations/start.js';
+import type { MetricsSnapshot } from '../operations/metrics.js';
 
 const PRODUCER = 'looptrace/0.1.0';
 /** How long after start records must have arrived (section "No silent nothing" of the README). */
@@ -60,7 +62,9 @@ export function startRuntimeTelemetry(options: RuntimeTelemetryOptions): Runtime
     const joined = binding.attachThread({ threadName: threadName(), nodeThreadId: threadId });
     if (joined !== null) {
       markExitOnExit(binding);
-      return new RuntimeTelemetry(binding, resolved, joined.threadId, true);
+      const worker = new RuntimeTelemetry(binding, resolved, joined.threadId, true);
+      worker.startOperations();
+      return worker;
     }
   }
   if (running !== undefined && running.isRunning) {
@@ -72,6 +76,7 @@ export function startRuntimeTelemetry(options: RuntimeTelemetryOptions): Runtime
   const telemetry = new RuntimeTelemetry(binding, resolved, 0, false);
   telemetry.begin();
   running = telemetry;
+  telemetry.startOperations();
   return telemetry;
 }
 
@@ -87,6 +92,7 @@ export class RuntimeTelemetry extends EventEmitter {
   private exitHandlers: ExitHandlers | undefined;
   private arrivalTimer: NodeJS.Timeout | undefined;
   private lastStats: NativeStats | null = null;
+  private operations: Operations | undefined;
 
   /** @internal Use startRuntimeTelemetry(). */
   constructor(binding: NativeBinding, options: ResolvedOptions, threadIdValue: number, joined: boolean) {
@@ -156,6 +162,22 @@ export class RuntimeTelemetry extends EventEmitter {
     if (o.enabled) this.scheduleArrivalCheck();
   }
 
+  /** @internal Turns on the `operations` option for this thread, writing into this trace. */
+  startOperations(): void {
+    if (this.options.operations === undefined) return;
+    try {
+      this.operations = startOperationsForTelemetry(this.options.operations, this.binding, (error) => this.report(error));
+    } catch (error) {
+      // Operations already on in this thread (startOperations() before): the loop is still recorded.
+      this.report(error as TelemetryError);
+    }
+  }
+
+  /** Per-operation metrics of this thread (all zero without the `operations` option). */
+  metrics(): MetricsSnapshot {
+    return this.operations?.metrics() ?? { timestampMs: Date.now(), operations: {}, overflowedNames: 0, exporterErrors: 0 };
+  }
+
   /** Resumes recording on every thread. Cheap; safe to call when already enabled. */
   enable(): void {
     if (!this.active) return;
@@ -196,6 +218,7 @@ export class RuntimeTelemetry extends EventEmitter {
   async stop(): Promise<void> {
     if (!this.active) return;
     this.active = false;
+    await this.operations?.stop();
     if (this.joined) {
       this.binding.detachThread();
       return;
@@ -213,6 +236,8 @@ export class RuntimeTelemetry extends EventEmitter {
     this.arrivalTimer = undefined;
     this.exitHandlers?.remove();
     this.exitHandlers = undefined;
+    // Operations go on (metrics, exporters) but no longer write into the closed trace.
+    this.operations?.setSink(undefined);
     if (this.options.traceWorkers && isMainThread) uninstallWorkerTracing();
   }
 
