@@ -265,18 +265,50 @@ describe('isolation and the off path', () => {
 });
 
 describe('console exporter', () => {
-  it('prints one tree per root with status, duration, slow and failed marked, escaping names', async () => {
+  const op = (name: string, spanId: string, parentSpanId: string | undefined, durationMs: number, status: 'completed' | 'failed' | 'cancelled', startTimeMs: number, error?: { name: string; message: string }): OperationData => ({
+    name,
+    operationId: 1,
+    traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+    spanId,
+    parentSpanId,
+    remoteParent: false,
+    sampled: true,
+    status,
+    startTimeMs,
+    durationNs: durationMs * 1e6,
+    attributes: {},
+    events: [],
+    error,
+    baggage: {},
+    traceState: [],
+  });
+
+  it('prints one tree per root when the root ends, with status, duration, slow and failed marked, escaping names', () => {
+    let out = '';
+    const console = new ConsoleExporter({ stream: { write: (s: string) => (out += s) }, slowMs: 100, color: false });
+    const root = op('checkout\u001b[2J', 'a1', undefined, 250, 'completed', 1000);
+    const load = op('load-cart', 'b1', 'a1', 3, 'completed', 1001);
+    const charge = op('charge-card', 'b2', 'a1', 120, 'failed', 1005, { name: 'Error', message: 'card declined' });
+    const retry = op('retry', 'c1', 'b2', 2, 'cancelled', 1006);
+    for (const o of [root, load, charge, retry]) console.onStart(o);
+    console.onEnd(load);
+    console.onEnd(retry);
+    console.onEnd(charge);
+    expect(out).toBe('');
+    console.onEnd(root);
+    expect(out.trimEnd().split('\n')).toEqual([
+      '✓ checkout\\u001b[2J  250 ms  SLOW  trace 4bf92f3577b34da6a3ce929d0e0e4736',
+      '├─ ✓ load-cart  3 ms',
+      '└─ ✗ charge-card  120 ms  SLOW  FAILED Error: card declined',
+      '   └─ ⊘ retry  2 ms  CANCELLED',
+    ]);
+  });
+
+  it('prints real operations as they end', async () => {
     await ops!.stop();
     let out = '';
-    ops = startOperations({ exporters: new ConsoleExporter({ stream: { write: (s: string) => (out += s) }, slowMs: 5, color: false }) });
-    await traced('checkout\u001b[2J', async () => {
-      await traced('load-cart', () => sleep(1));
-      await traced('charge-card', async () => { await sleep(8); throw new Error('card declined'); }).catch(() => undefined);
-    });
-    const lines = out.trimEnd().split('\n');
-    expect(lines).toHaveLength(3);
-    expect(lines[0]).toMatch(/^✓ checkout\\u001b\[2J {2}\d+(\.\d+)? ms {2}SLOW {2}trace [0-9a-f]{32}$/);
-    expect(lines[1]).toMatch(/^├─ ✓ load-cart {2}[\d.]+ (ms|µs)$/);
-    expect(lines[2]).toMatch(/^└─ ✗ charge-card {2}[\d.]+ ms {2}SLOW {2}FAILED Error: card declined$/);
+    ops = startOperations({ exporters: new ConsoleExporter({ stream: { write: (s: string) => (out += s) }, color: false }) });
+    await traced('outer', () => traced('inner', () => sleep(1)));
+    expect(out).toMatch(/^✓ outer {2}[\d.]+ (ms|µs).*\n└─ ✓ inner {2}[\d.]+ (ms|µs)/);
   });
 });

@@ -5,6 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Baggage } from './baggage.js';
 import { formatBaggage } from './baggage.js';
+import { newSpanId, newTraceId } from './ids.js';
 import { formatTraceParent, formatTraceState, type TraceStateEntry } from './trace-context.js';
 import type { NameStats, OperationStatus } from './metrics.js';
 
@@ -63,14 +64,11 @@ const MAX_EVENTS = 128;
 export class Operation implements OperationData {
   readonly name: string;
   readonly operationId: number;
-  readonly traceId: string;
-  readonly spanId: string;
-  readonly parentSpanId: string | undefined;
   readonly remoteParent: boolean;
-  readonly sampled: boolean;
+  /** @internal Set once by the runtime right after the sampler decided. */
+  sampled: boolean;
   readonly baggage: Baggage;
   readonly traceState: readonly TraceStateEntry[];
-  readonly startTimeMs: number;
   status: OperationStatus | 'active' = 'active';
   durationNs = 0;
   attributes: Attributes = EMPTY_ATTRIBUTES;
@@ -82,13 +80,20 @@ export class Operation implements OperationData {
   /** @internal */ readonly stats: NameStats;
   /** @internal */ readonly hooks: OperationHooks;
 
+  /** Made on first use: most unsampled operations never need one. */
+  private spanIdValue: string | undefined;
+  /** A root's trace id is made on first use too; a child reads its parent's. */
+  private traceIdValue: string | undefined;
+  /** The parent's span id, or the local parent operation (its span id is read when needed). */
+  private readonly parent: string | Operation | undefined;
+
   /** @internal Operations are created by traced() and the HTTP integration. */
   constructor(
     name: string,
     operationId: number,
-    traceId: string,
-    spanId: string,
-    parentSpanId: string | undefined,
+    traceId: string | undefined,
+    spanId: string | undefined,
+    parent: string | Operation | undefined,
     remoteParent: boolean,
     sampled: boolean,
     baggage: Baggage | undefined,
@@ -98,9 +103,9 @@ export class Operation implements OperationData {
   ) {
     this.name = name;
     this.operationId = operationId;
-    this.traceId = traceId;
-    this.spanId = spanId;
-    this.parentSpanId = parentSpanId;
+    this.traceIdValue = traceId;
+    this.spanIdValue = spanId;
+    this.parent = parent;
     this.remoteParent = remoteParent;
     this.sampled = sampled;
     this.baggage = baggage ?? EMPTY_BAGGAGE;
@@ -108,7 +113,25 @@ export class Operation implements OperationData {
     this.stats = stats;
     this.hooks = hooks;
     this.startMonoMs = performance.now();
-    this.startTimeMs = performance.timeOrigin + this.startMonoMs;
+  }
+
+  get traceId(): string {
+    if (this.traceIdValue !== undefined) return this.traceIdValue;
+    const parent = this.parent;
+    return (this.traceIdValue = typeof parent === 'object' ? parent.traceId : newTraceId());
+  }
+
+  get spanId(): string {
+    return (this.spanIdValue ??= newSpanId());
+  }
+
+  get parentSpanId(): string | undefined {
+    const parent = this.parent;
+    return parent === undefined || typeof parent === 'string' ? parent : parent.spanId;
+  }
+
+  get startTimeMs(): number {
+    return performance.timeOrigin + this.startMonoMs;
   }
 
   get ended(): boolean {

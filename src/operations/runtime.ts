@@ -5,10 +5,9 @@
 import { threadId } from 'node:worker_threads';
 import { parseBaggage, type Baggage } from './baggage.js';
 import { CompositeExporter, type OperationExporter } from './exporters.js';
-import { newSpanId, newTraceId } from './ids.js';
 import { MetricsRegistry, type MetricsSnapshot } from './metrics.js';
 import { Operation, type OperationHooks } from './operation.js';
-import type { Sampler } from './samplers.js';
+import type { Sampler, SamplingInput } from './samplers.js';
 import type { TraceSink } from './sink.js';
 import { parseTraceParent, parseTraceState, type TraceStateEntry } from './trace-context.js';
 
@@ -44,6 +43,8 @@ export class OperationsRuntime implements OperationHooks {
   private readonly idBase = threadId * THREAD_ID_SCALE;
   private metricsTimer: NodeJS.Timeout | undefined;
   sinkErrors = 0;
+  /** One reused input: samplers are called synchronously and must not keep it. */
+  private readonly samplingInput = new LazySamplingInput();
 
   constructor(config: RuntimeConfig) {
     this.config = config;
@@ -63,8 +64,8 @@ export class OperationsRuntime implements OperationHooks {
 
   /** Starts an operation. `parent` is the local parent; `incoming` a remote one (wins when valid). */
   begin(name: string, parent: Operation | undefined, incoming: IncomingContext | undefined, extraBaggage: Baggage | undefined, root: boolean): Operation {
-    let traceId: string;
-    let parentSpanId: string | undefined;
+    let traceId: string | undefined;
+    let parentSpanId: string | Operation | undefined;
     let remote = false;
     let parentSampled = false;
     let baggage: Baggage | undefined;
@@ -78,37 +79,45 @@ export class OperationsRuntime implements OperationHooks {
       traceState = parseTraceState(incoming!.tracestate);
       baggage = parseBaggage(incoming!.baggage);
     } else if (parent !== undefined && !root) {
-      traceId = parent.traceId;
-      parentSpanId = parent.spanId;
+      parentSpanId = parent;
       parentSampled = parent.sampled;
       baggage = parent.baggage;
       traceState = parent.traceState;
     } else {
-      traceId = newTraceId();
+      // The trace id is made when first read (by a ratio sampler, a sink, an exporter, headers).
       // Baggage travels without a trace parent too (W3C baggage is independent of trace context).
       if (incoming !== undefined) baggage = parseBaggage(incoming.baggage);
     }
     if (extraBaggage !== undefined) baggage = { ...baggage, ...extraBaggage };
-    let sampled: boolean;
-    try {
-      sampled = this.sampler.shouldSample({ traceId, name, parent: parentSpanId === undefined ? undefined : { sampled: parentSampled, remote } }) === true;
-    } catch (error) {
-      sampled = false;
-      this.config.onError(error, 'sampler');
-    }
     const op = new Operation(
       name,
       this.idBase + this.nextOperation++,
       traceId,
-      newSpanId(),
+      undefined,
       parentSpanId,
       remote,
-      sampled,
+      false,
       baggage,
       traceState,
       this.metrics.statsFor(name),
       this,
     );
+    const input = this.samplingInput;
+    input.op = op;
+    input.name = name;
+    if (parentSpanId === undefined) input.parent = undefined;
+    else {
+      input.parentDecision.sampled = parentSampled;
+      input.parentDecision.remote = remote;
+      input.parent = input.parentDecision;
+    }
+    try {
+      op.sampled = this.sampler.shouldSample(input) === true;
+    } catch (error) {
+      this.config.onError(error, 'sampler');
+    }
+    input.op = undefined;
+    const sampled = op.sampled;
     op.stats.started();
     if (sampled) {
       if (this.sink !== undefined) this.toSink(op, true);
@@ -158,6 +167,17 @@ export class OperationsRuntime implements OperationHooks {
       this.sinkErrors++;
       this.config.onError(error, 'trace');
     }
+  }
+}
+
+/** The trace id is read from the operation only if the sampler asks for it. */
+class LazySamplingInput implements SamplingInput {
+  op: Operation | undefined = undefined;
+  name = '';
+  parent: { sampled: boolean; remote: boolean } | undefined = undefined;
+  readonly parentDecision = { sampled: false, remote: false };
+  get traceId(): string {
+    return this.op!.traceId;
   }
 }
 
