@@ -120,6 +120,7 @@ async function instrument(spec: ServerSpec): Promise<Instrumentation> {
     case 'trace-events': // node's own flags, set by the parent
       return none;
     case 'rotating-writer':
+    case 'operations':
     case 'null-writer':
     case 'disabled':
     case 'hooks-only':
@@ -127,12 +128,13 @@ async function instrument(spec: ServerSpec): Promise<Instrumentation> {
     case 'no-queue-sample': {
       const looptrace = await import('../src/index.js');
       const writer =
-        config === 'rotating-writer' || config === 'disabled'
+        config === 'rotating-writer' || config === 'disabled' || config === 'operations'
           ? new looptrace.RotatingWriter(join(spec.dir, 'trace.bin'), { maxFileBytes: 8 << 20, maxTotalBytes: 64 << 20 })
           : new looptrace.NullWriter();
       const telemetry = looptrace.startRuntimeTelemetry({
         writer,
         enabled: config !== 'disabled',
+        ...(config === 'operations' ? { operations: { http: true } } : {}),
         ...(config === 'hooks-only' || config === 'no-queue-sample' ? { queueSampleIntervalMs: 0 } : {}),
         ...(config === 'hooks-only' || config === 'no-probe' ? { threadpoolProbeIntervalMs: 0 } : {}),
         onError: (error) => console.error(`compare-overhead server (${config}): ${error.message}`),
