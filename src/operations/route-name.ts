@@ -44,8 +44,18 @@ function collapseSegment(segment: string): string {
   return segment;
 }
 
+/** Recent request targets and their names: most services see the same few paths again and again. */
+const NAME_CACHE_SIZE = 1024;
+const nameCache = new Map<string, string>();
+
 /** "GET /orders/:id"; unknown methods count as one "OTHER" method so they cannot blow up names. */
 export function httpOperationName(method: string | undefined, url: string | undefined): string {
   const m = typeof method === 'string' && KNOWN_METHODS.has(method) ? method : 'OTHER';
-  return `${m} ${collapsePath(url)}`;
+  const key = `${m} ${url ?? ''}`;
+  const cached = nameCache.get(key);
+  if (cached !== undefined) return cached;
+  const name = `${m} ${collapsePath(url)}`;
+  if (nameCache.size >= NAME_CACHE_SIZE) nameCache.clear();
+  nameCache.set(key, name);
+  return name;
 }
