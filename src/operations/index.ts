@@ -27,3 +27,4 @@ export { ConsoleExporter, type ConsoleExporterOptions } from './console-exporter
 export { InMemoryTraceSink, type TraceSink } from './sink.js';
 export { httpOperationName, collapsePath } from './route-name.js';
 export type { IncomingContext } from './runtime.js';
+export { MAX_CALLBACK_WINDOW_MS, type CallbackWindow, type CallbackSink } from './callbacks.js';

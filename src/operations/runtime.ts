@@ -137,6 +137,15 @@ export class OperationsRuntime implements OperationHooks {
     this.sink = sink;
   }
 
+  get traceSink(): TraceSink | undefined {
+    return this.sink;
+  }
+
+  /** @internal Errors of callback mode go where the runtime's other failures go. */
+  reportError(error: unknown, where: string): void {
+    this.config.onError(error, where);
+  }
+
   snapshot(): MetricsSnapshot {
     return this.metrics.snapshot();
   }

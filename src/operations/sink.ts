@@ -9,6 +9,9 @@ export interface TraceSink {
   operationStart(op: OperationData): void;
   /** Called on the thread where the operation ended. */
   operationEnd(op: OperationData): void;
+  /** Callback mode (CALLBACK_START / CALLBACK_END); a sink without them cannot record callbacks. */
+  callbackStart?(asyncId: number, resourceType: string, operationId: number): void;
+  callbackEnd?(asyncId: number): void;
 }
 
 /** FORMAT.md OPERATION_END status values. */
@@ -24,8 +27,22 @@ export interface SinkRecord {
   status?: number;
 }
 
+export interface CallbackSinkRecord {
+  kind: 'callbackStart' | 'callbackEnd';
+  asyncId: number;
+  resourceType?: string;
+  operationId?: number;
+}
+
 export class InMemoryTraceSink implements TraceSink {
   readonly records: SinkRecord[] = [];
+  readonly callbacks: CallbackSinkRecord[] = [];
+  callbackStart(asyncId: number, resourceType: string, operationId: number): void {
+    this.callbacks.push({ kind: 'callbackStart', asyncId, resourceType, operationId });
+  }
+  callbackEnd(asyncId: number): void {
+    this.callbacks.push({ kind: 'callbackEnd', asyncId });
+  }
   operationStart(op: OperationData): void {
     this.records.push({ kind: 'start', operationId: op.operationId, name: op.name, traceId: op.traceId, spanId: op.spanId, parentSpanId: op.parentSpanId });
   }

@@ -4,6 +4,8 @@
 
 import { TelemetryError } from '../recorder/errors.js';
 import { HttpInstrumentation } from './http.js';
+import { CallbackRecorder, type CallbackWindow } from './callbacks.js';
+import { invalidArgument } from './errors.js';
 import type { MetricsSnapshot } from './metrics.js';
 import { resolveOperationsOptions, type OperationsOptions } from './options.js';
 import { activeRuntime, OperationsRuntime, setActiveRuntime } from './runtime.js';
@@ -40,6 +42,7 @@ export class Operations {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.callbackRecorder?.close();
     this.http?.uninstall();
     if (activeRuntime() === this.runtime) setActiveRuntime(undefined);
     await this.runtime.shutdown();
@@ -47,7 +50,29 @@ export class Operations {
 
   /** @internal */
   setSink(sink: TraceSink | undefined): void {
+    this.callbackRecorder?.close();
+    this.callbackRecorder = undefined;
     this.runtime.setSink(sink);
+  }
+
+  private callbackRecorder: CallbackRecorder | undefined;
+
+  /**
+   * Callback mode for a window: every callback's start and end, resource type and operation go
+   * into the trace until durationMs have passed (or window.stop()). Calling again while a window
+   * is open extends it. Needs a trace to write into (startRuntimeTelemetry with operations).
+   */
+  recordCallbacks(options: { durationMs: number }): CallbackWindow {
+    if (typeof options !== 'object' || options === null) throw invalidArgument('recordCallbacks() options', 'an object { durationMs }', options);
+    const sink = this.runtime.traceSink;
+    if (this.stopped || sink?.callbackStart === undefined || sink.callbackEnd === undefined) {
+      throw new TelemetryError('INVALID_OPTION', 'looptrace: recordCallbacks() writes callbacks into the trace: start telemetry with the operations option (and a recorder that supports callback records) first');
+    }
+    this.callbackRecorder ??= new CallbackRecorder(
+      { callbackStart: (a, t, o) => sink.callbackStart!(a, t, o), callbackEnd: (a) => sink.callbackEnd!(a) },
+      (error) => this.runtime.reportError(error, 'callback recorder'),
+    );
+    return this.callbackRecorder.record(options.durationMs);
   }
 }
 

@@ -15,6 +15,7 @@ import { threadName } from './thread-name.js';
 import { isChunkWriter, type ChunkWriter } from './writers.js';
 import { startOperationsForTelemetry, type Operations } from '../operations/start.js';
 import type { MetricsSnapshot } from '../operations/metrics.js';
+import type { CallbackWindow } from '../operations/callbacks.js';
 
 const PRODUCER = 'looptrace/0.1.0';
 /** How long after start records must have arrived (section "No silent nothing" of the README). */
@@ -176,6 +177,17 @@ export class RuntimeTelemetry extends EventEmitter {
   /** Per-operation metrics of this thread (all zero without the `operations` option). */
   metrics(): MetricsSnapshot {
     return this.operations?.metrics() ?? { timestampMs: Date.now(), operations: {}, overflowedNames: 0, exporterErrors: 0 };
+  }
+
+  /**
+   * Callback mode for a window (needs the `operations` option): every callback's start, end,
+   * resource type and operation are recorded until durationMs have passed.
+   */
+  recordCallbacks(options: { durationMs: number }): CallbackWindow {
+    if (this.operations === undefined) {
+      throw new TelemetryError('INVALID_OPTION', 'looptrace: recordCallbacks() needs the operations option of startRuntimeTelemetry()');
+    }
+    return this.operations.recordCallbacks(options);
   }
 
   /** Resumes recording on every thread. Cheap; safe to call when already enabled. */
