@@ -224,14 +224,14 @@ describe('isolation and the off path', () => {
     await ops!.stop();
     const good = new InMemoryExporter();
     const warnings: string[] = [];
-    const onWarning = (w: Error): void => { warnings.push(w.message); };
-    process.on('warning', onWarning);
+    const emitWarning = process.emitWarning;
+    process.emitWarning = ((message: string) => { warnings.push(message); }) as typeof process.emitWarning;
     ops = startOperations({
       exporters: [{ onStart: () => { throw new Error('start boom'); }, onEnd: () => { throw new Error('end boom'); } }, { onEnd: () => Promise.reject(new Error('async boom')) }, good],
     });
     for (let i = 0; i < 10; i++) expect(traced('work', () => i)).toBe(i);
     await sleep(10);
-    process.off('warning', onWarning);
+    process.emitWarning = emitWarning;
     expect(good.finished()).toHaveLength(10);
     expect(ops.metrics().exporterErrors).toBe(30);
     expect(warnings.length).toBe(1);
