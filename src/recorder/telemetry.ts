@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { isMainThread, threadId } from 'node:worker_threads';
-import { loadBinding, type NativeBinding, type NativeStats } from '../binding.js';
+import { loadAttribution, loadBinding, type NativeBinding, type NativeStats } from '../binding.js';
 import { TelemetryError } from './errors.js';
 import { installExitHandlers, markExitOnExit, type ExitHandlers } from './exit-handlers.js';
 import { resolveOptions, type ResolvedOptions, type RuntimeTelemetryOptions } from './options.js';
@@ -41,6 +41,25 @@ export interface TelemetryStats {
   recordsArriving: boolean;
   /** Every error reported so far; the first one turned telemetry off. */
   errors: string[];
+  /** What the trace can say about causes, and why a part is missing. */
+  attribution: AttributionStats;
+}
+
+export interface AttributionStats {
+  /** JavaScript stacks are sampled while a loop is busy past stackThresholdMs. */
+  stacks: boolean;
+  /** GC pauses are recorded. */
+  gcPauses: boolean;
+  /** Scheduler statistics split off-CPU time into runnable and waiting. */
+  schedulerStats: boolean;
+  /** Stack samples asked for so far. */
+  stackRequests: number;
+  /** Stack samples taken and written so far. */
+  stackSamples: number;
+  /** Loop time those samples took in all (V8's stack walk and interning), in ns. */
+  stackSampleNs: number;
+  /** Why stacks or GC pauses are missing, when they are. */
+  note?: string;
 }
 
 let running: RuntimeTelemetry | undefined;
@@ -94,6 +113,7 @@ export class RuntimeTelemetry extends EventEmitter {
   private arrivalTimer: NodeJS.Timeout | undefined;
   private lastStats: NativeStats | null = null;
   private operations: Operations | undefined;
+  private attributionNote: string | undefined;
 
   /** @internal Use startRuntimeTelemetry(). */
   constructor(binding: NativeBinding, options: ResolvedOptions, threadIdValue: number, joined: boolean) {
@@ -124,6 +144,14 @@ export class RuntimeTelemetry extends EventEmitter {
       : writer.kind === 'null'
         ? { sink: 'null' }
         : { sink: 'file', path: writer.path, maxFileBytes: writer.kind === 'rotating' ? writer.maxFileBytes : 0, maxTotalBytes: writer.kind === 'rotating' ? writer.maxTotalBytes : 0 };
+    let attributionNote = '';
+    const wantsAttribution = o.stackThresholdMs > 0 || o.gcPauses;
+    if (wantsAttribution) {
+      const part = loadAttribution();
+      if (!part.ok) attributionNote = `no stacks and no GC pauses: ${part.reason}`;
+      else if (!this.binding.setAttribution(part.api, part.apiCheck)) attributionNote = 'no stacks and no GC pauses: the attribution part is of another version than the core (npm rebuild looptrace)';
+    }
+    this.attributionNote = attributionNote === '' ? undefined : attributionNote;
     let identity: { threadId: number };
     try {
       identity = this.binding.start(
@@ -136,6 +164,12 @@ export class RuntimeTelemetry extends EventEmitter {
           threadpoolProbeIntervalMs: o.threadpoolProbeIntervalMs,
           cpuThresholdMs: o.cpuThresholdMs,
           threadBufferRecords: o.threadBufferRecords,
+          stackThresholdMs: o.stackThresholdMs,
+          stackIntervalMs: o.stackIntervalMs,
+          stackDepth: o.stackDepth,
+          gcPauses: o.gcPauses,
+          schedstat: o.schedulerStats,
+          attributionNote,
           pid: process.pid,
           hostname: hostname(),
           nodeVersion: process.version,
@@ -220,6 +254,15 @@ export class RuntimeTelemetry extends EventEmitter {
       // there (as in a worker that joined) any record shows that recording works.
       recordsArriving: (s?.mainThreadRecords ?? 0) > 0 || ((this.joined || !isMainThread) && (s?.records ?? 0) > 0),
       errors: [...this.errorMessages],
+      attribution: {
+        stacks: ((s?.capabilities ?? 0) & 2) !== 0,
+        gcPauses: ((s?.capabilities ?? 0) & 4) !== 0,
+        schedulerStats: ((s?.capabilities ?? 0) & 1) !== 0,
+        stackRequests: s?.stackRequests ?? 0,
+        stackSamples: s?.stackSamples ?? 0,
+        stackSampleNs: s?.stackSampleNs ?? 0,
+        ...(this.attributionNote === undefined ? {} : { note: this.attributionNote }),
+      },
     };
   }
 
