@@ -69,6 +69,7 @@ describe('operations in the report', () => {
     expect(ran.map((o) => o.name)).toEqual(['render', 'GET /orders/:id']);
     expect(ran.every((o) => o.traceId === traceIdOf(7))).toBe(true);
     expect(ran[1]!.spanId).toBe(spanOf(7));
+    expect(ran.map((o) => o.insideNs)).toEqual([ms(65), ms(65)]);
     // The other 19 were open across the task; the report lists a few and counts the rest.
     expect(attributed.items.length + attributed.more).toBe(21);
     expect(attributed.items.slice(2).every((o) => o.evidence === 'open')).toBe(true);
@@ -115,7 +116,7 @@ describe('analyze-trace flags', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/Operations: 22 \(22 ended, 0 open at the end\)/);
     expect(r.stdout).toMatch(/GET \/orders\/:id\s+20\s+2\s+1\s+10%/);
-    expect(r.stdout).toContain(`during: render (trace ${traceIdOf(7)}), GET /orders/:id (trace ${traceIdOf(7)}) [ran] and 19 more open`);
+    expect(r.stdout).toContain(`during: render (trace ${traceIdOf(7)}), GET /orders/:id (trace ${traceIdOf(7)}) [ran 65 ms inside]; 19 more running or open`);
     expect(r.stdout).toContain('GET /health\\u001b[2J');
     expect(r.stdout).not.toContain('\u001b[2J');
   });

@@ -97,6 +97,11 @@ export interface LongTaskOperation {
    * certainly ran in it; open: it was open across the task (it may have been waiting).
    */
   evidence: 'ran' | 'open';
+  /**
+   * How long the operation, or the longest operation under it, ran entirely inside the task
+   * (start and end both inside): the share of the task it certainly accounts for. 0 when none did.
+   */
+  insideNs: number;
 }
 
 interface OpenOp {
@@ -195,36 +200,39 @@ export class OperationsAnalyzer {
   /** Called when a thread's busy stretch turned out to be a long task: what ran in it. */
   longRun(run: BusyRun): void {
     const found: LongTaskOperation[] = [];
-    const ran = (op: OpenOp, endNs: number | undefined): boolean =>
-      (op.startNs >= run.startNs && op.startNs <= run.endNs) || (endNs !== undefined && endNs >= run.startNs && endNs <= run.endNs);
     const add = (op: OpenOp, endNs: number | undefined): void => {
       if (op.startNs > run.endNs || (endNs !== undefined && endNs < run.startNs)) return;
       const ctx = this.contexts.get(op.operationId);
+      const startsInside = op.startNs >= run.startNs;
+      const endsInside = endNs !== undefined && endNs <= run.endNs;
       found.push({
         name: String(op.nameStringId),
         operationId: op.operationId,
         traceId: ctx?.traceId ?? null,
         spanId: ctx?.spanId ?? null,
         parentSpanId: ctx === undefined || ctx.parentSpanId === NO_PARENT ? null : ctx.parentSpanId,
-        evidence: ran(op, endNs) ? 'ran' : 'open',
+        evidence: startsInside || endsInside ? 'ran' : 'open',
+        insideNs: startsInside && endsInside ? endNs - op.startNs : 0,
       });
     };
     for (const op of this.recent[run.threadId] ?? []) add(op, op.endNs);
     for (const op of this.open.values()) if (op.threadId === run.threadId) add(op, undefined);
     if (found.length === 0) return;
-    // An operation whose child ran in the task ran in it too (the child started in its context).
+    // An operation under which another ran entirely inside the task ran in it too (the child
+    // started in its context), for at least as long.
     const bySpan = new Map<string, LongTaskOperation>();
     for (const f of found) if (f.spanId !== null) bySpan.set(f.spanId, f);
     for (const f of found) {
-      if (f.evidence !== 'ran') continue;
+      if (f.insideNs === 0) continue;
       let parent = f.parentSpanId === null ? undefined : bySpan.get(f.parentSpanId);
       for (let depth = 0; parent !== undefined && depth < 64; depth++) {
         parent.evidence = 'ran';
+        if (parent.insideNs < f.insideNs) parent.insideNs = f.insideNs;
         parent = parent.parentSpanId === null ? undefined : bySpan.get(parent.parentSpanId);
       }
     }
-    // Evidence first; among equals, the innermost (latest started) first.
-    found.sort((a, b) => (a.evidence === b.evidence ? b.operationId - a.operationId : a.evidence === 'ran' ? -1 : 1));
+    // Most time inside first, then evidence, then the innermost (latest started).
+    found.sort((a, b) => b.insideNs - a.insideNs || (a.evidence === b.evidence ? b.operationId - a.operationId : a.evidence === 'ran' ? -1 : 1));
     if (this.byRun.size >= MAX_ATTRIBUTED_RUNS) this.byRun.delete(this.byRun.keys().next().value!);
     this.byRun.set(`${run.threadId}:${run.startNs}`, found);
   }

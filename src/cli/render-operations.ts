@@ -56,12 +56,13 @@ export function renderOperations(ops: OperationsReport, p: Palette, allNames: bo
 export function renderTaskOperations(task: LongTask, p: Palette): string | undefined {
   const ops = task.attribution.operations;
   if (ops === undefined || ops.items.length === 0) return undefined;
+  const inside = ops.items.filter((o) => o.insideNs > 0);
   const ran = ops.items.filter((o) => o.evidence === 'ran');
-  const listed = (ran.length > 0 ? ran : ops.items).slice(0, 3);
+  const listed = (inside.length > 0 ? inside : ran.length > 0 ? ran : ops.items).slice(0, 3);
   const names = listed.map((o) => `${escapeTerminal(o.name)}${o.traceId === null ? '' : ` (trace ${o.traceId})`}`).join(', ');
   const rest = ops.items.length - listed.length + ops.more;
-  const how = ran.length > 0 ? 'ran' : 'open, no record inside';
-  return p.dim(`  ${formatDuration(task.durationNs)} on ${task.threadName} during: `) + names + p.dim(` [${how}]${rest > 0 ? ` and ${rest} more open` : ''}`);
+  const how = inside.length > 0 ? `ran ${formatDuration(inside[0]!.insideNs)} inside` : ran.length > 0 ? 'ran' : 'open, no record inside';
+  return p.dim(`  ${formatDuration(task.durationNs)} on ${task.threadName} during: `) + names + p.dim(` [${how}]${rest > 0 ? `; ${rest} more running or open` : ''}`);
 }
 
 function entryLine(e: OperationEntry, p: Palette, withTrace: boolean): string {

@@ -1,0 +1,49 @@
+// Operations in the binary trace, end to end: a real node:http service recorded with
+// startRuntimeTelemetry({ operations: { http: true } }); 20 concurrent requests, one of which
+// blocks the loop inside a traced "render". analyze-trace names that request's operation and
+// trace id for the long task, counts the requests, and prints the request's tree.
+
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { analyzeTraces } from '../src/analyze/run.js';
+import { resolveInput } from '../src/analyze/input.js';
+import { requireBuild, removeTempDirs, runFixture, tempDir } from './fixtures/recorder/harness.js';
+
+beforeAll(requireBuild);
+afterAll(removeTempDirs);
+
+describe('operations written into the trace', () => {
+  let path: string;
+  let traceIds: Record<string, string>;
+  beforeAll(async () => {
+    path = join(tempDir(), 'ops.bin');
+    const run = await runFixture('../operations/long-task-requests.mjs', { path, blockMs: 150 });
+    expect(run.code, run.stderr).toBe(0);
+    traceIds = (run.results[0] as { traceIds: Record<string, string> }).traceIds;
+  });
+
+  it('a long task inside one of 20 concurrent requests names that request and its trace id', () => {
+    const [report] = analyzeTraces(resolveInput([path]).traces, { longTaskNs: 100e6 });
+    const task = report!.longTasks.items.find((t) => t.durationNs >= 140e6)!;
+    expect(task).toBeDefined();
+    // Other requests also ran briefly in the same busy stretch (their timers fired in the same
+    // phase); the operation that ran entirely inside it, and its request, come first.
+    const [first, second] = task.attribution.operations!.items;
+    expect([first!.name, second!.name]).toEqual(['render', 'GET /orders/:id']);
+    for (const o of [first!, second!]) {
+      expect(o.traceId).toBe(traceIds['7']);
+      expect(o.evidence).toBe('ran');
+      expect(o.insideNs).toBeGreaterThanOrEqual(140e6);
+    }
+    const ops = report!.operations!;
+    expect(ops.byName.find((s) => s.name === 'GET /orders/:id')).toMatchObject({ count: 20, completed: 20, failed: 0 });
+  });
+
+  it('analyze-trace prints it, and the tree of that trace', () => {
+    const text = spawnSync(process.execPath, ['dist/cli/analyze-trace.js', path, '--no-color', '--long-task-ms', '100', '--trace-id', traceIds['7']!], { encoding: 'utf8' });
+    expect(text.status, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(new RegExp(`during: render \\(trace ${traceIds['7']}\\), GET /orders/:id \\(trace ${traceIds['7']}\\) \\[ran 1\\d\\d ms inside\\]`));
+    expect(text.stdout).toMatch(/✓ GET \/orders\/:id .*\n\s+└─ ✓ render {2}1\d\d ms/);
+  });
+});
