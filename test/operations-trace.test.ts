@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeTraces } from '../src/analyze/run.js';
 import { resolveInput } from '../src/analyze/input.js';
-import { requireBuild, removeTempDirs, runFixture, tempDir } from './fixtures/recorder/harness.js';
+import { decodeTraceFile, requireBuild, removeTempDirs, runFixture, tempDir } from './fixtures/recorder/harness.js';
 
 beforeAll(requireBuild);
 afterAll(removeTempDirs);
@@ -45,5 +45,23 @@ describe('operations written into the trace', () => {
     expect(text.status, text.stderr).toBe(0);
     expect(text.stdout).toMatch(new RegExp(`during: render \\(trace ${traceIds['7']}\\), GET /orders/:id \\(trace ${traceIds['7']}\\) \\[ran 1\\d\\d ms inside\\]`));
     expect(text.stdout).toMatch(/✓ GET \/orders\/:id .*\n\s+└─ ✓ render {2}1\d\d ms/);
+  });
+});
+
+describe('callback mode into the trace', () => {
+  it('writes CALLBACK_START/END with resource types while the window is open', async () => {
+    const path = join(tempDir(), 'callbacks.bin');
+    const run = await runFixture('../operations/long-task-requests.mjs', { path, blockMs: 20, callbacks: true });
+    expect(run.code, run.stderr).toBe(0);
+    const { callbacks } = run.results[0] as { callbacks: { callbacks: number } };
+    const trace = decodeTraceFile(path);
+    const starts = trace.records.filter((r) => r.type === 'callbackStart');
+    const ends = trace.records.filter((r) => r.type === 'callbackEnd');
+    expect(starts.length).toBeGreaterThan(100);
+    expect(starts.length).toBe(callbacks.callbacks);
+    expect(ends.length).toBeGreaterThanOrEqual(starts.length - 5);
+    const strings = new Map(trace.records.filter((r) => r.type === 'stringDef').map((r) => [(r as { stringId: number }).stringId, (r as { value: string }).value]));
+    const types = new Set(starts.map((r) => strings.get((r as { resourceTypeStringId: number }).resourceTypeStringId)));
+    for (const type of ['TCPWRAP', 'HTTPINCOMINGMESSAGE', 'Timeout', 'PROMISE']) expect(types, [...types].join(', ')).toContain(type);
   });
 });
