@@ -273,7 +273,8 @@ export class RuntimeTelemetry extends EventEmitter {
   async stop(): Promise<void> {
     if (!this.active) return;
     this.active = false;
-    await this.operations?.stop();
+    // Only with operations on: without them stop() does its work before its first await, as before.
+    if (this.operations !== undefined) await this.operations.stop();
     if (this.joined) {
       this.binding.detachThread();
       return;
