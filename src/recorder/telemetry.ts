@@ -273,10 +273,12 @@ export class RuntimeTelemetry extends EventEmitter {
   async stop(): Promise<void> {
     if (!this.active) return;
     this.active = false;
-    // Only with operations on: without them stop() does its work before its first await, as before.
-    if (this.operations !== undefined) await this.operations.stop();
+    // Operations turn off at once (their exporters' shutdown may take longer); the trace is then
+    // stopped synchronously, as an application calling stop() without awaiting it expects.
+    const operationsStopped = this.operations?.stop();
     if (this.joined) {
       this.binding.detachThread();
+      await operationsStopped;
       return;
     }
     this.teardown();
@@ -284,6 +286,7 @@ export class RuntimeTelemetry extends EventEmitter {
     this.binding.stop();
     this.lastStats = this.binding.stats() ?? this.lastStats;
     this.deliverChunks();
+    await operationsStopped;
   }
 
   private teardown(): void {
