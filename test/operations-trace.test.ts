@@ -65,3 +65,22 @@ describe('callback mode into the trace', () => {
     for (const type of ['TCPWRAP', 'HTTPINCOMINGMESSAGE', 'Timeout', 'PROMISE']) expect(types, [...types].join(', ')).toContain(type);
   });
 });
+
+describe('operations in a worker thread', () => {
+  it("are written into the worker's ring, and a long task on the worker names them", async () => {
+    const path = join(tempDir(), 'worker.bin');
+    const run = await runFixture('../operations/worker-operations.mjs', { path, blockMs: 120 });
+    expect(run.code, run.stderr).toBe(0);
+    const { workerTraceId } = run.results[0] as { workerTraceId: string };
+    const [report] = analyzeTraces(resolveInput([path]).traces, { longTaskNs: 100e6 });
+    const names = report!.operations!.byName.map((s) => s.name).sort();
+    expect(names).toEqual(['main-job', 'worker-job']);
+    // Loading modules in the worker may be a long task too on a loaded machine: take the one
+    // that contains the 120 ms spin.
+    const task = report!.longTasks.items.find((t) => t.threadName !== 'main' && t.attribution.operations !== undefined)!;
+    expect(task).toBeDefined();
+    expect(task.durationNs).toBeGreaterThanOrEqual(120e6);
+    const [first] = task.attribution.operations!.items;
+    expect(first).toMatchObject({ name: 'worker-job', traceId: workerTraceId, evidence: 'ran' });
+  });
+});
