@@ -328,12 +328,14 @@ uint64_t LoopHooks::ReadRunQueueNs() {
 
 void LoopHooks::OnSampleTimer(uv_timer_t* handle) {
   auto* self = static_cast<LoopHooks*>(handle->data);
-  if (!self->Active()) return;
+  uint64_t now;
+  // Through Enter(): a sample right after enable() comes after the RESUMED record.
+  if (!self->Enter(&now)) return;
   // The probe in flight is ours; the application's requests are the rest.
   uint64_t requests = self->loop_->active_reqs.count;
   if (self->probe_in_flight_ && requests > 0) requests--;
   // Events waiting at the last poll (docs/FORMAT.md 6.1), as its POLL_END recorded them.
-  self->ring_->Push(wire::kQueueSample, uv_hrtime(), self->loop_->active_handles, requests,
+  self->ring_->Push(wire::kQueueSample, now, self->loop_->active_handles, requests,
                     static_cast<uint32_t>(self->poll_events_waiting_));
 }
 
@@ -356,9 +358,10 @@ void LoopHooks::OnProbeDone(uv_work_t* req, int status) {
   auto* self = static_cast<LoopHooks*>(req->data);
   self->probe_in_flight_ = false;
   uint64_t started = self->probe_start_ns_.load(std::memory_order_acquire);
-  if (status == 0 && started != 0 && !self->detaching_ && self->Active()) {
+  uint64_t now;
+  if (status == 0 && started != 0 && !self->detaching_ && self->Enter(&now)) {
     uint64_t delay = started > self->probe_submit_ns_ ? started - self->probe_submit_ns_ : 0;
-    self->ring_->Push(wire::kThreadpoolProbe, uv_hrtime(), delay);
+    self->ring_->Push(wire::kThreadpoolProbe, now, delay);
   }
   if (self->detaching_) self->MaybeFinish();
 }
