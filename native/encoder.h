@@ -19,7 +19,7 @@ namespace wire {
 constexpr uint8_t kMagic[8] = {0x89, 0x4c, 0x54, 0x52, 0x41, 0x43, 0x45, 0x0a};
 constexpr uint8_t kSync[4] = {0xf5, 0x4c, 0x54, 0x46};
 constexpr uint32_t kFormatMajor = 1;
-constexpr uint32_t kFormatMinor = 0;
+constexpr uint32_t kFormatMinor = 1;
 constexpr size_t kFrameHeaderBytes = 12;
 constexpr size_t kMaxFrameBodyBytes = 1 << 20;
 constexpr size_t kTargetFrameBodyBytes = 64 << 10;
@@ -41,6 +41,9 @@ enum HeaderKey : uint32_t {
   kThread = 10,
   kPlatform = 11,
   kThreadpoolSize = 12,
+  kCapabilities = 13,
+  kAttributionNote = 14,
+  kStackSampling = 15,
 };
 
 enum RecordCode : uint8_t {
@@ -62,6 +65,7 @@ enum RecordCode : uint8_t {
   kThreadStop = 16,
   kClockSync = 17,
   kResumed = 18,
+  kThreadSched = 19,
   kStringDef = 24,
   kStackDef = 25,
   kTraceContext = 26,
@@ -91,6 +95,13 @@ struct HeaderInfo {
   std::string platform;
   bool has_threadpool_size = false;
   uint64_t threadpool_size = 0;
+  // Keys 13-15 (format 1.1); an empty note is left out.
+  bool has_capabilities = false;
+  uint64_t capabilities = 0;
+  std::string attribution_note;
+  bool has_stack_sampling = false;
+  uint64_t stack_threshold_ns = 0;
+  uint64_t stack_interval_ns = 0;
   std::vector<ThreadEntry> threads;
 };
 
@@ -151,6 +162,14 @@ class Encoder {
     }
     EntryString(wire::kPlatform, h.platform);
     if (h.has_threadpool_size) EntryVarint(wire::kThreadpoolSize, h.threadpool_size);
+    if (h.has_capabilities) EntryVarint(wire::kCapabilities, h.capabilities);
+    EntryString(wire::kAttributionNote, h.attribution_note);
+    if (h.has_stack_sampling) {
+      Varint(wire::kStackSampling);
+      Varint(VarintLength(h.stack_threshold_ns) + VarintLength(h.stack_interval_ns));
+      Varint(h.stack_threshold_ns);
+      Varint(h.stack_interval_ns);
+    }
     CloseFrame();
   }
 

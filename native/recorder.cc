@@ -35,10 +35,10 @@ int FieldCount(uint8_t code) {
     case wire::kQueueSample:
     case wire::kCallbackStart:
     case wire::kThreadStart:
+    case wire::kStackSample:
       return 3;
     case wire::kThreadCpu:
     case wire::kGcPause:
-    case wire::kStackSample:
     case wire::kOperationStart:
     case wire::kOperationEnd:
     case wire::kMark:
