@@ -5,12 +5,15 @@
 
 import type { DecoderCallbacks, DecoderStats } from '../format/decoder.js';
 import { describeDiagnostic, type SourcedDiagnostic, type TraceDiagnostic } from '../format/diagnostics.js';
+import { Capability } from '../format/constants.js';
 import type { PollEndRecord, PollStartRecord, StackFrame, TraceHeader, TraceRecord } from '../format/records.js';
+import { BlockingCodeCollector, StackResolver } from './attribution.js';
 import { buildFindings } from './findings.js';
 import { analyzeIdleWorkers } from './idle-workers.js';
 import { LongTaskCollector, roundMs, type AttributionLookup } from './long-tasks.js';
 import { resolveAnalysisOptions, type AnalysisOptions, type ResolvedAnalysisOptions } from './options.js';
-import { ANALYZE_SCHEMA_VERSION, type DecodeInfo, type DiagnosticEntry, type ThreadReport, type TraceFileEntry, type TraceReport } from './report.js';
+import { ANALYZE_SCHEMA_VERSION, type DecodeInfo, type DiagnosticEntry, type ThreadReport, type TraceCapabilities, type TraceFileEntry, type TraceReport } from './report.js';
+import { SourceMapResolver } from './source-maps.js';
 import { ThreadTracker, type TrackerContext } from './thread-stats.js';
 import { ThreadpoolAnalyzer } from './threadpool.js';
 import { BucketGrid } from './time-series.js';
@@ -36,6 +39,11 @@ export class TraceAnalyzer {
   private grid: BucketGrid | undefined;
   private ctx: TrackerContext | undefined;
   private readonly longTasks: LongTaskCollector;
+  private readonly blockingCode = new BlockingCodeCollector();
+  /** Capability bits of the trace's headers, OR-ed (null: no header had key 13), and the latest note and sampling settings. */
+  private capabilityBits: number | null = null;
+  private attributionNote: string | null = null;
+  private stackSampling: TraceCapabilities['stackSampling'] = null;
   private readonly threadpool: ThreadpoolAnalyzer;
   private readonly strings = new Map<number, string>();
   private readonly stacks = new Map<number, StackFrame[]>();
@@ -98,6 +106,9 @@ export class TraceAnalyzer {
     else if (h.fileIndex !== this.lastFileIndex + 1) this.gapAll();
     this.header = h;
     this.lastFileIndex = h.fileIndex;
+    if (h.capabilities !== undefined) this.capabilityBits = (this.capabilityBits ?? 0) | h.capabilities;
+    if (h.attributionNote !== undefined && h.attributionNote !== '') this.attributionNote = h.attributionNote;
+    if (h.stackSampling !== undefined) this.stackSampling = { ...h.stackSampling };
     for (const thread of h.threads) this.describeThread(thread.threadId, thread.nodeThreadId, thread.kind, thread.name);
   }
 
@@ -179,7 +190,10 @@ export class TraceAnalyzer {
         if (r.threadId !== 0) this.tracker(r.threadId).gcPause(t, r.durationNs);
         break;
       case 'stackSample':
-        if (r.threadId !== 0) this.tracker(r.threadId).stackSample(t, r.stackId);
+        if (r.threadId !== 0) this.tracker(r.threadId).stackSample(t, r.stackId, r.reason, r.lagNs);
+        break;
+      case 'threadSched':
+        if (r.threadId !== 0) this.tracker(r.threadId).threadSched(t, r.runnableNs);
         break;
       case 'dropped':
         if (r.threadId !== 0) this.tracker(r.threadId).dropped(t, r.droppedRecords);
@@ -230,12 +244,18 @@ export class TraceAnalyzer {
       }
     }
     for (const t of trackers) t.finish(this.maxTimeNs);
+    const capabilities = this.capabilities();
+    const sourceMaps = new SourceMapResolver(this.options.sourceMaps);
+    const stacks = new StackResolver(this.strings, this.stacks, sourceMaps);
     const lookup: AttributionLookup = {
       threadName: (id) => this.threadName(id),
-      stackFrames: (id) => this.stackFrames(id),
+      stacks,
+      schedstat: capabilities.schedstat,
     };
-    const threads = trackers.filter((t) => t.firstNs >= 0 || t.busyNs + t.blockedNs > 0).map((t) => threadReport(t));
+    const threads = trackers.filter((t) => t.firstNs >= 0 || t.busyNs + t.blockedNs > 0).map((t) => threadReport(t, capabilities.schedstat));
     const longTasks = this.longTasks.report(clock, lookup);
+    const blockingCode = this.blockingCode.report(stacks);
+    const threadBlocking = new Map(threads.map((t) => [t.threadId, this.blockingCode.topSite(t.threadId, stacks)] as const));
     const window = { sinceNs: this.sinceNs, untilNs: this.untilNs };
     const idleWorkers = analyzeIdleWorkers(trackers, this.grid, { idleNs: this.options.idleNs, saturation: this.options.saturation, top: this.options.top, ...window }, clock);
     const threadpool = this.threadpool.report(this.header?.threadpoolSize ?? null, clock, window);
@@ -280,6 +300,7 @@ export class TraceAnalyzer {
           untilIso: Number.isFinite(this.untilNs) ? clock.iso(this.untilNs) : null,
         },
         records: this.recordsInWindow,
+        capabilities,
       },
       decode,
       options: {
@@ -289,12 +310,15 @@ export class TraceAnalyzer {
         threadpoolP90Ns: this.options.threadpoolP90Ns,
         threadpoolSustainNs: this.options.threadpoolSustainNs,
         top: this.options.top,
+        sourceMaps: this.options.sourceMaps,
       },
-      findings: buildFindings({ threads, longTasks, idleWorkers, threadpool, decode }),
+      findings: buildFindings({ threads, longTasks, idleWorkers, threadpool, decode, threadBlocking }),
       threads,
       longTasks,
       idleWorkers,
       threadpool,
+      blockingCode,
+      sourceMaps: sourceMaps.summary(),
       checks: [],
     };
   }
@@ -309,14 +333,16 @@ export class TraceAnalyzer {
     return t !== undefined && t.name !== '' ? t.name : threadId === 1 ? 'main' : `thread ${threadId}`;
   }
 
-  private stackFrames(stackId: number): string[] {
-    const frames = this.stacks.get(stackId);
-    if (frames === undefined) return [];
-    return frames.map((f) => {
-      const fn = this.strings.get(f.functionNameStringId) || '(anonymous)';
-      const script = this.strings.get(f.scriptStringId) || `script ${f.scriptStringId}`;
-      return `${fn} (${script}:${f.line}:${f.column})`;
-    });
+  private capabilities(): TraceCapabilities {
+    const bits = this.capabilityBits;
+    return {
+      bits,
+      schedstat: bits !== null && (bits & Capability.SchedStats) !== 0,
+      stacks: bits !== null && (bits & Capability.StackSamples) !== 0,
+      gc: bits !== null && (bits & Capability.GcPauses) !== 0,
+      note: this.attributionNote,
+      stackSampling: this.stackSampling,
+    };
   }
 
   private tracker(threadId: number): ThreadTracker {
@@ -335,7 +361,10 @@ export class TraceAnalyzer {
         longTaskNs: this.options.longTaskNs,
         idleNs: this.options.idleNs,
         grid: this.grid,
-        onLongRun: (run) => this.longTasks.add(run),
+        onLongRun: (run) => {
+          this.longTasks.add(run);
+          this.blockingCode.add(run);
+        },
       };
     }
     const t = new ThreadTracker(threadId, this.ctx);
@@ -366,7 +395,7 @@ export class TraceAnalyzer {
   }
 }
 
-function threadReport(t: ThreadTracker): ThreadReport {
+function threadReport(t: ThreadTracker, schedstat: boolean): ThreadReport {
   const s = t.stretches.summary();
   const total = t.busyNs + t.blockedNs;
   return {
@@ -391,7 +420,8 @@ function threadReport(t: ThreadTracker): ThreadReport {
       meanWaiting: t.iterations > 0 ? t.waitingTotal / t.iterations : 0,
     },
     queue: { samples: t.queueSamples, maxActiveHandles: t.maxActiveHandles, maxActiveRequests: t.maxActiveRequests },
-    cpu: { cpuNs: t.cpuNs, wallNs: t.cpuWallNs, ratio: t.cpuWallNs > 0 ? Math.min(1, t.cpuNs / t.cpuWallNs) : null },
+    cpu: { cpuNs: t.cpuNs, wallNs: t.cpuWallNs, ratio: t.cpuWallNs > 0 ? Math.min(1, t.cpuNs / t.cpuWallNs) : null, runnableNs: schedstat ? t.runnableNs : null },
+    gc: { pauses: t.gcPauses, totalNs: t.gcNs, maxNs: t.gcMaxNs, busyShare: t.busyNs > 0 ? Math.min(1, t.gcNs / t.busyNs) : null },
     droppedRecords: t.droppedRecords,
     gaps: t.gaps,
     longTasks: { count: t.longTaskCount, totalNs: t.longTaskTotalNs, maxNs: t.longTaskMaxNs },

@@ -128,6 +128,7 @@ function run(argv: readonly string[]): number {
         threadpoolP90Ns: options.threadpoolP90Ns,
         threadpoolSustainNs: options.threadpoolSustainNs,
         top: options.top,
+        sourceMaps: options.sourceMaps,
         since: options.since,
         until: options.until,
         jsonl,
