@@ -43,7 +43,7 @@ export function buildFindings(input: FindingInputs): Finding[] {
       const inTasks = count === 1 ? `in a long task ${at}` : `in ${formatCount(count)} long tasks ${at}`;
       message = `${thread.name} was blocked ${formatDuration(totalNs)} by ${siteSentence(top.site)} ${inTasks}; ${detail}`;
     } else {
-      message = `${thread.name} was blocked by ${tasks} ${at}, most by ${siteSentence(top.site)} (${formatPercent(top.share)} of the sampled time); ${detail}`;
+      message = `${thread.name} was blocked by ${tasks} ${at}, ${formatPercent(top.share)} of the sampled time in ${siteSentence(top.site)}; ${detail}`;
     }
     findings.push({
       severity: critical ? 'critical' : 'warning',

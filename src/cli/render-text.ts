@@ -142,7 +142,7 @@ function renderLongTasks(r: TraceReport, p: Palette): string[] {
     details.push(taskDetails(task, p));
   });
   // The table, with each task's stack lines under its row.
-  const lines = table(rows, caps.schedstat ? 'rrllrrrrr' : 'rrllrrr', p);
+  const lines = table(rows, caps.schedstat ? 'rrlllrrrr' : 'rrlllrrr', p);
   out.push(lines[0]!);
   lines.slice(1).forEach((line, i) => out.push(line, ...details[i]!));
   const notes: string[] = [];
