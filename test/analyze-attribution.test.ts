@@ -12,8 +12,8 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { JsonlConverter, StretchSampler, type TraceReport } from '../src/analyze/index.js';
 import { TraceDecoder } from '../src/format/index.js';
-import { DEFAULT_SCRIPTS, STACK, attributionHeader, attributionTrace, type Scripts } from './fixtures/analyze/attribution-trace.js';
-import { analyzeBytes, ms } from './fixtures/analyze/synth.js';
+import { DEFAULT_SCRIPTS, STACK, attributionHeader, attributionTrace, definitions, type Scripts } from './fixtures/analyze/attribution-trace.js';
+import { analyzeBytes, encodeFile, ms, pe, ps, stack } from './fixtures/analyze/synth.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const CLI = join(ROOT, 'dist/cli/analyze-trace.js');
@@ -122,6 +122,24 @@ describe('stack samples of long tasks', () => {
     expect(messages).toContainEqual(expect.stringMatching(/^worker 1 \(build\.mjs\) was blocked 160 ms by runBuild \(\/srv\/app\/build\.js:5\) in execSync in a long task of at least 50 ms; the worst 160 ms/));
     // On main, buildReport took 75% of the sampled time: named with its share.
     expect(messages).toContainEqual(expect.stringMatching(/^main was blocked by 2 long tasks \(350 ms in all\) of at least 50 ms, 75% of the sampled time in buildReport \(\/srv\/app\/dist\/report\.js:88\); the worst 250 ms/));
+  });
+});
+
+describe('samples without frames', () => {
+  it('names stack 0 as no JavaScript and an undefined stack as missing, and names no function in the finding', () => {
+    const frames = [
+      { threadId: 0, records: definitions(DEFAULT_SCRIPTS) },
+      { threadId: 1, records: [ps(0), pe(ms(10), ms(10)), stack(ms(40), 0), stack(ms(50), 0), stack(ms(60), 99), ps(ms(100)), pe(ms(200), ms(100))] },
+    ];
+    const r = analyzeBytes(encodeFile(attributionHeader(), frames).bytes, { sourceMaps: false });
+    const a = r.longTasks.items[0]!.attribution;
+    expect(a.stacks.map((s) => [s.stackId, s.samples, s.frames])).toEqual([
+      [0, 2, []],
+      [99, 1, []],
+    ]);
+    expect(a.blocking?.text).toBe('(no JavaScript on the stack)');
+    expect(r.blockingCode.self.map((e) => e.site.text)).toEqual(['(stack 99, not defined in the trace)', '(no JavaScript on the stack)']);
+    expect(r.findings[0]!.message).toMatch(/^main was blocked by a long task of at least 50 ms; the worst 90 ms/);
   });
 });
 

@@ -45,6 +45,12 @@ export class StackResolver {
     return frames;
   }
 
+  /** The blocking site of a stack; a stack with no frames (id 0, or not defined in the trace) gets a placeholder frame that says which. */
+  site(stackId: number): BlockingSite {
+    const frames = this.frames(stackId);
+    return frames.length > 0 ? blockingSite(frames) : placeholderSite(stackId === 0 || this.stacks.has(stackId) ? '(no JavaScript on the stack)' : `(stack ${stackId}, not defined in the trace)`);
+  }
+
   /** "function (script:line:column)" per frame, as recorded (not source-mapped). */
   recordedText(stackId: number): string[] {
     return this.frames(stackId).map((f) => `${functionName(f)} (${f.url === '' ? '<no script>' : f.url}:${f.line}:${f.column})`);
@@ -69,11 +75,13 @@ export function frameText(frame: CallFrame): string {
   return where === '' ? functionName(frame) : `${functionName(frame)} ${where}`;
 }
 
-const NO_JAVASCRIPT: CallFrame = { function: '(no JavaScript on the stack)', url: '', line: 0, column: 0, original: null };
+function placeholderSite(text: string): BlockingSite {
+  return { frame: { function: text, url: '', line: 0, column: 0, original: null }, above: [], text };
+}
 
 /** The blocking site of a stack: its innermost user frame, and the frames above it. */
 export function blockingSite(frames: readonly CallFrame[]): BlockingSite {
-  if (frames.length === 0) return { frame: NO_JAVASCRIPT, above: [], text: functionName(NO_JAVASCRIPT) };
+  if (frames.length === 0) return placeholderSite('(no JavaScript on the stack)');
   let i = frames.findIndex(isUserFrame);
   if (i < 0) i = 0;
   const frame = frames[i]!;
@@ -126,7 +134,7 @@ export class BlockingCodeCollector {
     const any = new Map<string, { site: BlockingSite; hottestNs: number } & Weight>();
     for (const [stackId, w] of this.byStack) {
       const frames = stacks.frames(stackId);
-      const site = blockingSite(frames);
+      const site = stacks.site(stackId);
       const key = siteKey(site);
       const e = self.get(key);
       if (e === undefined) self.set(key, { site, samples: w.samples, weightNs: w.weightNs, hottestNs: w.weightNs });
@@ -174,7 +182,7 @@ export class BlockingCodeCollector {
     if (mine === undefined || totalNs <= 0) return undefined;
     const sites = new Map<string, { site: BlockingSite; weightNs: number }>();
     for (const [stackId, w] of mine) {
-      const site = blockingSite(stacks.frames(stackId));
+      const site = stacks.site(stackId);
       const key = siteKey(site);
       const e = sites.get(key);
       if (e === undefined) sites.set(key, { site, weightNs: w.weightNs });

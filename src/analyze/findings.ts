@@ -35,7 +35,9 @@ export function buildFindings(input: FindingInputs): Finding[] {
     const critical = maxNs >= Math.min(CRITICAL_LONG_TASK_NS, CRITICAL_LONG_TASK_FACTOR * input.longTasks.thresholdNs);
     const tasks = count === 1 ? 'a long task' : `${formatCount(count)} long tasks (${formatDuration(totalNs)} in all)`;
     const detail = worst === undefined ? `the worst ${formatDuration(maxNs)}` : `the worst ${describeTask(worst)}`;
-    const top = input.threadBlocking?.get(thread.threadId);
+    const found = input.threadBlocking?.get(thread.threadId);
+    // A placeholder site (no JavaScript on the stack, or a stack missing from the trace) names no function.
+    const top = found !== undefined && found.site.frame.url === '' && found.site.frame.line === 0 && found.site.frame.function.startsWith('(') ? undefined : found;
     const at = `of at least ${formatDuration(input.longTasks.thresholdNs)}`;
     let message: string;
     if (top === undefined) message = `${thread.name} was blocked by ${tasks} ${at}; ${detail}`;

@@ -2,7 +2,7 @@
 // bounded heap, then described with their phase, their CPU share and whatever attribution the
 // trace holds.
 
-import { blockingSite, type StackResolver } from './attribution.js';
+import type { StackResolver } from './attribution.js';
 import type { CpuVerdict, LongTask, LongTaskAttribution, LongTasksReport, TimeSplit } from './report.js';
 import type { BusyRun } from './thread-stats.js';
 import { TopK } from './top-k.js';
@@ -101,7 +101,7 @@ function attribution(run: BusyRun, durationNs: number, lookup: AttributionLookup
     samples: s?.samples ?? 0,
     sampledNs: s?.sampledNs ?? 0,
     maxLagNs: s?.maxLagNs ?? 0,
-    blocking: top === undefined ? null : blockingSite(top.callFrames),
+    blocking: top === undefined ? null : lookup.stacks.site(top.stackId),
   };
 }
 

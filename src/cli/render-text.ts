@@ -167,12 +167,14 @@ function taskDetails(task: LongTask, p: Palette): string[] {
     return out;
   }
   const of = `(${formatCount(top.samples)} of ${formatCount(a.samples)} sample${a.samples === 1 ? '' : 's'})`;
-  out.push(`     ${esc(stackLine(top.callFrames, STACK_LINE_CALLERS))}  ${p.dim(of)}`);
+  const topText = top.callFrames.length > 0 ? stackLine(top.callFrames, STACK_LINE_CALLERS) : (a.blocking?.text ?? `(stack ${top.stackId})`);
+  out.push(`     ${esc(topText)}  ${p.dim(of)}`);
   if (top.maxLagNs >= LATE_SAMPLE_NS) {
     out.push(p.dim(`     sampled ${formatDuration(top.maxLagNs)} late: the loop was in native code (outside JavaScript) before the sample, called from this stack`));
   }
   for (const other of others.slice(0, MAX_OTHER_STACKS)) {
-    out.push(p.dim(`     also ${esc(stackLine(other.callFrames, 0))}  (${formatCount(other.samples)} of ${formatCount(a.samples)})`));
+    const text = other.callFrames.length > 0 ? stackLine(other.callFrames, 0) : other.stackId === 0 ? '(no JavaScript on the stack)' : `(stack ${other.stackId}, no frames in the trace)`;
+    out.push(p.dim(`     also ${esc(text)}  (${formatCount(other.samples)} of ${formatCount(a.samples)})`));
   }
   if (task.endedBy === 'trace-end') out.push(p.dim('     still running when the trace ends'));
   return out;
