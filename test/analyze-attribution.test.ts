@@ -11,9 +11,9 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { JsonlConverter, StretchSampler, type TraceReport } from '../src/analyze/index.js';
-import { TraceDecoder } from '../src/format/index.js';
+import { TraceDecoder, type TraceRecord } from '../src/format/index.js';
 import { DEFAULT_SCRIPTS, STACK, attributionHeader, attributionTrace, definitions, type Scripts } from './fixtures/analyze/attribution-trace.js';
-import { analyzeBytes, encodeFile, ms, pe, ps, stack } from './fixtures/analyze/synth.js';
+import { analyzeBytes, cpu, encodeFile, gc, ms, pe, ps, sched, stack } from './fixtures/analyze/synth.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const CLI = join(ROOT, 'dist/cli/analyze-trace.js');
@@ -179,6 +179,80 @@ describe('GC and where off-CPU time went', () => {
     const old = analyzeBytes(attributionTrace({ header: { capabilities: undefined, stackSampling: undefined } }), { sourceMaps: false });
     expect(old.trace.capabilities).toEqual({ bits: null, schedstat: false, stacks: false, gc: false, note: null, stackSampling: null });
     expect(task(old, ms(250)).split?.runnableNs).toBeNull();
+  });
+});
+
+describe('random loops with samples, GC, CPU and scheduler records', () => {
+  /** A small deterministic generator (xorshift32). */
+  function rng(seed: number) {
+    let x = seed >>> 0 || 1;
+    const next = (): number => {
+      x ^= x << 13;
+      x >>>= 0;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      x >>>= 0;
+      return x / 2 ** 32;
+    };
+    return { next, int: (n: number) => Math.floor(next() * n) };
+  }
+
+  it.each(Array.from({ length: 60 }, (_, i) => i + 1))('seed %d: the report holds together', (seed) => {
+    const g = rng(seed);
+    const records: TraceRecord[] = [];
+    let t = 0;
+    for (let i = 0; i < 40; i++) {
+      records.push(ps(t));
+      t += g.int(ms(30));
+      records.push(pe(t, g.int(ms(30))));
+      const end = t + g.int(ms(300));
+      while (t < end) {
+        t += 1 + g.int(ms(15));
+        const kind = g.int(3);
+        if (kind === 0) records.push(stack(t, g.int(6), g.next() < 0.3 ? g.int(ms(200)) : 0));
+        else if (kind === 1) records.push(gc(t, g.int(ms(20))));
+        else if (g.next() < 0.2) records.push({ type: 'stackSample', threadId: 0, timeNs: t, stackId: 1, reason: 1, lagNs: 0 });
+      }
+      t = Math.max(t, end);
+      records.push(ps(t));
+      // CPU and scheduler records with any values, even more CPU or runnable time than wall time.
+      if (g.next() < 0.8) records.push(cpu(t, g.int(ms(400)), g.int(ms(400))));
+      if (g.next() < 0.5) records.push(sched(t, g.int(ms(400))));
+      t += 1;
+    }
+    const caps = g.int(8);
+    const r = analyzeBytes(encodeFile(attributionHeader({ capabilities: caps }), [{ threadId: 0, records: definitions(DEFAULT_SCRIPTS) }, { threadId: 1, records }]).bytes, {
+      sourceMaps: false,
+      top: 100,
+    });
+    expect(r.longTasks.items.length).toBe(r.longTasks.count);
+    // Not vacuous: every seed makes long tasks with samples and measured CPU.
+    expect(r.blockingCode.samples).toBeGreaterThan(0);
+    expect(r.longTasks.items.some((x) => x.split !== null)).toBe(true);
+    for (const task of r.longTasks.items) {
+      const s = task.split;
+      if (s !== null) {
+        expect(s.onCpuNs + s.offCpuNs).toBe(s.wallNs);
+        expect(s.onCpuNs).toBeGreaterThanOrEqual(0);
+        expect(s.offCpuNs).toBeGreaterThanOrEqual(0);
+        if (caps & 1) {
+          expect(s.runnableNs! + s.waitingNs!).toBe(s.offCpuNs);
+          expect(s.runnableNs).toBeGreaterThanOrEqual(0);
+          expect(s.waitingNs).toBeGreaterThanOrEqual(0);
+        } else expect([s.runnableNs, s.waitingNs]).toEqual([null, null]);
+      }
+      const a = task.attribution;
+      if (a.gc !== null) expect(a.gc.share).toBeLessThanOrEqual(1);
+      expect(a.sampledNs).toBeLessThanOrEqual(task.durationNs);
+      expect(a.stacks.reduce((sum, x) => sum + x.samples, 0)).toBeLessThanOrEqual(a.samples);
+      expect(a.stacks.reduce((sum, x) => sum + x.weightNs, 0)).toBeLessThanOrEqual(a.sampledNs);
+      for (let i = 1; i < a.stacks.length; i++) expect(a.stacks[i - 1]!.samples).toBeGreaterThanOrEqual(a.stacks[i]!.samples);
+      expect(a.blocking === null).toBe(a.samples === 0);
+    }
+    const b = r.blockingCode;
+    expect(b.sampledNs).toBe(r.longTasks.items.reduce((sum, x) => sum + x.attribution.sampledNs, 0));
+    expect(b.self.reduce((sum, e) => sum + e.share, 0)).toBeLessThanOrEqual(1 + 1e-9);
+    for (const e of b.total) expect(e.share).toBeLessThanOrEqual(1 + 1e-9);
   });
 });
 

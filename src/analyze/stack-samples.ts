@@ -71,13 +71,13 @@ export class StretchSampler {
   finish(startNs: number, endNs: number): RunSamples {
     if (this.openStartNs >= 0 && endNs > this.openStartNs) this.credit(endNs - this.openStartNs);
     // A lag that reaches back before the stretch began is not the stretch's time.
-    let sampledNs = this.firstStartNs >= 0 ? Math.max(0, endNs - this.firstStartNs) : 0;
     if (this.firstStartNs >= 0 && this.firstStartNs < startNs) {
       const excess = startNs - this.firstStartNs;
-      sampledNs = Math.max(0, sampledNs - excess);
       if (this.first !== undefined) this.first.weightNs = Math.max(0, this.first.weightNs - excess);
       else this.otherNs = Math.max(0, this.otherNs - excess);
     }
+    let sampledNs = this.otherNs;
+    for (const w of this.stacks.values()) sampledNs += w.weightNs;
     const stacks = [...this.stacks.values()].sort((a, b) => b.samples - a.samples || b.weightNs - a.weightNs || a.stackId - b.stackId);
     return { stacks, samples: this.samples, sampledNs, otherSamples: this.otherSamples, otherNs: this.otherNs, maxLagNs: this.maxLagNs };
   }
