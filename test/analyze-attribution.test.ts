@@ -150,8 +150,12 @@ describe('GC and where off-CPU time went', () => {
     expect(task(r, ms(100)).attribution.gc).toBeNull();
     const main = r.threads.find((t) => t.threadId === 1)!;
     expect(main.gc).toMatchObject({ pauses: 2, totalNs: ms(5), maxNs: ms(3) });
-    expect(main.gc.busyShare).toBeCloseTo(ms(5) / main.busyNs, 12);
+    expect(main.gc!.busyShare).toBeCloseTo(ms(5) / main.busyNs, 12);
     expect(r.threads.find((t) => t.threadId === 2)!.gc).toEqual({ pauses: 0, totalNs: 0, maxNs: 0, busyShare: 0 });
+    // Without the GC capability, a thread without GC records has gc null: the trace cannot say.
+    const noGc = analyzeBytes(attributionTrace({ header: { capabilities: 3 } }), { sourceMaps: false });
+    expect(noGc.threads.find((t) => t.threadId === 2)!.gc).toBeNull();
+    expect(noGc.threads.find((t) => t.threadId === 1)!.gc).toMatchObject({ pauses: 2 });
   });
 
   it('splits a task three ways with scheduler statistics', () => {

@@ -252,7 +252,7 @@ export class TraceAnalyzer {
       stacks,
       schedstat: capabilities.schedstat,
     };
-    const threads = trackers.filter((t) => t.firstNs >= 0 || t.busyNs + t.blockedNs > 0).map((t) => threadReport(t, capabilities.schedstat));
+    const threads = trackers.filter((t) => t.firstNs >= 0 || t.busyNs + t.blockedNs > 0).map((t) => threadReport(t, capabilities));
     const longTasks = this.longTasks.report(clock, lookup);
     const blockingCode = this.blockingCode.report(stacks);
     const threadBlocking = new Map(threads.map((t) => [t.threadId, this.blockingCode.topSite(t.threadId, stacks)] as const));
@@ -395,7 +395,7 @@ export class TraceAnalyzer {
   }
 }
 
-function threadReport(t: ThreadTracker, schedstat: boolean): ThreadReport {
+function threadReport(t: ThreadTracker, caps: TraceCapabilities): ThreadReport {
   const s = t.stretches.summary();
   const total = t.busyNs + t.blockedNs;
   return {
@@ -420,8 +420,9 @@ function threadReport(t: ThreadTracker, schedstat: boolean): ThreadReport {
       meanWaiting: t.iterations > 0 ? t.waitingTotal / t.iterations : 0,
     },
     queue: { samples: t.queueSamples, maxActiveHandles: t.maxActiveHandles, maxActiveRequests: t.maxActiveRequests },
-    cpu: { cpuNs: t.cpuNs, wallNs: t.cpuWallNs, ratio: t.cpuWallNs > 0 ? Math.min(1, t.cpuNs / t.cpuWallNs) : null, runnableNs: schedstat ? t.runnableNs : null },
-    gc: { pauses: t.gcPauses, totalNs: t.gcNs, maxNs: t.gcMaxNs, busyShare: t.busyNs > 0 ? Math.min(1, t.gcNs / t.busyNs) : null },
+    cpu: { cpuNs: t.cpuNs, wallNs: t.cpuWallNs, ratio: t.cpuWallNs > 0 ? Math.min(1, t.cpuNs / t.cpuWallNs) : null, runnableNs: caps.schedstat ? t.runnableNs : null },
+    // A trace whose recorder did not record GC says nothing about it: null, not 0 pauses.
+    gc: caps.gc || t.gcPauses > 0 ? { pauses: t.gcPauses, totalNs: t.gcNs, maxNs: t.gcMaxNs, busyShare: t.busyNs > 0 ? Math.min(1, t.gcNs / t.busyNs) : null } : null,
     droppedRecords: t.droppedRecords,
     gaps: t.gaps,
     longTasks: { count: t.longTaskCount, totalNs: t.longTaskTotalNs, maxNs: t.longTaskMaxNs },

@@ -218,8 +218,8 @@ export interface ThreadReport {
   queue: { samples: number; maxActiveHandles: number; maxActiveRequests: number };
   /** CPU time over the busy stretches that carried a THREAD_CPU record; runnableNs (of wallNs) is null without scheduler statistics. */
   cpu: { cpuNs: number; wallNs: number; ratio: number | null; runnableNs: number | null };
-  /** GC pauses of the thread: count, total, longest, and total over busy time. */
-  gc: { pauses: number; totalNs: number; maxNs: number; busyShare: number | null };
+  /** GC pauses of the thread: count, total, longest, and total over busy time; null when the recorder did not record GC pauses. */
+  gc: { pauses: number; totalNs: number; maxNs: number; busyShare: number | null } | null;
   droppedRecords: number;
   /** Times the busy/blocked pairing was broken (dropped records, a pause, a lost frame). */
   gaps: number;

@@ -65,7 +65,7 @@ function renderReport(r: TraceReport, p: Palette, title: string | undefined): st
       th.busyStretch.maxNs >= r.options.longTaskNs ? p.red(formatDuration(th.busyStretch.maxNs)) : formatDuration(th.busyStretch.maxNs),
       th.events.perIteration.toFixed(2),
       th.events.pollsWithWaiting === 0 ? '0' : `${formatPercent(th.events.pollsWithWaiting / Math.max(1, th.iterations))} (max ${th.events.maxWaiting})`,
-      th.gc.pauses === 0 ? '0' : `${formatDuration(th.gc.totalNs)} (${formatCount(th.gc.pauses)})`,
+      th.gc === null ? '–' : th.gc.pauses === 0 ? '0' : `${formatDuration(th.gc.totalNs)} (${formatCount(th.gc.pauses)})`,
       th.droppedRecords === 0 ? '0' : p.yellow(formatCount(th.droppedRecords)),
     ]);
   }
