@@ -426,6 +426,18 @@ describe('analyze-trace text report', () => {
     expect(out).toMatch(/GC\s+dropped\n\s+main .* 5 ms \(2\)/);
   });
 
+  it('--no-source-maps is echoed in the JSON options, and takes no value', () => {
+    const file = join(dir, 'attribution-options.bin');
+    writeFileSync(file, attributionTrace());
+    const on = JSON.parse(cli([file, '--json']).stdout) as TraceReport;
+    const off = JSON.parse(cli([file, '--json', '--no-source-maps']).stdout) as TraceReport;
+    expect([on.options.sourceMaps, off.options.sourceMaps]).toEqual([true, false]);
+    expect(on.sourceMaps.counts.notOnThisMachine).toBe(3);
+    const bad = cli([file, '--no-source-maps=yes']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--no-source-maps takes no value, got "yes"');
+  });
+
   it('without scheduler statistics: an off-CPU column and a note saying why', () => {
     const file = join(dir, 'no-schedstat.bin');
     writeFileSync(file, attributionTrace({ header: { capabilities: 6, attributionNote: 'no schedstat here' } }));
