@@ -158,6 +158,15 @@ describe('GC and where off-CPU time went', () => {
     expect(noGc.threads.find((t) => t.threadId === 1)!.gc).toMatchObject({ pauses: 2 });
   });
 
+  it('says in the finding when GC took a large share of the worst task', () => {
+    const frames = [{ threadId: 1, records: [ps(0), pe(ms(10), ms(10)), gc(ms(50), ms(20), 2), gc(ms(80), ms(10), 2), ps(ms(110))] }];
+    const r = analyzeBytes(encodeFile(attributionHeader(), frames).bytes, { sourceMaps: false });
+    expect(r.longTasks.items[0]!.attribution.gc).toEqual({ pauses: 2, totalNs: ms(30), share: 0.3 });
+    expect(r.findings[0]!.message).toMatch(/the worst 100 ms at \S+ in timers\/immediates, CPU not measured, 30% of it in GC \(2 pauses\)$/);
+    // 2% of GC (task A of the attribution trace) is not worth a word.
+    expect(analyzeBytes(attributionTrace(), { sourceMaps: false }).findings.some((f) => f.message.includes('in GC'))).toBe(false);
+  });
+
   it('splits a task three ways with scheduler statistics', () => {
     const r = analyzeBytes(attributionTrace(), { sourceMaps: false });
     expect(r.trace.capabilities).toMatchObject({ bits: 7, schedstat: true, stacks: true, gc: true, stackSampling: { thresholdNs: ms(30), intervalNs: ms(10) } });

@@ -11,6 +11,9 @@ import type { BlockingSite, DecodeInfo, Finding, IdleWorkersReport, LongTask, Lo
 const CRITICAL_LONG_TASK_FACTOR = 10;
 const CRITICAL_LONG_TASK_NS = 1e9;
 
+/** A task that spent at least this share in GC pauses says so. */
+const GC_NOTE_SHARE = 0.1;
+
 /** A site that took at least this share of a thread's sampled time is named as what blocked it. */
 const SOLE_BLOCKER_SHARE = 0.9;
 
@@ -159,5 +162,7 @@ export function describeTask(task: LongTask): string {
           ? `off CPU (${formatPercent(task.cpu!.ratio)} on CPU: ${offCpu})`
           : `${formatPercent(task.cpu!.ratio)} on CPU${split !== null && split.runnableNs !== null ? ` (${offCpu})` : ''}`;
   const still = task.endedBy === 'trace-end' ? ' (still running when the trace ends)' : '';
-  return `${formatDuration(task.durationNs)}${still} at ${timeOfDay(task.startIso)} in ${phase}, ${cpu}`;
+  const gc = task.attribution.gc;
+  const gcNote = gc !== null && gc.share >= GC_NOTE_SHARE ? `, ${formatPercent(gc.share)} of it in GC (${formatCount(gc.pauses)} pause${gc.pauses === 1 ? '' : 's'})` : '';
+  return `${formatDuration(task.durationNs)}${still} at ${timeOfDay(task.startIso)} in ${phase}, ${cpu}${gcNote}`;
 }
