@@ -19,7 +19,7 @@ namespace wire {
 constexpr uint8_t kMagic[8] = {0x89, 0x4c, 0x54, 0x52, 0x41, 0x43, 0x45, 0x0a};
 constexpr uint8_t kSync[4] = {0xf5, 0x4c, 0x54, 0x46};
 constexpr uint32_t kFormatMajor = 1;
-constexpr uint32_t kFormatMinor = 0;
+constexpr uint32_t kFormatMinor = 1;
 constexpr size_t kFrameHeaderBytes = 12;
 constexpr size_t kMaxFrameBodyBytes = 1 << 20;
 constexpr size_t kTargetFrameBodyBytes = 64 << 10;
@@ -95,12 +95,14 @@ struct HeaderInfo {
   std::string platform;
   bool has_threadpool_size = false;
   uint64_t threadpool_size = 0;
-  std::vector<ThreadEntry> threads;
-  // Keys 13-15; left out when 0 or empty.
+  // Keys 13-15 (format 1.1); an empty note is left out.
+  bool has_capabilities = false;
   uint64_t capabilities = 0;
   std::string attribution_note;
+  bool has_stack_sampling = false;
   uint64_t stack_threshold_ns = 0;
   uint64_t stack_interval_ns = 0;
+  std::vector<ThreadEntry> threads;
 };
 
 inline size_t VarintLength(uint64_t v) {
@@ -160,9 +162,9 @@ class Encoder {
     }
     EntryString(wire::kPlatform, h.platform);
     if (h.has_threadpool_size) EntryVarint(wire::kThreadpoolSize, h.threadpool_size);
-    if (h.capabilities != 0) EntryVarint(wire::kCapabilities, h.capabilities);
+    if (h.has_capabilities) EntryVarint(wire::kCapabilities, h.capabilities);
     EntryString(wire::kAttributionNote, h.attribution_note);
-    if (h.stack_threshold_ns != 0) {
+    if (h.has_stack_sampling) {
       Varint(wire::kStackSampling);
       Varint(VarintLength(h.stack_threshold_ns) + VarintLength(h.stack_interval_ns));
       Varint(h.stack_threshold_ns);

@@ -35,7 +35,6 @@ int FieldCount(uint8_t code) {
     case wire::kQueueSample:
     case wire::kCallbackStart:
     case wire::kThreadStart:
-      return 3;
     case wire::kStackSample:
       return 3;
     case wire::kThreadCpu:
@@ -358,9 +357,12 @@ void Recorder::Preamble(Encoder& enc, uint64_t file_index) {
       t->announced_generation = file_generation_;
     }
   }
+  // Always written, even 0: a reader then knows that what is missing was not recorded.
+  h.has_capabilities = true;
   h.capabilities = config_.Capabilities();
   h.attribution_note = config_.attribution_note;
   if (config_.attribution != nullptr && config_.stack_threshold_ns > 0) {
+    h.has_stack_sampling = true;
     h.stack_threshold_ns = config_.stack_threshold_ns;
     h.stack_interval_ns = config_.stack_interval_ns;
   }

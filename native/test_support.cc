@@ -48,6 +48,15 @@ void EncodeHeader(Encoder& enc, const Napi::Object& h) {
   info.platform = Str(h, "platform");
   info.has_threadpool_size = h.Has("threadpoolSize");
   info.threadpool_size = U64(h, "threadpoolSize");
+  info.has_capabilities = h.Has("capabilities");
+  info.capabilities = U64(h, "capabilities");
+  info.attribution_note = Str(h, "attributionNote");
+  info.has_stack_sampling = h.Has("stackSampling");
+  if (info.has_stack_sampling) {
+    Napi::Object sampling = h.Get("stackSampling").As<Napi::Object>();
+    info.stack_threshold_ns = U64(sampling, "thresholdNs");
+    info.stack_interval_ns = U64(sampling, "intervalNs");
+  }
   Napi::Array threads = h.Get("threads").As<Napi::Array>();
   for (uint32_t i = 0; i < threads.Length(); i++) {
     Napi::Object t = threads.Get(i).As<Napi::Object>();

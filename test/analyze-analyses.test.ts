@@ -81,7 +81,7 @@ describe('thread statistics', () => {
 
   it('counts events and polls that found events waiting', () => {
     expect(main.events).toEqual({ total: 6, perIteration: 1.5, pollsWithWaiting: 1, maxWaiting: 3, meanWaiting: 0.75 });
-    expect(main.cpu).toEqual({ cpuNs: ms(72.2), wallNs: ms(76), ratio: ms(72.2) / ms(76) });
+    expect(main.cpu).toEqual({ cpuNs: ms(72.2), wallNs: ms(76), ratio: ms(72.2) / ms(76), runnableNs: null });
   });
 
   it('spans the trace from its first to its last record, in wall-clock time too', () => {
@@ -215,12 +215,15 @@ describe('long tasks', () => {
     for (const r of [ps(0), pe(ms(10), ms(10)), gc(ms(20), ms(3)), stack(ms(30), 1), gc(ms(40), ms(2)), stack(ms(50), 1), stack(ms(55), 9), ps(ms(90))]) enc.record(r);
     enc.endFrame();
     const r = analyzeBytes(enc.take(), { longTaskNs: ms(50) });
-    expect(r.longTasks.items[0]!.attribution).toEqual({
-      gc: { pauses: 2, totalNs: ms(5) },
+    // The stretch runs from 10 ms to 90 ms; each sample stands for the time until the next one or the end.
+    expect(r.longTasks.items[0]!.attribution).toMatchObject({
+      gc: { pauses: 2, totalNs: ms(5), share: ms(5) / ms(80) },
       stacks: [
-        { stackId: 1, samples: 2, frames: ['buildReport (app.js:10:5)'] },
-        { stackId: 9, samples: 1, frames: [] },
+        { stackId: 1, samples: 2, frames: ['buildReport (app.js:10:5)'], weightNs: ms(25) },
+        { stackId: 9, samples: 1, frames: [], callFrames: [], weightNs: ms(35) },
       ],
+      samples: 3,
+      sampledNs: ms(60),
     });
   });
 

@@ -149,7 +149,7 @@ describe('output', () => {
   it('prints the documented JSON report with --json', () => {
     const report = json([path('good.bin')]);
     expect(report.schemaVersion).toBe(1);
-    expect(Object.keys(report)).toEqual(['schemaVersion', 'generator', 'trace', 'decode', 'options', 'findings', 'threads', 'longTasks', 'idleWorkers', 'threadpool', 'checks']);
+    expect(Object.keys(report)).toEqual(['schemaVersion', 'generator', 'trace', 'decode', 'options', 'findings', 'threads', 'longTasks', 'idleWorkers', 'threadpool', 'blockingCode', 'sourceMaps', 'checks']);
     expect(report.trace).toMatchObject({ traceId: '00112233445566778899aabbccddeeff', serviceName: 'synthetic', threadpoolSize: 4, files: [{ path: path('good.bin'), fileIndex: 0 }] });
     expect(report.threads.map((t) => t.name)).toEqual(['main', 'worker 1 (pool.mjs)']);
     expect(report.longTasks.items[0]).toMatchObject({ threadName: 'main', durationNs: ms(76), startIso: '2023-11-14T22:13:22.010Z' });
@@ -165,7 +165,10 @@ describe('output', () => {
     expect(r.stdout).toMatch(/Findings/);
     const lines = readFileSync(out, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines[0]).toMatchObject({ type: 'header', traceId: '00112233445566778899aabbccddeeff' });
-    expect(lines.length).toBe(1 + json([path('good.bin')]).decode.records);
+    // The header, every record, then one line per listed long task (this trace has no stack samples: no blockingCode line).
+    const report = json([path('good.bin')]);
+    expect(lines.length).toBe(1 + report.decode.records + report.longTasks.items.length);
+    expect(lines.at(-1)).toMatchObject({ type: 'longTask', durationNs: report.longTasks.items.at(-1)!.durationNs });
     expect(lines[1]).toMatchObject({ type: 'pollStart', thread: 'main', time: '2023-11-14T22:13:20.000Z' });
     expect(lines.some((l) => l.thread === 'worker 1 (pool.mjs)')).toBe(true);
   });

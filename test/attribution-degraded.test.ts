@@ -29,6 +29,9 @@ it('a package without looptrace_v8.node records loops, no stacks, and says why',
   expect(out.attribution.note).toMatch(/no stacks and no GC pauses: the attribution part \(looptrace_v8\.node\) for Node v\d+/);
   const trace = decodeTraceFile(path);
   expectNoDiagnostics(trace);
+  // The trace says it too: no stack and no GC capability, and why.
+  expect(trace.headers[0]!.capabilities! & 6).toBe(0);
+  expect(trace.headers[0]!.attributionNote).toBe(out.attribution.note);
   expect(ofType(trace.records, 'pollEnd', 1).length).toBeGreaterThan(0);
   expect(ofType(trace.records, 'stackSample')).toEqual([]);
   expect(ofType(trace.records, 'gcPause')).toEqual([]);

@@ -349,6 +349,9 @@ export function randomHeader(rng: Rng, opts: { traceId?: string; fileIndex?: num
   if (rng.bool(0.5)) header.producer = 'looptrace/0.1.0';
   if (rng.bool(0.3)) header.platform = 'linux-x64';
   if (rng.bool(0.3)) header.threadpoolSize = rng.range(1, 1024);
+  if (rng.bool(0.3)) header.capabilities = rng.int(8);
+  if (rng.bool(0.3)) header.attributionNote = randomString(rng, 60);
+  if (rng.bool(0.3)) header.stackSampling = { thresholdNs: rng.int(100_000_000), intervalNs: rng.int(20_000_000) };
   const workers = rng.int(3);
   for (let i = 0; i < workers; i++) header.threads.push({ threadId: i + 2, nodeThreadId: i + 1, kind: 1, name: randomString(rng, 200) });
   return header;

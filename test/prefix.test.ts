@@ -83,7 +83,7 @@ function realisticTrace(): { bytes: Uint8Array; recordCount: number } {
         recordCount++;
       }
       if (rng.bool(0.3)) {
-        e.record({ type: 'stackSample', threadId, timeNs: t, stackId: rng.range(1, 4), reason: 0 });
+        e.record({ type: 'stackSample', threadId, timeNs: t, stackId: rng.range(1, 4), reason: 0, lagNs: rng.int(3_000_000) });
         e.record({ type: 'queueSample', threadId, timeNs: t, activeHandles: rng.int(200), activeRequests: rng.int(20), eventsWaiting: rng.int(3) });
         e.record({ type: 'threadpoolProbe', threadId, timeNs: (t += 10), queueDelayNs: rng.int(100_000) });
         e.record({ type: 'userQueueSample', threadId, timeNs: t, nameStringId: 6, depth: rng.int(300) });

@@ -29,7 +29,7 @@ const dir = mkdtempSync(join(tmpdir(), 'looptrace-roundtrip-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function expectedHeader(spec: TraceSpec): TraceHeader {
-  return { formatMajor: 1, formatMinor: 0, ...spec.header };
+  return { formatMajor: 1, formatMinor: 1, ...spec.header };
 }
 
 function collector() {

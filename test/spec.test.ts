@@ -335,11 +335,34 @@ describe('§3 file layout', () => {
         producer: 'looptrace/0.1.0',
         platform: 'linux-arm64',
         threadpoolSize: 128,
+        capabilities: 5,
+        attributionNote: 'no stacks: the V8 part did not load',
+        stackSampling: { thresholdNs: 30_000_000, intervalNs: 10_000_000 },
         threads: [{ threadId: 1, nodeThreadId: 0, kind: 0, name: 'x'.repeat(20000) }],
       });
       const d = decodeBytes(encodeTrace({ header: h, frames: [] }));
       expect(d.diagnostics).toEqual([]);
-      expect(d.headers).toEqual([{ formatMajor: 1, formatMinor: 0, ...h }]);
+      expect(d.headers).toEqual([{ formatMajor: 1, formatMinor: 1, ...h }]);
+    });
+
+    test('keys 13-15 (1.1): capabilities, attributionNote and stackSampling, read from hand-made bytes', () => {
+      const d = dec(
+        FILE_MAGIC,
+        headerFrame(headerContent({ minor: 1, extra: [entry(13, varint(3)), entry(14, utf8('gc: off')), entry(15, [...varint(25_000_000), ...varint(10_000_000), 7])] })),
+      );
+      expect(d.diagnostics).toEqual([]);
+      expect(d.headers[0]).toMatchObject({ formatMinor: 1, capabilities: 3, attributionNote: 'gc: off', stackSampling: { thresholdNs: 25_000_000, intervalNs: 10_000_000 } });
+    });
+
+    test('a 1.0 header has no capabilities: the field is absent, not 0', () => {
+      const d = dec(FILE_MAGIC, headerFrame(headerContent()));
+      expect(d.headers[0]!.capabilities).toBeUndefined();
+      expect(d.headers[0]!.stackSampling).toBeUndefined();
+    });
+
+    test('a stackSampling entry with one varint is cut short: malformed header', () => {
+      const d = dec(FILE_MAGIC, headerFrame(headerContent({ minor: 1, extra: [entry(15, varint(25_000_000))] })));
+      expect(d.diagnostics).toEqual([{ kind: 'malformed-header', offset: 8, reason: 'stackSampling is cut short or too large' }]);
     });
 
     test('a header frame with no content at all: the version is cut short', () => {
@@ -793,14 +816,14 @@ describe('§5 records', () => {
 
   test('unknown types are skipped by shape and reported once per type, across frames and files', () => {
     const f1 = recordsFrame(1, 0, rec(30, 1, 1, 2), rec(20, 1), rec(30, 1), blob(27, 1, [1, 2, 3]), rec(1, 1));
-    const f2 = recordsFrame(1, 0, rec(30, 1), blob(27, 1, []), rec(19, 1, 5), rec(1, 1));
+    const f2 = recordsFrame(1, 0, rec(30, 1), blob(27, 1, []), rec(21, 1, 5), rec(1, 1));
     const d = dec(fileStart(), f1, f2, fileStart({ fileIndex: 1 }), recordsFrame(1, 0, rec(30, 1), rec(1, 2)));
     expect(d.records.map((r) => r.timeNs)).toEqual([5, 4, 3]);
     expect(d.diagnostics).toEqual([
       { kind: 'unknown-record-type', offset: H + 15, recordType: 30 },
       { kind: 'unknown-record-type', offset: H + 19, recordType: 20 },
       { kind: 'unknown-record-type', offset: H + 23, recordType: 27 },
-      { kind: 'unknown-record-type', offset: H + f1.length + 20, recordType: 19 },
+      { kind: 'unknown-record-type', offset: H + f1.length + 20, recordType: 21 },
     ]);
   });
 
@@ -827,7 +850,7 @@ describe('§6 types', () => {
     [4, 'queueSample', ['activeHandles', 'activeRequests', 'eventsWaiting'], []],
     [5, 'threadpoolProbe', ['queueDelayNs'], []],
     [6, 'gcPause', ['durationNs', 'gcType'], []],
-    [7, 'stackSample', ['stackId', 'reason'], []],
+    [7, 'stackSample', ['stackId', 'reason', 'lagNs'], []],
     [8, 'callbackStart', ['asyncId', 'resourceTypeStringId', 'siteStackId'], []],
     [9, 'callbackEnd', ['asyncId'], []],
     [10, 'operationStart', ['operationId', 'nameStringId'], []],
@@ -839,6 +862,7 @@ describe('§6 types', () => {
     [16, 'threadStop', ['reason'], []],
     [17, 'clockSync', ['wallOffsetNs'], ['wallOffsetNs']],
     [18, 'resumed', [], []],
+    [19, 'threadSched', ['runnableNs'], []],
   ];
 
   test('the codec table matches the spec', () => {
@@ -865,7 +889,9 @@ describe('§6 types', () => {
       [{ type: 'queueSample', threadId: 0, timeNs: T, activeHandles: C, activeRequests: C, eventsWaiting: C }, 11],
       [{ type: 'threadpoolProbe', threadId: 0, timeNs: T, queueDelayNs: T }, 9],
       [{ type: 'gcPause', threadId: 0, timeNs: T, durationNs: T, gcType: 16 }, 10],
-      [{ type: 'stackSample', threadId: 0, timeNs: T, stackId: C, reason: 1 }, 8],
+      [{ type: 'stackSample', threadId: 0, timeNs: T, stackId: C, reason: 1, lagNs: T }, 12],
+      // THREAD_SCHED follows its THREAD_CPU with dt 0.
+      [{ type: 'threadSched', threadId: 0, timeNs: 0, runnableNs: T }, 7],
       [{ type: 'callbackStart', threadId: 0, timeNs: T, asyncId: A, resourceTypeStringId: C, siteStackId: C }, 12],
       [{ type: 'callbackEnd', threadId: 0, timeNs: T, asyncId: A }, 8],
       [{ type: 'operationStart', threadId: 0, timeNs: T, operationId: C, nameStringId: C }, 9],

@@ -64,7 +64,7 @@ describe('the vectors are self-consistent', () => {
       [
         'pollStart', 'pollEnd', 'threadCpu', 'queueSample', 'threadpoolProbe', 'gcPause', 'stackSample', 'callbackStart', 'callbackEnd',
         'operationStart', 'operationEnd', 'mark', 'userQueueSample', 'dropped', 'threadStart', 'threadStop', 'clockSync', 'resumed',
-        'stringDef', 'stackDef', 'traceContext',
+        'threadSched', 'stringDef', 'stackDef', 'traceContext',
       ].sort(),
     );
   });
@@ -89,7 +89,7 @@ const COUNTED: Record<string, [number, string[], string[]]> = {
   queueSample: [4, ['activeHandles', 'activeRequests', 'eventsWaiting'], []],
   threadpoolProbe: [5, ['queueDelayNs'], []],
   gcPause: [6, ['durationNs', 'gcType'], []],
-  stackSample: [7, ['stackId', 'reason'], []],
+  stackSample: [7, ['stackId', 'reason', 'lagNs'], []],
   callbackStart: [8, ['asyncId', 'resourceTypeStringId', 'siteStackId'], []],
   callbackEnd: [9, ['asyncId'], []],
   operationStart: [10, ['operationId', 'nameStringId'], []],
@@ -101,6 +101,7 @@ const COUNTED: Record<string, [number, string[], string[]]> = {
   threadStop: [16, ['reason'], []],
   clockSync: [17, ['wallOffsetNs'], ['wallOffsetNs']],
   resumed: [18, [], []],
+  threadSched: [19, ['runnableNs'], []],
 };
 
 type Json = Record<string, unknown>;
@@ -109,7 +110,7 @@ const big = (v: unknown): bigint => BigInt(v as string);
 const hexBytes = (hex: string): number[] => [...Buffer.from(hex, 'hex')];
 
 function referenceHeader(h: Json): number[] {
-  const out = [...varint(num(h['formatMajor'] ?? 1)), ...varint(num(h['formatMinor'] ?? 0))];
+  const out = [...varint(num(h['formatMajor'] ?? 1)), ...varint(num(h['formatMinor'] ?? 1))];
   out.push(...entry(1, hexBytes(h['traceId'] as string)));
   out.push(...entry(2, varint(num(h['fileIndex']))));
   out.push(...entry(3, [...varint(big(h['originMonoNs'])), ...varint(big(h['originWallUnixNs']))]));
@@ -123,6 +124,10 @@ function referenceHeader(h: Json): number[] {
   }
   if (h['platform'] !== undefined) out.push(...entry(11, utf8(h['platform'] as string)));
   if (h['threadpoolSize'] !== undefined) out.push(...entry(12, varint(num(h['threadpoolSize']))));
+  if (h['capabilities'] !== undefined) out.push(...entry(13, varint(num(h['capabilities']))));
+  if (h['attributionNote'] !== undefined) out.push(...entry(14, utf8(h['attributionNote'] as string)));
+  const sampling = h['stackSampling'] as Json | undefined;
+  if (sampling !== undefined) out.push(...entry(15, [...varint(num(sampling['thresholdNs'])), ...varint(num(sampling['intervalNs']))]));
   return out;
 }
 

@@ -5,12 +5,15 @@
 
 import type { DecoderCallbacks, DecoderStats } from '../format/decoder.js';
 import { describeDiagnostic, type SourcedDiagnostic, type TraceDiagnostic } from '../format/diagnostics.js';
+import { Capability } from '../format/constants.js';
 import type { PollEndRecord, PollStartRecord, StackFrame, TraceHeader, TraceRecord } from '../format/records.js';
+import { BlockingCodeCollector, StackResolver } from './attribution.js';
 import { buildFindings } from './findings.js';
 import { analyzeIdleWorkers } from './idle-workers.js';
 import { LongTaskCollector, roundMs, type AttributionLookup } from './long-tasks.js';
 import { resolveAnalysisOptions, type AnalysisOptions, type ResolvedAnalysisOptions } from './options.js';
-import { ANALYZE_SCHEMA_VERSION, type DecodeInfo, type DiagnosticEntry, type ThreadReport, type TraceFileEntry, type TraceReport } from './report.js';
+import { ANALYZE_SCHEMA_VERSION, type DecodeInfo, type DiagnosticEntry, type ThreadReport, type TraceCapabilities, type TraceFileEntry, type TraceReport } from './report.js';
+import { SourceMapResolver } from './source-maps.js';
 import { ThreadTracker, type TrackerContext } from './thread-stats.js';
 import { ThreadpoolAnalyzer } from './threadpool.js';
 import { OperationsAnalyzer } from './operations.js';
@@ -37,6 +40,11 @@ export class TraceAnalyzer {
   private grid: BucketGrid | undefined;
   private ctx: TrackerContext | undefined;
   private readonly longTasks: LongTaskCollector;
+  private readonly blockingCode = new BlockingCodeCollector();
+  /** Capability bits of the trace's headers, OR-ed (null: no header had key 13), and the latest note and sampling settings. */
+  private capabilityBits: number | null = null;
+  private attributionNote: string | null = null;
+  private stackSampling: TraceCapabilities['stackSampling'] = null;
   private readonly threadpool: ThreadpoolAnalyzer;
   private readonly strings = new Map<number, string>();
   private readonly stacks = new Map<number, StackFrame[]>();
@@ -102,6 +110,9 @@ export class TraceAnalyzer {
     else if (h.fileIndex !== this.lastFileIndex + 1) this.gapAll();
     this.header = h;
     this.lastFileIndex = h.fileIndex;
+    if (h.capabilities !== undefined) this.capabilityBits = (this.capabilityBits ?? 0) | h.capabilities;
+    if (h.attributionNote !== undefined && h.attributionNote !== '') this.attributionNote = h.attributionNote;
+    if (h.stackSampling !== undefined) this.stackSampling = { ...h.stackSampling };
     for (const thread of h.threads) this.describeThread(thread.threadId, thread.nodeThreadId, thread.kind, thread.name);
   }
 
@@ -183,7 +194,10 @@ export class TraceAnalyzer {
         if (r.threadId !== 0) this.tracker(r.threadId).gcPause(t, r.durationNs);
         break;
       case 'stackSample':
-        if (r.threadId !== 0) this.tracker(r.threadId).stackSample(t, r.stackId);
+        if (r.threadId !== 0) this.tracker(r.threadId).stackSample(t, r.stackId, r.reason, r.lagNs);
+        break;
+      case 'threadSched':
+        if (r.threadId !== 0) this.tracker(r.threadId).threadSched(t, r.runnableNs);
         break;
       case 'dropped':
         if (r.threadId !== 0) this.tracker(r.threadId).dropped(t, r.droppedRecords);
@@ -243,16 +257,22 @@ export class TraceAnalyzer {
       }
     }
     for (const t of trackers) t.finish(this.maxTimeNs);
+    const capabilities = this.capabilities();
+    const sourceMaps = new SourceMapResolver(this.options.sourceMaps);
+    const stacks = new StackResolver(this.strings, this.stacks, sourceMaps);
     const lookup: AttributionLookup = {
       threadName: (id) => this.threadName(id),
-      stackFrames: (id) => this.stackFrames(id),
+      stacks,
+      schedstat: capabilities.schedstat,
     };
-    const threads = trackers.filter((t) => t.firstNs >= 0 || t.busyNs + t.blockedNs > 0).map((t) => threadReport(t));
+    const threads = trackers.filter((t) => t.firstNs >= 0 || t.busyNs + t.blockedNs > 0).map((t) => threadReport(t, capabilities));
     const longTasks = this.longTasks.report(clock, lookup);
     for (const task of longTasks.items) {
       const ops = this.operations.forTask(task.threadId, task.startNs, this.strings);
       if (ops.items.length > 0) task.attribution.operations = ops;
     }
+    const blockingCode = this.blockingCode.report(stacks);
+    const threadBlocking = new Map(threads.map((t) => [t.threadId, this.blockingCode.topSite(t.threadId, stacks)] as const));
     const window = { sinceNs: this.sinceNs, untilNs: this.untilNs };
     const idleWorkers = analyzeIdleWorkers(trackers, this.grid, { idleNs: this.options.idleNs, saturation: this.options.saturation, top: this.options.top, ...window }, clock);
     const threadpool = this.threadpool.report(this.header?.threadpoolSize ?? null, clock, window);
@@ -297,6 +317,7 @@ export class TraceAnalyzer {
           untilIso: Number.isFinite(this.untilNs) ? clock.iso(this.untilNs) : null,
         },
         records: this.recordsInWindow,
+        capabilities,
       },
       decode,
       options: {
@@ -306,12 +327,15 @@ export class TraceAnalyzer {
         threadpoolP90Ns: this.options.threadpoolP90Ns,
         threadpoolSustainNs: this.options.threadpoolSustainNs,
         top: this.options.top,
+        sourceMaps: this.options.sourceMaps,
       },
-      findings: buildFindings({ threads, longTasks, idleWorkers, threadpool, decode }),
+      findings: buildFindings({ threads, longTasks, idleWorkers, threadpool, decode, threadBlocking }),
       threads,
       longTasks,
       idleWorkers,
       threadpool,
+      blockingCode,
+      sourceMaps: sourceMaps.summary(),
       checks: [],
       ...(this.operations.seen || this.options.operations.traceId !== undefined || this.options.operations.filter !== undefined
         ? { operations: this.operations.report(this.strings, clock, (id) => this.threadName(id)) }
@@ -329,14 +353,16 @@ export class TraceAnalyzer {
     return t !== undefined && t.name !== '' ? t.name : threadId === 1 ? 'main' : `thread ${threadId}`;
   }
 
-  private stackFrames(stackId: number): string[] {
-    const frames = this.stacks.get(stackId);
-    if (frames === undefined) return [];
-    return frames.map((f) => {
-      const fn = this.strings.get(f.functionNameStringId) || '(anonymous)';
-      const script = this.strings.get(f.scriptStringId) || `script ${f.scriptStringId}`;
-      return `${fn} (${script}:${f.line}:${f.column})`;
-    });
+  private capabilities(): TraceCapabilities {
+    const bits = this.capabilityBits;
+    return {
+      bits,
+      schedstat: bits !== null && (bits & Capability.SchedStats) !== 0,
+      stacks: bits !== null && (bits & Capability.StackSamples) !== 0,
+      gc: bits !== null && (bits & Capability.GcPauses) !== 0,
+      note: this.attributionNote,
+      stackSampling: this.stackSampling,
+    };
   }
 
   private tracker(threadId: number): ThreadTracker {
@@ -358,6 +384,7 @@ export class TraceAnalyzer {
         onLongRun: (run) => {
           this.operations.longRun(run);
           this.longTasks.add(run);
+          this.blockingCode.add(run);
         },
       };
     }
@@ -389,7 +416,7 @@ export class TraceAnalyzer {
   }
 }
 
-function threadReport(t: ThreadTracker): ThreadReport {
+function threadReport(t: ThreadTracker, caps: TraceCapabilities): ThreadReport {
   const s = t.stretches.summary();
   const total = t.busyNs + t.blockedNs;
   return {
@@ -414,7 +441,9 @@ function threadReport(t: ThreadTracker): ThreadReport {
       meanWaiting: t.iterations > 0 ? t.waitingTotal / t.iterations : 0,
     },
     queue: { samples: t.queueSamples, maxActiveHandles: t.maxActiveHandles, maxActiveRequests: t.maxActiveRequests },
-    cpu: { cpuNs: t.cpuNs, wallNs: t.cpuWallNs, ratio: t.cpuWallNs > 0 ? Math.min(1, t.cpuNs / t.cpuWallNs) : null },
+    cpu: { cpuNs: t.cpuNs, wallNs: t.cpuWallNs, ratio: t.cpuWallNs > 0 ? Math.min(1, t.cpuNs / t.cpuWallNs) : null, runnableNs: caps.schedstat ? t.runnableNs : null },
+    // A trace whose recorder did not record GC says nothing about it: null, not 0 pauses.
+    gc: caps.gc || t.gcPauses > 0 ? { pauses: t.gcPauses, totalNs: t.gcNs, maxNs: t.gcMaxNs, busyShare: t.busyNs > 0 ? Math.min(1, t.gcNs / t.busyNs) : null } : null,
     droppedRecords: t.droppedRecords,
     gaps: t.gaps,
     longTasks: { count: t.longTaskCount, totalNs: t.longTaskTotalNs, maxNs: t.longTaskMaxNs },

@@ -2,13 +2,20 @@
 // idled while work waited, whether the threadpool was the bottleneck, and whether the trace itself
 // lost data. Each finding carries the time at stake, which orders them.
 
+import { frameLocation, functionName } from './attribution.js';
 import { formatCount, formatDuration, formatPercent, timeOfDay } from './format.js';
 import { listWorkers } from './idle-workers.js';
-import type { DecodeInfo, Finding, IdleWorkersReport, LongTask, LongTasksReport, Severity, ThreadReport, ThreadpoolReport } from './report.js';
+import type { BlockingSite, DecodeInfo, Finding, IdleWorkersReport, LongTask, LongTasksReport, Severity, ThreadReport, ThreadpoolReport } from './report.js';
 
 /** A long task this many times the threshold (or a second or more) is critical. */
 const CRITICAL_LONG_TASK_FACTOR = 10;
 const CRITICAL_LONG_TASK_NS = 1e9;
+
+/** A task that spent at least this share in GC pauses says so. */
+const GC_NOTE_SHARE = 0.1;
+
+/** A site that took at least this share of a thread's sampled time is named as what blocked it. */
+const SOLE_BLOCKER_SHARE = 0.9;
 
 const SEVERITY_RANK: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };
 
@@ -18,6 +25,8 @@ export interface FindingInputs {
   idleWorkers: IdleWorkersReport;
   threadpool: ThreadpoolReport;
   decode: DecodeInfo;
+  /** Per thread, the blocking site that took most of its sampled long-task time. */
+  threadBlocking?: ReadonlyMap<number, { site: BlockingSite; weightNs: number; share: number } | undefined>;
 }
 
 export function buildFindings(input: FindingInputs): Finding[] {
@@ -29,11 +38,23 @@ export function buildFindings(input: FindingInputs): Finding[] {
     const critical = maxNs >= Math.min(CRITICAL_LONG_TASK_NS, CRITICAL_LONG_TASK_FACTOR * input.longTasks.thresholdNs);
     const tasks = count === 1 ? 'a long task' : `${formatCount(count)} long tasks (${formatDuration(totalNs)} in all)`;
     const detail = worst === undefined ? `the worst ${formatDuration(maxNs)}` : `the worst ${describeTask(worst)}`;
+    const found = input.threadBlocking?.get(thread.threadId);
+    // A placeholder site (no JavaScript on the stack, or a stack missing from the trace) names no function.
+    const top = found !== undefined && found.site.frame.url === '' && found.site.frame.line === 0 && found.site.frame.function.startsWith('(') ? undefined : found;
+    const at = `of at least ${formatDuration(input.longTasks.thresholdNs)}`;
+    let message: string;
+    if (top === undefined) message = `${thread.name} was blocked by ${tasks} ${at}; ${detail}`;
+    else if (top.share >= SOLE_BLOCKER_SHARE) {
+      const inTasks = count === 1 ? `in a long task ${at}` : `in ${formatCount(count)} long tasks ${at}`;
+      message = `${thread.name} was blocked ${formatDuration(totalNs)} by ${siteSentence(top.site)} ${inTasks}; ${detail}`;
+    } else {
+      message = `${thread.name} was blocked by ${tasks} ${at}, ${formatPercent(top.share)} of the sampled time in ${siteSentence(top.site)}; ${detail}`;
+    }
     findings.push({
       severity: critical ? 'critical' : 'warning',
       kind: 'long-task',
       threadId: thread.threadId,
-      message: `${thread.name} was blocked by ${tasks} of at least ${formatDuration(input.longTasks.thresholdNs)}; ${detail}`,
+      message,
       impactNs: totalNs,
     });
   }
@@ -116,17 +137,32 @@ export function buildFindings(input: FindingInputs): Finding[] {
   return findings;
 }
 
+/** "buildReport (/srv/src/report.ts:88)", or "sendPage (/srv/src/http.ts:51) in JSON.stringify" when the top frames are not user code. */
+export function siteSentence(site: BlockingSite): string {
+  const where = frameLocation(site.frame, false);
+  const head = where === '' ? functionName(site.frame) : `${functionName(site.frame)} (${where})`;
+  return site.above.length === 0 ? head : `${head} in ${site.above.map(functionName).join(' ← ')}`;
+}
+
 /** "2.80 s at 14:03:07.123 in timers/immediates, CPU-bound (97% on CPU)". */
 export function describeTask(task: LongTask): string {
   const phase = task.phase === 'io-callbacks' ? 'I/O callbacks' : 'timers/immediates';
+  const split = task.split;
+  // With scheduler statistics, off-CPU time says whether the thread waited in a call or for a core.
+  const offCpu =
+    split !== null && split.runnableNs !== null && split.waitingNs !== null && split.wallNs > 0
+      ? `${formatPercent(split.waitingNs / split.wallNs)} waiting in a blocking call, ${formatPercent(split.runnableNs / split.wallNs)} runnable without a core`
+      : 'a synchronous wait or descheduled';
   const cpu =
     task.verdict === 'unknown'
       ? 'CPU not measured'
       : task.verdict === 'cpu-bound'
         ? `CPU-bound (${formatPercent(task.cpu!.ratio)} on CPU)`
         : task.verdict === 'off-cpu'
-          ? `off CPU (${formatPercent(task.cpu!.ratio)} on CPU: a synchronous wait or descheduled)`
-          : `${formatPercent(task.cpu!.ratio)} on CPU`;
+          ? `off CPU (${formatPercent(task.cpu!.ratio)} on CPU: ${offCpu})`
+          : `${formatPercent(task.cpu!.ratio)} on CPU${split !== null && split.runnableNs !== null ? ` (${offCpu})` : ''}`;
   const still = task.endedBy === 'trace-end' ? ' (still running when the trace ends)' : '';
-  return `${formatDuration(task.durationNs)}${still} at ${timeOfDay(task.startIso)} in ${phase}, ${cpu}`;
+  const gc = task.attribution.gc;
+  const gcNote = gc !== null && gc.share >= GC_NOTE_SHARE ? `, ${formatPercent(gc.share)} of it in GC (${formatCount(gc.pauses)} pause${gc.pauses === 1 ? '' : 's'})` : '';
+  return `${formatDuration(task.durationNs)}${still} at ${timeOfDay(task.startIso)} in ${phase}, ${cpu}${gcNote}`;
 }

@@ -1,11 +1,15 @@
 // Conversion of a trace to JSON Lines: one object per record, with its trace time, its wall-clock
 // time (Unix ms and ISO 8601) and its thread's name, so that jq, a log pipeline or a spreadsheet
 // can read a trace without a decoder. Each file's header becomes a line of type "header" first.
+// Stack definitions carry their frames resolved (names, scripts, source-mapped positions), and
+// after a trace's records come its long tasks and blocking code, as the report has them.
 // docs/ANALYZE-JSON.md describes the lines.
 
 import type { TraceDiagnostic } from '../format/diagnostics.js';
 import type { TraceHeader, TraceRecord } from '../format/records.js';
 import { roundMs } from './long-tasks.js';
+import type { CallFrame, TraceReport } from './report.js';
+import { SourceMapResolver } from './source-maps.js';
 import { isoOf, WallClock } from './wall-clock.js';
 
 /** Lines are handed to the sink in chunks of about this many characters. */
@@ -15,6 +19,8 @@ const RESERVED = new Set(['type', 'threadId', 'timeNs']);
 export interface JsonlOptions {
   sinceNs?: number;
   untilNs?: number;
+  /** Map stack frames through source maps on disk. Default true. */
+  sourceMaps?: boolean;
 }
 
 export class JsonlConverter {
@@ -27,11 +33,18 @@ export class JsonlConverter {
   private readonly strings = new Map<number, string>();
   private buffer = '';
   private lines = 0;
+  private sourceMaps: SourceMapResolver;
 
   constructor(sink: (text: string) => void, options: JsonlOptions = {}) {
     this.sink = sink;
     this.sinceNs = options.sinceNs ?? -Infinity;
     this.untilNs = options.untilNs ?? Infinity;
+    this.sourceMaps = new SourceMapResolver(options.sourceMaps ?? true);
+  }
+
+  /** Turns source maps on or off (the CLI's --no-source-maps), before any record. */
+  setSourceMaps(enabled: boolean): void {
+    if (enabled !== this.sourceMaps.enabled) this.sourceMaps = new SourceMapResolver(enabled);
   }
 
   get lineCount(): number {
@@ -61,6 +74,9 @@ export class JsonlConverter {
       producer: h.producer ?? null,
       platform: h.platform ?? null,
       threadpoolSize: h.threadpoolSize ?? null,
+      capabilities: h.capabilities ?? null,
+      attributionNote: h.attributionNote ?? null,
+      stackSampling: h.stackSampling ?? null,
       threads: h.threads,
     };
     this.push(JSON.stringify(line));
@@ -80,7 +96,20 @@ export class JsonlConverter {
       if (RESERVED.has(key)) continue;
       line += `,"${key}":${JSON.stringify((r as unknown as Record<string, unknown>)[key])}`;
     }
+    if (r.type === 'stackDef') {
+      const callFrames: CallFrame[] = r.frames.map((f) => {
+        const url = this.strings.get(f.scriptStringId) ?? '';
+        return { function: this.strings.get(f.functionNameStringId) ?? '', url, line: f.line, column: f.column, original: this.sourceMaps.map(url, f.line, f.column) };
+      });
+      line += `,"callFrames":${JSON.stringify(callFrames)}`;
+    }
     this.push(line + '}');
+  }
+
+  /** After a trace's records: its long tasks (worst first, as in the report) and its blocking code. */
+  onReport(report: TraceReport): void {
+    for (const task of report.longTasks.items) this.push(JSON.stringify({ type: 'longTask', traceId: report.trace.traceId, ...task }));
+    if (report.blockingCode.samples > 0) this.push(JSON.stringify({ type: 'blockingCode', traceId: report.trace.traceId, ...report.blockingCode }));
   }
 
   /** Damage becomes a line too, so a converted file says where records are missing. */

@@ -2,7 +2,8 @@
 // bounded heap, then described with their phase, their CPU share and whatever attribution the
 // trace holds.
 
-import type { CpuVerdict, LongTask, LongTasksReport } from './report.js';
+import type { StackResolver } from './attribution.js';
+import type { CpuVerdict, LongTask, LongTaskAttribution, LongTasksReport, TimeSplit } from './report.js';
 import type { BusyRun } from './thread-stats.js';
 import { TopK } from './top-k.js';
 import type { WallClock } from './wall-clock.js';
@@ -12,11 +13,15 @@ export const CPU_BOUND_RATIO = 0.8;
 /** At or below this share, the thread was mostly waiting (a synchronous call) or descheduled. */
 export const OFF_CPU_RATIO = 0.2;
 
-/** Looks up what a long task's attribution refers to: thread names and stack frames. */
+/** A long task lists at most this many of its sampled stacks (all are counted). */
+const MAX_LISTED_STACKS = 10;
+
+/** Looks up what a long task's attribution refers to: thread names, stacks, and what the recorder measured. */
 export interface AttributionLookup {
   threadName(threadId: number): string;
-  /** A stack as "function (script:line:column)" lines, innermost first, or [] when undefined. */
-  stackFrames(stackId: number): string[];
+  stacks: StackResolver;
+  /** Whether the recorder read scheduler statistics: without them, runnable and waiting are not told apart. */
+  schedstat: boolean;
 }
 
 export class LongTaskCollector {
@@ -63,13 +68,40 @@ export function describeRun(run: BusyRun, clock: WallClock, lookup: AttributionL
     timersImmediatesNs: run.timersNs,
     cpu,
     verdict: cpuVerdict(cpu?.ratio ?? null),
+    split: timeSplit(run, lookup.schedstat),
     endedBy: run.endedBy,
-    attribution: {
-      gc: run.gcPauses > 0 ? { pauses: run.gcPauses, totalNs: run.gcNs } : null,
-      stacks: run.stackIds
-        .map((stackId, i) => ({ stackId, samples: run.stackCounts[i] ?? 0, frames: lookup.stackFrames(stackId) }))
-        .sort((a, b) => b.samples - a.samples),
-    },
+    attribution: attribution(run, durationNs, lookup),
+  };
+}
+
+/** on CPU / runnable / waiting over the wall time that THREAD_CPU measured. */
+export function timeSplit(run: BusyRun, schedstat: boolean): TimeSplit | null {
+  if (run.cpuWallNs <= 0) return null;
+  const wallNs = run.cpuWallNs;
+  const onCpuNs = Math.min(run.cpuNs, wallNs);
+  const offCpuNs = wallNs - onCpuNs;
+  const runnableNs = schedstat ? Math.min(run.runnableNs, offCpuNs) : null;
+  return { wallNs, onCpuNs, offCpuNs, runnableNs, waitingNs: runnableNs === null ? null : offCpuNs - runnableNs };
+}
+
+function attribution(run: BusyRun, durationNs: number, lookup: AttributionLookup): LongTaskAttribution {
+  const s = run.samples;
+  const stacks = (s?.stacks ?? []).slice(0, MAX_LISTED_STACKS).map((w) => ({
+    stackId: w.stackId,
+    samples: w.samples,
+    frames: lookup.stacks.recordedText(w.stackId),
+    callFrames: lookup.stacks.frames(w.stackId),
+    weightNs: w.weightNs,
+    maxLagNs: w.maxLagNs,
+  }));
+  const top = stacks[0];
+  return {
+    gc: run.gcPauses > 0 ? { pauses: run.gcPauses, totalNs: run.gcNs, share: durationNs > 0 ? run.gcNs / durationNs : 0 } : null,
+    stacks,
+    samples: s?.samples ?? 0,
+    sampledNs: s?.sampledNs ?? 0,
+    maxLagNs: s?.maxLagNs ?? 0,
+    blocking: top === undefined ? null : lookup.stacks.site(top.stackId),
   };
 }
 

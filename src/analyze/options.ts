@@ -23,6 +23,8 @@ export interface AnalysisOptions {
   maxSeriesBuckets?: number;
   /** Operation filters and the trace id whose tree to build (src/analyze/operations.ts). */
   operations?: OperationsAnalysisOptions;
+  /** Map frames of built code through source maps found on disk next to their scripts. Default true. */
+  sourceMaps?: boolean;
 }
 
 export type ResolvedAnalysisOptions = Required<Omit<AnalysisOptions, 'sinceNs' | 'untilNs' | 'operations'>> & { sinceNs: number; untilNs: number; operations: OperationsAnalysisOptions };
@@ -35,6 +37,7 @@ export const DEFAULT_ANALYSIS_OPTIONS = {
   threadpoolSustainNs: 3e9,
   top: 10,
   maxSeriesBuckets: 240,
+  sourceMaps: true,
 } as const;
 
 /** Fills in defaults and rejects nonsense with a RangeError that names the option and value. */
@@ -48,6 +51,7 @@ export function resolveAnalysisOptions(options: AnalysisOptions = {}): ResolvedA
     threadpoolSustainNs: check('threadpoolSustainNs', options.threadpoolSustainNs ?? d.threadpoolSustainNs, (v) => v > 0),
     top: check('top', options.top ?? d.top, (v) => Number.isInteger(v) && v >= 0),
     maxSeriesBuckets: check('maxSeriesBuckets', options.maxSeriesBuckets ?? d.maxSeriesBuckets, (v) => Number.isInteger(v) && v >= 2),
+    sourceMaps: checkBoolean('sourceMaps', options.sourceMaps ?? d.sourceMaps),
     sinceNs: check('sinceNs', options.sinceNs ?? -Infinity, (v) => !Number.isNaN(v)),
     untilNs: check('untilNs', options.untilNs ?? Infinity, (v) => !Number.isNaN(v)),
     operations: options.operations ?? {},
@@ -56,6 +60,11 @@ export function resolveAnalysisOptions(options: AnalysisOptions = {}): ResolvedA
     throw new RangeError(`looptrace: sinceNs (${resolved.sinceNs}) must be before untilNs (${resolved.untilNs})`);
   }
   return resolved;
+}
+
+function checkBoolean(name: string, value: boolean): boolean {
+  if (typeof value !== 'boolean') throw new RangeError(`looptrace: analysis option ${name} must be true or false, got ${JSON.stringify(value) ?? String(value)}`);
+  return value;
 }
 
 function check(name: string, value: number, ok: (v: number) => boolean): number {

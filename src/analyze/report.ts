@@ -7,6 +7,9 @@
 // increases it. Consumers should ignore fields they do not know.
 
 import type { LongTaskOperation, OperationsReport } from './operations.js';
+import type { SourceMapSummary } from './source-maps.js';
+
+export type { SourceMapSummary };
 
 /** The version of this shape. docs/ANALYZE-JSON.md describes version 1. */
 export const ANALYZE_SCHEMA_VERSION = 1;
@@ -24,10 +27,80 @@ export interface TraceReport {
   longTasks: LongTasksReport;
   idleWorkers: IdleWorkersReport;
   threadpool: ThreadpoolReport;
+  /** Sampled stacks of all long tasks together: where the blocked time went, by function. */
+  blockingCode: BlockingCodeReport;
+  /** Which scripts of sampled frames were mapped through source maps, and which could not be. */
+  sourceMaps: SourceMapSummary;
   /** Results of --fail-on conditions; empty when none were given. */
   checks: CheckResult[];
   /** Operations (traced() and HTTP) when the trace holds any, or filters were given. */
   operations?: OperationsReport;
+}
+
+/** What the recorder could measure (header keys 13-15, docs/FORMAT.md 3.2). */
+export interface TraceCapabilities {
+  /** The header's capability bits, or null when the recorder predates them (format 1.0). */
+  bits: number | null;
+  /** THREAD_SCHED records: off-CPU time splits into runnable and waiting. */
+  schedstat: boolean;
+  /** STACK_SAMPLE records while a loop is busy. */
+  stacks: boolean;
+  /** GC_PAUSE records. */
+  gc: boolean;
+  /** The recorder's reason why a capability is missing (header key 14), or null. */
+  note: string | null;
+  /** A loop busy for thresholdNs gets its first sample, then one every intervalNs; null when not recorded. */
+  stackSampling: { thresholdNs: number; intervalNs: number } | null;
+}
+
+/** A frame of a sampled stack. */
+export interface CallFrame {
+  /** The function's name as V8 reports it; "" for an anonymous function. */
+  function: string;
+  /** The script as V8 reports it: an absolute path, a file: URL, node:…, or "" (no script). */
+  url: string;
+  /** 1-based; 0 when unknown. */
+  line: number;
+  column: number;
+  /** Where this code was written, from the script's source map; null without one. */
+  original: { source: string; line: number; column: number; name: string | null } | null;
+}
+
+/** A sampled stack of a long task. */
+export interface SampledStack {
+  stackId: number;
+  samples: number;
+  /** Frames as "function (script:line:column)", innermost first, as recorded; [] when the stack is not defined in the trace. */
+  frames: string[];
+  /** The same frames with their parts and source-mapped positions. */
+  callFrames: CallFrame[];
+  /** The time these samples stand for (each sample: until the next sample or the task's end; a late sample also its lag). */
+  weightNs: number;
+  /** The largest lag of these samples: the thread was outside JavaScript (in native code) that long before one. */
+  maxLagNs: number;
+}
+
+/** Where a task (or a share of blocked time) was spent: the innermost frame of user code and the frames above it. */
+export interface BlockingSite {
+  /** The innermost frame whose script is not Node's own (node:…) nor empty; the top frame when there is none. */
+  frame: CallFrame;
+  /** The frames above it, innermost first (e.g. JSON.stringify, or execSync in node:child_process); [] when it is the top frame. */
+  above: CallFrame[];
+  /** "JSON.stringify ← sendPage (/srv/src/http.ts:51:9)", unescaped. */
+  text: string;
+}
+
+/** The three-way split of a long task's measured wall time. */
+export interface TimeSplit {
+  /** The wall time that THREAD_CPU records measured (blocked poll time excluded). */
+  wallNs: number;
+  onCpuNs: number;
+  /** wallNs - onCpuNs: waiting plus runnable. */
+  offCpuNs: number;
+  /** Runnable but not running (descheduled, waiting for a core); null when the recorder did not read scheduler statistics. */
+  runnableNs: number | null;
+  /** Asleep in a blocking call (sync I/O, Atomics.wait, execSync); null when the recorder did not read scheduler statistics. */
+  waitingNs: number | null;
 }
 
 export interface TraceInfo {
@@ -54,6 +127,8 @@ export interface TraceInfo {
   window: { sinceNs: number | null; untilNs: number | null; sinceIso: string | null; untilIso: string | null };
   /** Records inside the window (the decoder's total is decode.records). */
   records: number;
+  /** What the recorder could measure. */
+  capabilities: TraceCapabilities;
 }
 
 export interface TraceFileEntry {
@@ -89,6 +164,8 @@ export interface ReportOptions {
   threadpoolP90Ns: number;
   threadpoolSustainNs: number;
   top: number;
+  /** Whether frames were mapped through source maps (--no-source-maps turns it off). */
+  sourceMaps: boolean;
 }
 
 export type Severity = 'critical' | 'warning' | 'info';
@@ -142,8 +219,10 @@ export interface ThreadReport {
     meanWaiting: number;
   };
   queue: { samples: number; maxActiveHandles: number; maxActiveRequests: number };
-  /** CPU time over the busy stretches that carried a THREAD_CPU record. */
-  cpu: { cpuNs: number; wallNs: number; ratio: number | null };
+  /** CPU time over the busy stretches that carried a THREAD_CPU record; runnableNs (of wallNs) is null without scheduler statistics. */
+  cpu: { cpuNs: number; wallNs: number; ratio: number | null; runnableNs: number | null };
+  /** GC pauses of the thread: count, total, longest, and total over busy time; null when the recorder did not record GC pauses. */
+  gc: { pauses: number; totalNs: number; maxNs: number; busyShare: number | null } | null;
   droppedRecords: number;
   /** Times the busy/blocked pairing was broken (dropped records, a pause, a lost frame). */
   gaps: number;
@@ -169,6 +248,8 @@ export interface LongTask {
   cpu: { cpuNs: number; wallNs: number; ratio: number } | null;
   /** cpu-bound: ratio >= 0.8; off-cpu: <= 0.2 (a synchronous wait or descheduled); unknown: no THREAD_CPU record. */
   verdict: CpuVerdict;
+  /** on CPU / runnable / waiting over the measured wall time; null when no THREAD_CPU measured the task. */
+  split: TimeSplit | null;
   /** 'poll': ended when the loop polled again; 'trace-end': still running when the trace ends (a lower bound). */
   endedBy: 'poll' | 'trace-end';
   attribution: LongTaskAttribution;
@@ -180,10 +261,41 @@ export interface LongTask {
  * operations); consumers should ignore keys they do not know.
  */
 export interface LongTaskAttribution {
-  gc: { pauses: number; totalNs: number } | null;
-  stacks: { stackId: number; samples: number; frames: string[] }[];
+  /** GC pauses inside the task; share is totalNs / durationNs. */
+  gc: { pauses: number; totalNs: number; share: number } | null;
+  /** Sampled stacks, most samples first, at most 10. */
+  stacks: SampledStack[];
+  /** All samples of the task (stacks beyond those listed included). */
+  samples: number;
+  /** The time the samples stand for, from the first sample to the task's end. */
+  sampledNs: number;
+  /** The largest sample lag in the task. */
+  maxLagNs: number;
+  /** Where the most sampled stack was: null without samples. */
+  blocking: BlockingSite | null;
   /** Operations that ran (or were open) on the thread during the task; absent when none. */
   operations?: { items: LongTaskOperation[]; more: number };
+}
+
+/** The sampled time of all long tasks together, by where it was spent. */
+export interface BlockingCodeReport {
+  /** Long tasks with samples, and all their samples and sampled time. */
+  longTasks: number;
+  samples: number;
+  sampledNs: number;
+  /** Self time: by blocking site (the top frames down to the first frame of user code), most time first. */
+  self: BlockingCodeEntry[];
+  /** Total time: by function (name and script), counted once per sample when anywhere on the stack, most time first. */
+  total: BlockingCodeEntry[];
+}
+
+export interface BlockingCodeEntry {
+  /** The site (self) or the function's hottest frame (total). */
+  site: BlockingSite;
+  samples: number;
+  weightNs: number;
+  /** weightNs / sampledNs. */
+  share: number;
 }
 
 export interface LongTasksReport {

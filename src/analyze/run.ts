@@ -41,6 +41,7 @@ export interface RunOptions extends Omit<AnalysisOptions, 'sinceNs' | 'untilNs'>
 export function analyzeTraces(traces: readonly TraceInput[], options: RunOptions = {}): TraceReport[] {
   const chunk = new Uint8Array(options.chunkBytes ?? DEFAULT_CHUNK_BYTES);
   const jsonl = options.jsonl;
+  if (options.sourceMaps !== undefined) jsonl?.setSourceMaps(options.sourceMaps);
   let bytesRead = 0;
   const reports: TraceReport[] = [];
   for (const trace of traces) {
@@ -98,8 +99,10 @@ export function analyzeTraces(traces: readonly TraceInput[], options: RunOptions
     }
     // A window before the whole input reads no file: the report still names the trace.
     if (filesRead === 0) analyzer.onHeader(first.header);
+    const report = analyzer.finish(decoder.stats);
+    jsonl?.onReport(report);
     jsonl?.flush();
-    reports.push(analyzer.finish(decoder.stats));
+    reports.push(report);
   }
   return reports;
 }

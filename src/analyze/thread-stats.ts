@@ -15,6 +15,7 @@
 
 import type { PollEndRecord, PollStartRecord, ThreadCpuRecord } from '../format/records.js';
 import { LogLinearHistogram } from './histogram.js';
+import { StretchSampler, type RunSamples } from './stack-samples.js';
 import { BucketColumns, type BucketGrid } from './time-series.js';
 
 /** The columns of each thread's activity series (nanoseconds, or counts for the last two). */
@@ -57,9 +58,6 @@ const S = {
 } as const;
 const SLOT_COUNT = 17;
 
-/** At most this many distinct stacks are kept per busy stretch for attribution. */
-const MAX_STACKS_PER_RUN = 5;
-
 /** A busy stretch that reached the long-task threshold. */
 export interface BusyRun {
   threadId: number;
@@ -70,10 +68,13 @@ export interface BusyRun {
   /** CPU time measured over the stretch, and the wall time that measurement covered. */
   cpuNs: number;
   cpuWallNs: number;
+  /** Of cpuWallNs, the time the thread was runnable but not running (THREAD_SCHED records). */
+  runnableNs: number;
   gcPauses: number;
+  /** GC pause time inside the stretch. */
   gcNs: number;
-  stackIds: number[];
-  stackCounts: number[];
+  /** The stretch's stack samples (reason 0: taken because the loop was busy), or null without any. */
+  samples: RunSamples | null;
   endedBy: 'poll' | 'trace-end';
 }
 
@@ -109,6 +110,12 @@ export class ThreadTracker {
   longTaskCount = 0;
   longTaskTotalNs = 0;
   longTaskMaxNs = 0;
+  /** GC pauses of the thread inside the window. */
+  gcPauses = 0;
+  gcNs = 0;
+  gcMaxNs = 0;
+  /** Runnable time (THREAD_SCHED) over the measured wall time of cpuWallNs, inside the window. */
+  runnableNs = 0;
   /** Every busy stretch that overlaps the window. */
   readonly stretches = new LogLinearHistogram();
   readonly activity: BucketColumns;
@@ -131,8 +138,16 @@ export class ThreadTracker {
   private readonly n = new Float64Array(SLOT_COUNT);
   private runGcPauses = 0;
   private runGcNs = 0;
-  private runStackIds: number[] | null = null;
-  private runStackCounts: number[] | null = null;
+  private runRunnableNs = 0;
+  private sampler: StretchSampler | null = null;
+  /**
+   * Where the latest THREAD_CPU went, for the THREAD_SCHED that follows it at the same time:
+   * 0 nowhere, 1 the pending run, 2 the open stretch; and the time and wall it measured.
+   */
+  private cpuTarget = 0;
+  private cpuTimeNs = -1;
+  private cpuRoomNs = 0;
+  private cpuInWindow = false;
   private boundaryIsStart = false;
   /** A long stretch that just ended at a POLL_START, waiting for the THREAD_CPU that may follow. */
   private pending: BusyRun | null = null;
@@ -221,7 +236,7 @@ export class ThreadTracker {
     n[S.RunIoNs] = 0;
     n[S.RunCpuNs] = 0;
     n[S.RunCpuWallNs] = 0;
-    if (this.runGcPauses !== 0 || this.runStackIds !== null) this.resetAttribution();
+    if (this.runGcPauses !== 0 || this.sampler !== null || this.runRunnableNs !== 0) this.resetAttribution();
     n[S.BoundaryNs] = t;
     this.boundaryIsStart = true;
   }
@@ -292,12 +307,14 @@ export class ThreadTracker {
     const cpuNs = r.cpuNs;
     const n = this.n;
     let coveredNs = wallNs;
+    this.cpuTarget = 0;
     if (t === n[S.BoundaryNs]) {
       if (this.boundaryIsStart) {
         // Measures the stretch that this POLL_START ended.
         if (this.pending !== null) {
           this.pending.cpuNs += cpuNs;
           this.pending.cpuWallNs += coveredNs;
+          this.cpuTarget = 1;
         }
       } else {
         // Measures the poll phase: the blocked part of it burned no CPU, so leave it out.
@@ -306,13 +323,31 @@ export class ThreadTracker {
         if (n[S.PollEndNs]! >= 0) {
           n[S.RunCpuNs]! += cpuNs;
           n[S.RunCpuWallNs]! += coveredNs;
+          this.cpuTarget = 2;
         }
       }
     }
-    if (t >= this.sinceNs && t <= this.untilNs) {
+    this.cpuTimeNs = t;
+    this.cpuRoomNs = coveredNs > cpuNs ? coveredNs - cpuNs : 0;
+    this.cpuInWindow = t >= this.sinceNs && t <= this.untilNs;
+    if (this.cpuInWindow) {
       n[S.CpuNs]! += cpuNs;
       n[S.CpuWallNs]! += coveredNs;
     }
+  }
+
+  /**
+   * THREAD_SCHED: of the THREAD_CPU just before it (same time), runnableNs was spent waiting for a
+   * core. It goes where that THREAD_CPU went, and never beyond the off-CPU part it measured (a
+   * poll phase's blocked part is left out of the measurement, as above).
+   */
+  threadSched(t: number, runnableNs: number): void {
+    if (t !== this.cpuTimeNs) return;
+    const ns = runnableNs < this.cpuRoomNs ? runnableNs : this.cpuRoomNs;
+    this.cpuRoomNs -= ns;
+    if (this.cpuTarget === 1 && this.pending !== null) this.pending.runnableNs += ns;
+    else if (this.cpuTarget === 2) this.runRunnableNs += ns;
+    if (this.cpuInWindow) this.runnableNs += ns;
   }
 
   queueSample(t: number, activeHandles: number, activeRequests: number): void {
@@ -327,23 +362,21 @@ export class ThreadTracker {
   gcPause(t: number, durationNs: number): void {
     if (this.pending !== null) this.flushPending();
     this.touch(t);
+    if (t >= this.sinceNs && t <= this.untilNs) {
+      this.gcPauses++;
+      this.gcNs += durationNs;
+      if (durationNs > this.gcMaxNs) this.gcMaxNs = durationNs;
+    }
     this.runGcPauses++;
     this.runGcNs += durationNs;
   }
 
-  stackSample(t: number, stackId: number): void {
+  /** A stack sample; only those taken because the loop was busy (reason 0) describe a stretch. */
+  stackSample(t: number, stackId: number, reason: number, lagNs: number): void {
     if (this.pending !== null) this.flushPending();
     this.touch(t);
-    if (this.runStackIds === null || this.runStackCounts === null) {
-      this.runStackIds = [];
-      this.runStackCounts = [];
-    }
-    const i = this.runStackIds.indexOf(stackId);
-    if (i >= 0) this.runStackCounts[i]!++;
-    else if (this.runStackIds.length < MAX_STACKS_PER_RUN) {
-      this.runStackIds.push(stackId);
-      this.runStackCounts.push(1);
-    }
+    if (reason !== 0) return;
+    (this.sampler ??= new StretchSampler()).add(t, stackId, lagNs);
   }
 
   dropped(t: number, droppedRecords: number): void {
@@ -395,6 +428,9 @@ export class ThreadTracker {
     const startNs = this.n[S.RunStartNs]!;
     const endNs = this.n[S.RunEndNs]!;
     const ioNs = this.n[S.RunIoNs]!;
+    // GC pauses end at their record: only the part after the stretch began is its time.
+    let gcNs = this.runGcNs;
+    if (gcNs > endNs - startNs) gcNs = endNs - startNs;
     return {
       threadId: this.threadId,
       startNs,
@@ -403,10 +439,10 @@ export class ThreadTracker {
       timersNs: endNs - startNs - ioNs,
       cpuNs: this.n[S.RunCpuNs]!,
       cpuWallNs: this.n[S.RunCpuWallNs]!,
+      runnableNs: this.runRunnableNs,
       gcPauses: this.runGcPauses,
-      gcNs: this.runGcNs,
-      stackIds: this.runStackIds ?? [],
-      stackCounts: this.runStackCounts ?? [],
+      gcNs,
+      samples: this.sampler === null ? null : this.sampler.finish(startNs, endNs),
       endedBy,
     };
   }
@@ -433,8 +469,8 @@ export class ThreadTracker {
   private resetAttribution(): void {
     this.runGcPauses = 0;
     this.runGcNs = 0;
-    this.runStackIds = null;
-    this.runStackCounts = null;
+    this.runRunnableNs = 0;
+    this.sampler = null;
   }
 
   private touch(t: number): void {

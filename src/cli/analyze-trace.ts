@@ -18,6 +18,7 @@ import { analyzeTraces } from '../analyze/run.js';
 import { palette, useColor } from './ansi.js';
 import { parseArgs, USAGE, UsageError, type CliOptions } from './args.js';
 import { ProgressBar } from './progress.js';
+import { escapeTerminal } from './escape.js';
 import { renderText } from './render-text.js';
 import { operationsOptions } from './operations-args.js';
 
@@ -95,7 +96,7 @@ function run(argv: readonly string[]): number {
   let jsonlFd: number | undefined;
   try {
     const input = resolveInput(options.paths);
-    for (const w of input.warnings) stderr(`${NAME}: warning: ${w}\n`);
+    for (const w of input.warnings) stderr(`${NAME}: warning: ${escapeTerminal(w)}\n`);
 
     let jsonl: JsonlConverter | undefined;
     if (options.jsonl !== undefined) {
@@ -130,6 +131,7 @@ function run(argv: readonly string[]): number {
         threadpoolSustainNs: options.threadpoolSustainNs,
         top: options.top,
         operations: operationsOptions(options),
+        sourceMaps: options.sourceMaps,
         since: options.since,
         until: options.until,
         jsonl,
@@ -137,10 +139,10 @@ function run(argv: readonly string[]): number {
         onDiagnostic: (message) => {
           if (printed++ < MAX_PRINTED_DIAGNOSTICS) {
             progress?.done();
-            stderr(`${NAME}: warning: ${message}\n`);
+            stderr(`${NAME}: warning: ${escapeTerminal(message)}\n`);
           } else unprinted++;
         },
-        onWarning: (message) => stderr(`${NAME}: warning: ${message}\n`),
+        onWarning: (message) => stderr(`${NAME}: warning: ${escapeTerminal(message)}\n`),
       });
     } finally {
       progress?.done();
@@ -169,7 +171,7 @@ function run(argv: readonly string[]): number {
   // The text report shows its checks; other outputs get each violated condition on stderr.
   if (options.json || options.jsonl === '-') {
     for (const report of reports) {
-      for (const c of report.checks) if (c.violated) stderr(`${NAME}: FAIL ${c.message}${reports.length > 1 ? ` (trace ${report.trace.traceId})` : ''}\n`);
+      for (const c of report.checks) if (c.violated) stderr(`${NAME}: FAIL ${escapeTerminal(c.message)}${reports.length > 1 ? ` (trace ${report.trace.traceId})` : ''}\n`);
     }
   }
   return violated ? EXIT_VIOLATION : EXIT_OK;

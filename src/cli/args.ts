@@ -26,6 +26,8 @@ export interface CliOptions {
   top: number | undefined;
   failOn: FailOnCondition[];
   progress: boolean;
+  /** Map frames of sampled stacks through source maps on disk (--no-source-maps: off). */
+  sourceMaps: boolean;
   /** true/false when forced by a flag; undefined to decide from the terminal and the environment. */
   color: boolean | undefined;
   help: boolean;
@@ -82,6 +84,7 @@ const FLAGS: Record<string, Flag> = {
     },
   },
   '--no-progress': { takesValue: false, apply: (o) => (o.progress = false) },
+  '--no-source-maps': { takesValue: false, apply: (o) => (o.sourceMaps = false) },
   '--color': { takesValue: false, apply: (o) => (o.color = true) },
   '--no-color': { takesValue: false, apply: (o) => (o.color = false) },
   '--help': { takesValue: false, apply: (o) => (o.help = true) },
@@ -105,6 +108,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     top: undefined,
     failOn: [],
     progress: true,
+    sourceMaps: true,
     color: undefined,
     help: false,
     version: false,
@@ -169,7 +173,8 @@ export const USAGE = `Usage: analyze-trace [options] <trace.bin | directory | gl
 
 Reads looptrace files (a file, the rotated files of a directory, or several files) and reports,
 worst first: which event loop was blocked, when, for how long and by what; which workers sat
-idle while work waited; whether the libuv threadpool was the bottleneck.
+idle while work waited; whether the libuv threadpool was the bottleneck; and, when the recorder
+sampled them, the JavaScript stacks of long tasks and the code that blocked the loops.
 
 Output
   --json                   print the report as JSON (schema: docs/ANALYZE-JSON.md); several
@@ -179,6 +184,8 @@ Output
   --color, --no-color      force colours on or off (default: on when stdout is a terminal;
                            NO_COLOR and FORCE_COLOR are respected)
   --no-progress            no progress bar (shown on a terminal for inputs over 64 MiB)
+  --no-source-maps         show stack frames as recorded, without mapping built code through
+                           the source maps found next to its scripts
 
 Window
   --since <time>           analyze from this time: ISO (2024-05-01T12:00:00Z; local time

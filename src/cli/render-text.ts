@@ -1,16 +1,27 @@
 // The terminal report: the findings first (worst first), then the tables that back them: threads,
-// long tasks, idle workers and the threadpool. Times of day are UTC, like the ISO times in --json.
+// long tasks with their sampled stacks, the blocking code of all long tasks, idle workers and the
+// threadpool. Times of day are UTC, like the ISO times in --json. Every string that comes from the
+// trace goes through esc() (escapeTerminal) on its way out.
 
-import { describeTask } from '../analyze/findings.js';
+import { frameText, stackLine } from '../analyze/attribution.js';
 import { formatCount, formatDuration, formatPercent, timeOfDay } from '../analyze/format.js';
-import type { Finding, ThreadpoolReport, TraceReport } from '../analyze/report.js';
+import type { BlockingCodeReport, Finding, LongTask, SourceMapSummary, ThreadpoolReport, TraceReport } from '../analyze/report.js';
 import { visibleLength, type Palette } from './ansi.js';
 import { renderOperations, renderTaskOperations } from './render-operations.js';
+import { escapeTerminal as esc } from './escape.js';
 
 const SPARK = '▁▂▃▄▅▆▇█';
 const MAX_SPARK_CELLS = 60;
 const BAR_CELLS = 20;
 const MAX_THREAD_ROWS = 40;
+/** Callers shown after the blocking site on a task's stack line. */
+const STACK_LINE_CALLERS = 2;
+/** Other stacks of a task listed below its hottest one. */
+const MAX_OTHER_STACKS = 2;
+/** Rows of each blocking-code list. */
+const MAX_BLOCKING_ROWS = 8;
+/** A sample this late says the thread was outside JavaScript before it. */
+const LATE_SAMPLE_NS = 10e6;
 
 export function renderText(reports: readonly TraceReport[], p: Palette, options: { allOperations?: boolean } = {}): string {
   return reports.map((r, i) => renderReport(r, p, reports.length > 1 ? `Trace ${i + 1} of ${reports.length}` : undefined, options.allOperations === true)).join('\n' + '─'.repeat(72) + '\n\n');
@@ -21,6 +32,7 @@ function renderReport(r: TraceReport, p: Palette, title: string | undefined, all
   const t = r.trace;
   const who = [t.serviceName, t.pid === null ? null : `pid ${t.pid}`, t.nodeVersion === null ? null : `Node ${t.nodeVersion}`, t.platform, t.hostname === null ? null : `host ${t.hostname}`]
     .filter((x) => x !== null)
+    .map(esc)
     .join(', ');
   out.push(p.bold(`${title === undefined ? '' : `${title}: `}looptrace analysis`) + (who === '' ? '' : ` of ${who}`));
   const date = t.startIso.slice(0, 10);
@@ -36,15 +48,15 @@ function renderReport(r: TraceReport, p: Palette, title: string | undefined, all
 
   out.push(p.bold('Findings, worst first'));
   if (r.findings.length === 0 && t.records > 0) out.push(`  ${p.green('✔')} No long tasks, idle workers or threadpool pressure at the thresholds below.`);
-  for (const f of r.findings) out.push(`  ${marker(f, p)} ${f.message}`);
+  for (const f of r.findings) out.push(`  ${marker(f, p)} ${esc(f.message)}`);
   out.push('');
 
   out.push(p.bold('Threads'));
-  const rows: string[][] = [['thread', 'iterations', 'util', 'busy', 'blocked', 'p50', 'p99', 'max stretch', 'ev/iter', 'waiting', 'dropped']];
+  const rows: string[][] = [['thread', 'iterations', 'util', 'busy', 'blocked', 'p50', 'p99', 'max stretch', 'ev/iter', 'waiting', 'GC', 'dropped']];
   for (const th of r.threads.slice(0, MAX_THREAD_ROWS)) {
     const util = formatPercent(th.utilization);
     rows.push([
-      th.name,
+      esc(th.name),
       formatCount(th.iterations),
       (th.utilization ?? 0) >= r.options.saturation ? p.red(util) : util,
       formatDuration(th.busyNs),
@@ -54,58 +66,42 @@ function renderReport(r: TraceReport, p: Palette, title: string | undefined, all
       th.busyStretch.maxNs >= r.options.longTaskNs ? p.red(formatDuration(th.busyStretch.maxNs)) : formatDuration(th.busyStretch.maxNs),
       th.events.perIteration.toFixed(2),
       th.events.pollsWithWaiting === 0 ? '0' : `${formatPercent(th.events.pollsWithWaiting / Math.max(1, th.iterations))} (max ${th.events.maxWaiting})`,
+      th.gc === null ? '–' : th.gc.pauses === 0 ? '0' : `${formatDuration(th.gc.totalNs)} (${formatCount(th.gc.pauses)})`,
       th.droppedRecords === 0 ? '0' : p.yellow(formatCount(th.droppedRecords)),
     ]);
   }
-  out.push(...table(rows, 'lrrrrrrrrrr', p));
+  out.push(...table(rows, 'lrrrrrrrrrrr', p));
   if (r.threads.length > MAX_THREAD_ROWS) out.push(p.dim(`  … and ${r.threads.length - MAX_THREAD_ROWS} more threads (--json lists all)`));
-  out.push(p.dim('  util = busy / (busy + blocked); stretch = uninterrupted busy time between polls; waiting = polls that found I/O events already waiting'));
+  out.push(p.dim('  util = busy / (busy + blocked); stretch = uninterrupted busy time between polls; waiting = polls that found I/O events already waiting; GC = pause time (pauses)'));
   out.push('');
 
-  const lt = r.longTasks;
-  out.push(p.bold(`Long tasks ≥ ${formatDuration(lt.thresholdNs)}`) + (lt.count === 0 ? ': none' : `: ${formatCount(lt.count)} (${formatDuration(lt.totalNs)} in all)${lt.count > lt.items.length ? `, the worst ${lt.items.length}` : ''}`));
-  if (lt.items.length > 0) {
-    const rows: string[][] = [['#', 'duration', 'thread', 'at (UTC)', 'phase', 'CPU']];
-    lt.items.forEach((task, i) => {
-      const cpu = task.cpu === null ? 'not measured' : `${formatPercent(task.cpu.ratio)} ${task.verdict === 'mixed' ? '' : task.verdict}`.trim();
-      const extra = [task.attribution.gc === null ? '' : `GC ${formatDuration(task.attribution.gc.totalNs)}`, task.endedBy === 'trace-end' ? 'still running at trace end' : ''].filter(Boolean).join(', ');
-      rows.push([
-        String(i + 1),
-        p.red(formatDuration(task.durationNs)),
-        task.threadName,
-        timeOfDay(task.startIso),
-        task.phase === 'io-callbacks' ? 'I/O callbacks' : 'timers/immediates',
-        cpu + (extra === '' ? '' : `; ${extra}`),
-      ]);
-    });
-    out.push(...table(rows, 'rrllll', p));
-    for (const task of lt.items) {
-      const top = task.attribution.stacks[0];
-      if (top !== undefined && top.frames.length > 0) out.push(p.dim(`  ${formatDuration(task.durationNs)} on ${task.threadName}: ${top.frames.slice(0, 3).join(' ← ')}`));
-    }
-    for (const task of lt.items) {
-      const line = renderTaskOperations(task, p);
-      if (line !== undefined) out.push(line);
-    }
+  out.push(...renderLongTasks(r, p));
+  for (const task of r.longTasks.items) {
+    const line = renderTaskOperations(task, p);
+    if (line !== undefined) out.push(line);
   }
   out.push('');
+  const blocking = renderBlockingCode(r.blockingCode, p);
+  if (blocking.length > 0) out.push(...blocking, '');
+  const maps = renderSourceMaps(r.sourceMaps, r.blockingCode.samples > 0, p);
+  if (maps.length > 0) out.push(...maps, '');
 
   const iw = r.idleWorkers;
   out.push(p.bold('Idle workers') + p.dim(` (blocked in polls ≥ ${formatDuration(iw.idleThresholdNs)} while another thread was ≥ ${formatPercent(iw.saturation)} busy or behind)`));
   if (iw.pools.length === 0 && iw.episodes.count === 0) out.push('  no worker pools in the trace (workers running the same script form a pool)');
   for (const pool of iw.pools) {
-    out.push(`  pool ${pool.script}: ${pool.unbalanced ? p.yellow('unbalanced') : 'balanced'}: ${pool.summary}`);
+    out.push(`  pool ${esc(pool.script)}: ${pool.unbalanced ? p.yellow('unbalanced') : 'balanced'}: ${esc(pool.summary)}`);
     for (const m of [...pool.members].sort((a, b) => (b.utilization ?? 0) - (a.utilization ?? 0))) {
       const cells = Math.round((m.utilization ?? 0) * BAR_CELLS);
       const bar = '█'.repeat(cells) + p.dim('·'.repeat(BAR_CELLS - cells));
-      out.push(`    ${bar} ${formatPercent(m.utilization).padStart(4)}  ${m.name}${m.threadId === pool.busiestThreadId && pool.unbalanced ? p.yellow('  ← busiest') : ''}`);
+      out.push(`    ${bar} ${formatPercent(m.utilization).padStart(4)}  ${esc(m.name)}${m.threadId === pool.busiestThreadId && pool.unbalanced ? p.yellow('  ← busiest') : ''}`);
     }
   }
   if (iw.episodes.count > 0) {
     out.push(`  ${formatCount(iw.episodes.count)} episode${iw.episodes.count === 1 ? '' : 's'} of a worker idle while work waited (${formatDuration(iw.episodes.totalIdleNs)} idle in all), worst first:`);
     for (const e of iw.episodes.items) {
       const why = e.peer.reason === 'saturated' ? `${formatPercent(e.peer.utilization)} busy` : `behind: ${formatCount(e.peer.pollsWithWaiting)} polls found events waiting`;
-      out.push(`    ${e.threadName} idle ${formatDuration(e.idleNs)} of ${formatDuration(e.durationNs)} from ${timeOfDay(e.startIso)} while ${e.peer.name} was ${why}`);
+      out.push(`    ${esc(e.threadName)} idle ${formatDuration(e.idleNs)} of ${formatDuration(e.durationNs)} from ${timeOfDay(e.startIso)} while ${esc(e.peer.name)} was ${why}`);
     }
   } else if (iw.pools.length > 0) {
     out.push(p.dim('  no episode of a worker idle while another thread was saturated'));
@@ -118,13 +114,112 @@ function renderReport(r: TraceReport, p: Palette, title: string | undefined, all
   if (r.checks.length > 0) {
     out.push('');
     out.push(p.bold('Checks (--fail-on)'));
-    for (const c of r.checks) out.push(`  ${c.violated ? p.red('✖ FAIL') : p.green('✔ ok  ')} ${c.message}`);
+    for (const c of r.checks) out.push(`  ${c.violated ? p.red('✖ FAIL') : p.green('✔ ok  ')} ${esc(c.message)}`);
   }
   if (r.decode.diagnostics.length > 0) {
     out.push('');
     out.push(p.yellow(`The decoder reported ${r.decode.diagnostics.length + r.decode.diagnosticsOmitted} problem${r.decode.diagnostics.length + r.decode.diagnosticsOmitted === 1 ? '' : 's'} (listed on stderr); intact frames were analyzed.`));
   }
   return out.join('\n') + '\n';
+}
+
+function renderLongTasks(r: TraceReport, p: Palette): string[] {
+  const out: string[] = [];
+  const lt = r.longTasks;
+  const caps = r.trace.capabilities;
+  out.push(p.bold(`Long tasks ≥ ${formatDuration(lt.thresholdNs)}`) + (lt.count === 0 ? ': none' : `: ${formatCount(lt.count)} (${formatDuration(lt.totalNs)} in all)${lt.count > lt.items.length ? `, the worst ${lt.items.length}` : ''}`));
+  if (lt.items.length === 0) return out;
+  const header = caps.schedstat ? ['#', 'duration', 'thread', 'at (UTC)', 'phase', 'on CPU', 'runnable', 'waiting', 'GC'] : ['#', 'duration', 'thread', 'at (UTC)', 'phase', 'on CPU', 'off CPU', 'GC'];
+  const rows: string[][] = [header];
+  const details: string[][] = [];
+  lt.items.forEach((task, i) => {
+    const s = task.split;
+    const share = (ns: number | null): string => (s === null || ns === null || s.wallNs <= 0 ? '–' : formatPercent(ns / s.wallNs));
+    const split = caps.schedstat ? [share(s?.onCpuNs ?? null), share(s?.runnableNs ?? null), share(s?.waitingNs ?? null)] : [share(s?.onCpuNs ?? null), share(s?.offCpuNs ?? null)];
+    rows.push([
+      String(i + 1),
+      p.red(formatDuration(task.durationNs)),
+      esc(task.threadName),
+      timeOfDay(task.startIso),
+      task.phase === 'io-callbacks' ? 'I/O callbacks' : 'timers/immediates',
+      ...split,
+      task.attribution.gc === null ? (caps.gc ? '0%' : '–') : formatPercent(task.attribution.gc.share),
+    ]);
+    details.push(taskDetails(task, p));
+  });
+  // The table, with each task's stack lines under its row.
+  const lines = table(rows, caps.schedstat ? 'rrlllrrrr' : 'rrlllrrr', p);
+  out.push(lines[0]!);
+  lines.slice(1).forEach((line, i) => out.push(line, ...details[i]!));
+  const notes: string[] = [];
+  if (lt.items.some((t) => t.split !== null) && !caps.schedstat) {
+    notes.push(`off CPU is waiting and runnable together: the recorder did not read scheduler statistics${caps.note === null ? '' : ` (${esc(caps.note)})`}`);
+  }
+  if (lt.items.some((t) => t.endedBy === 'trace-end')) notes.push('a task still running when the trace ends is measured up to the end (a lower bound)');
+  if (lt.items.every((t) => t.attribution.samples === 0)) {
+    notes.push(caps.stacks ? 'no stack was sampled inside these tasks' : `no stacks: the recorder did not sample them${caps.note === null ? '' : ` (${esc(caps.note)})`}`);
+  }
+  for (const note of notes) out.push(p.dim(`  ${note}`));
+  return out;
+}
+
+/** The lines under a task's row: its hottest stack, a late-sample note, and its next stacks. */
+function taskDetails(task: LongTask, p: Palette): string[] {
+  const a = task.attribution;
+  const out: string[] = [];
+  const [top, ...others] = a.stacks;
+  if (top === undefined) {
+    if (task.endedBy === 'trace-end') out.push(p.dim('     still running when the trace ends'));
+    return out;
+  }
+  const of = `(${formatCount(top.samples)} of ${formatCount(a.samples)} sample${a.samples === 1 ? '' : 's'})`;
+  const topText = top.callFrames.length > 0 ? stackLine(top.callFrames, STACK_LINE_CALLERS) : (a.blocking?.text ?? `(stack ${top.stackId})`);
+  out.push(`     ${esc(topText)}  ${p.dim(of)}`);
+  if (top.maxLagNs >= LATE_SAMPLE_NS) {
+    out.push(p.dim(`     sampled ${formatDuration(top.maxLagNs)} late: the loop was in native code (outside JavaScript) before the sample, called from this stack`));
+  }
+  for (const other of others.slice(0, MAX_OTHER_STACKS)) {
+    const text = other.callFrames.length > 0 ? stackLine(other.callFrames, 0) : other.stackId === 0 ? '(no JavaScript on the stack)' : `(stack ${other.stackId}, no frames in the trace)`;
+    out.push(p.dim(`     also ${esc(text)}  (${formatCount(other.samples)} of ${formatCount(a.samples)})`));
+  }
+  if (task.endedBy === 'trace-end') out.push(p.dim('     still running when the trace ends'));
+  return out;
+}
+
+function renderBlockingCode(b: BlockingCodeReport, p: Palette): string[] {
+  if (b.samples === 0) return [];
+  const out: string[] = [];
+  out.push(
+    p.bold('Blocking code, all long tasks together') +
+      p.dim(` (${formatDuration(b.sampledNs)} sampled in ${formatCount(b.longTasks)} long task${b.longTasks === 1 ? '' : 's'}, ${formatCount(b.samples)} samples)`),
+  );
+  out.push(p.dim('  self: where the loop was running (down to the first frame of your code)'));
+  for (const e of b.self.slice(0, MAX_BLOCKING_ROWS)) out.push(`  ${formatPercent(e.share).padStart(5)}  ${esc(e.site.text)}`);
+  out.push(p.dim('  total: functions anywhere on the stack'));
+  for (const e of b.total.slice(0, MAX_BLOCKING_ROWS)) out.push(`  ${formatPercent(e.share).padStart(5)}  ${esc(frameText(e.site.frame))}`);
+  return out;
+}
+
+/** Said once: which built scripts had no map, and which scripts are not on this machine. */
+function renderSourceMaps(m: SourceMapSummary, hasSamples: boolean, p: Palette): string[] {
+  if (!hasSamples) return [];
+  if (!m.enabled) return [p.dim('Source maps: off (--no-source-maps); locations are as recorded')];
+  const out: string[] = [];
+  const more = (listed: number, total: number): string => (total > listed ? ` and ${total - listed} more` : '');
+  if (m.counts.mapped > 0) out.push(p.dim(`Source maps: ${formatCount(m.counts.mapped)} script${m.counts.mapped === 1 ? '' : 's'} mapped to their sources`));
+  if (m.counts.missing > 0) {
+    out.push(p.yellow(`No source map for ${formatCount(m.counts.missing)} built script${m.counts.missing === 1 ? '' : 's'}; their locations are in the built code:`));
+    for (const x of m.missing) out.push(`  ${esc(x.script)}: ${esc(x.reason)}`);
+    if (m.counts.missing > m.missing.length) out.push(p.dim(`  …${more(m.missing.length, m.counts.missing)}`));
+  }
+  if (m.counts.notOnThisMachine > 0) {
+    out.push(
+      p.dim(`${formatCount(m.counts.notOnThisMachine)} script${m.counts.notOnThisMachine === 1 ? ' is' : 's are'} not on this machine, so not source-mapped: `) +
+        m.notOnThisMachine.map(esc).join(', ') +
+        p.dim(more(m.notOnThisMachine.length, m.counts.notOnThisMachine)),
+    );
+  }
+  return out;
 }
 
 function renderThreadpool(tp: ThreadpoolReport, p: Palette): string[] {

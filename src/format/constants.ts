@@ -6,7 +6,7 @@ export const FILE_MAGIC: Uint8Array = Uint8Array.of(0x89, 0x4c, 0x54, 0x52, 0x41
 
 /** Section 3.2: the version this codec writes and the major version it reads. */
 export const FORMAT_MAJOR = 1;
-export const FORMAT_MINOR = 0;
+export const FORMAT_MINOR = 1;
 
 /** Section 4: the sync bytes that open every frame, as a little-endian u32. */
 export const FRAME_SYNC = Uint8Array.of(0xf5, 0x4c, 0x54, 0x46);
@@ -33,6 +33,19 @@ export const HeaderKey = {
   Thread: 10,
   Platform: 11,
   ThreadpoolSize: 12,
+  Capabilities: 13,
+  AttributionNote: 14,
+  StackSampling: 15,
+} as const;
+
+/** Section 3.2, header key 13: what the recorder could measure. */
+export const Capability = {
+  /** THREAD_SCHED records are written: off-CPU time splits into runnable and waiting. */
+  SchedStats: 1,
+  /** STACK_SAMPLE records are written while a loop is busy. */
+  StackSamples: 2,
+  /** GC_PAUSE records are written. */
+  GcPauses: 4,
 } as const;
 
 /** Section 5: a tag is shape (bits 7..5) | type (bits 4..0). */
@@ -62,6 +75,7 @@ export const RecordCode = {
   ThreadStop: 16,
   ClockSync: 17,
   Resumed: 18,
+  ThreadSched: 19,
   StringDef: 24,
   StackDef: 25,
   TraceContext: 26,

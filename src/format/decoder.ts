@@ -33,6 +33,7 @@ import type {
   QueueSampleRecord,
   StackFrame,
   StackSampleRecord,
+  ThreadSchedRecord,
   ThreadCpuRecord,
   ThreadInfo,
   ThreadStartRecord,
@@ -120,7 +121,8 @@ export class TraceDecoder {
   private readonly rQueueSample: QueueSampleRecord = { type: 'queueSample', threadId: 0, timeNs: 0, activeHandles: 0, activeRequests: 0, eventsWaiting: 0 };
   private readonly rThreadpoolProbe: ThreadpoolProbeRecord = { type: 'threadpoolProbe', threadId: 0, timeNs: 0, queueDelayNs: 0 };
   private readonly rGcPause: GcPauseRecord = { type: 'gcPause', threadId: 0, timeNs: 0, durationNs: 0, gcType: 0 };
-  private readonly rStackSample: StackSampleRecord = { type: 'stackSample', threadId: 0, timeNs: 0, stackId: 0, reason: 0 };
+  private readonly rStackSample: StackSampleRecord = { type: 'stackSample', threadId: 0, timeNs: 0, stackId: 0, reason: 0, lagNs: 0 };
+  private readonly rThreadSched: ThreadSchedRecord = { type: 'threadSched', threadId: 0, timeNs: 0, runnableNs: 0 };
   private readonly rCallbackStart: CallbackStartRecord = { type: 'callbackStart', threadId: 0, timeNs: 0, asyncId: 0, resourceTypeStringId: 0, siteStackId: 0 };
   private readonly rCallbackEnd: CallbackEndRecord = { type: 'callbackEnd', threadId: 0, timeNs: 0, asyncId: 0 };
   private readonly rOperationStart: OperationStartRecord = { type: 'operationStart', threadId: 0, timeNs: 0, operationId: 0, nameStringId: 0 };
@@ -525,6 +527,7 @@ export class TraceDecoder {
           r.timeNs = t;
           r.stackId = f0;
           r.reason = f1;
+          r.lagNs = f2;
           onRecord(r);
           break;
         }
@@ -621,6 +624,14 @@ export class TraceDecoder {
           const r = this.rResumed;
           r.threadId = threadId;
           r.timeNs = t;
+          onRecord(r);
+          break;
+        }
+        case 19: {
+          const r = this.rThreadSched;
+          r.threadId = threadId;
+          r.timeNs = t;
+          r.runnableNs = f0;
           onRecord(r);
           break;
         }
@@ -803,6 +814,19 @@ export class TraceDecoder {
         case HeaderKey.ThreadpoolSize:
           problem = this.headerNumber(header, 'threadpoolSize');
           break;
+        case HeaderKey.Capabilities:
+          problem = this.headerNumber(header, 'capabilities');
+          break;
+        case HeaderKey.AttributionNote:
+          header.attributionNote = textDecoder.decode(b.subarray(vStart, vEnd));
+          break;
+        case HeaderKey.StackSampling: {
+          const thresholdNs = this.varint();
+          const intervalNs = this.varint();
+          if (thresholdNs < 0 || intervalNs < 0) problem = 'stackSampling is cut short or too large';
+          else header.stackSampling = { thresholdNs, intervalNs };
+          break;
+        }
         default:
           break;
       }
@@ -830,7 +854,7 @@ export class TraceDecoder {
     this.onHeader(header);
   }
 
-  private headerNumber(header: TraceHeader, name: 'fileIndex' | 'fileStartNs' | 'pid' | 'threadpoolSize'): string {
+  private headerNumber(header: TraceHeader, name: 'fileIndex' | 'fileStartNs' | 'pid' | 'threadpoolSize' | 'capabilities'): string {
     const value = this.varint();
     if (value < 0) return `${name} is cut short or too large`;
     header[name] = value;

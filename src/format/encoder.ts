@@ -96,6 +96,15 @@ export class TraceEncoder {
     }
     if (header.platform !== undefined) this.entryBytes(HeaderKey.Platform, textEncoder.encode(header.platform));
     if (header.threadpoolSize !== undefined) this.entry(HeaderKey.ThreadpoolSize, () => this.varint(header.threadpoolSize!));
+    if (header.capabilities !== undefined) this.entry(HeaderKey.Capabilities, () => this.varint(header.capabilities!));
+    if (header.attributionNote !== undefined) this.entryBytes(HeaderKey.AttributionNote, textEncoder.encode(header.attributionNote));
+    const sampling = header.stackSampling;
+    if (sampling !== undefined) {
+      this.entry(HeaderKey.StackSampling, () => {
+        this.varint(sampling.thresholdNs);
+        this.varint(sampling.intervalNs);
+      });
+    }
     this.closeFrame();
   }
 

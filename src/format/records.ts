@@ -26,6 +26,11 @@ export interface ThreadCpuRecord extends RecordBase {
   wallNs: Nanoseconds;
   cpuNs: Nanoseconds;
 }
+/** Of the wallNs of the THREAD_CPU just before it (same time), runnableNs was spent runnable but not running. */
+export interface ThreadSchedRecord extends RecordBase {
+  type: 'threadSched';
+  runnableNs: Nanoseconds;
+}
 export interface QueueSampleRecord extends RecordBase {
   type: 'queueSample';
   activeHandles: number;
@@ -45,6 +50,8 @@ export interface StackSampleRecord extends RecordBase {
   type: 'stackSample';
   stackId: number;
   reason: number;
+  /** How long after the request the stack was taken: time the thread spent outside JavaScript. */
+  lagNs: Nanoseconds;
 }
 export interface CallbackStartRecord extends RecordBase {
   type: 'callbackStart';
@@ -143,7 +150,8 @@ export type CountedRecord =
   | ThreadStartRecord
   | ThreadStopRecord
   | ClockSyncRecord
-  | ResumedRecord;
+  | ResumedRecord
+  | ThreadSchedRecord;
 export type DefinitionRecord = StringDefRecord | StackDefRecord | TraceContextRecord;
 export type TraceRecord = CountedRecord | DefinitionRecord;
 export type RecordTypeName = TraceRecord['type'];
@@ -169,7 +177,7 @@ export const COUNTED_TYPES: readonly CountedTypeInfo[] = [
   counted(RecordCode.QueueSample, 'queueSample', ['activeHandles', 'activeRequests', 'eventsWaiting']),
   counted(RecordCode.ThreadpoolProbe, 'threadpoolProbe', ['queueDelayNs']),
   counted(RecordCode.GcPause, 'gcPause', ['durationNs', 'gcType']),
-  counted(RecordCode.StackSample, 'stackSample', ['stackId', 'reason']),
+  counted(RecordCode.StackSample, 'stackSample', ['stackId', 'reason', 'lagNs']),
   counted(RecordCode.CallbackStart, 'callbackStart', ['asyncId', 'resourceTypeStringId', 'siteStackId']),
   counted(RecordCode.CallbackEnd, 'callbackEnd', ['asyncId']),
   counted(RecordCode.OperationStart, 'operationStart', ['operationId', 'nameStringId']),
@@ -181,6 +189,7 @@ export const COUNTED_TYPES: readonly CountedTypeInfo[] = [
   counted(RecordCode.ThreadStop, 'threadStop', ['reason']),
   counted(RecordCode.ClockSync, 'clockSync', ['wallOffsetNs'], ['wallOffsetNs']),
   counted(RecordCode.Resumed, 'resumed', []),
+  counted(RecordCode.ThreadSched, 'threadSched', ['runnableNs']),
 ];
 
 export const COUNTED_BY_TYPE: ReadonlyMap<string, CountedTypeInfo> = new Map(COUNTED_TYPES.map((t) => [t.type, t]));
@@ -199,6 +208,12 @@ export interface ThreadInfo {
   /** 0 main thread, 1 worker (ThreadKind). */
   kind: number;
   name: string;
+}
+
+/** Header key 15: a loop busy for thresholdNs gets its first stack sample, then one every intervalNs. */
+export interface StackSamplingInfo {
+  thresholdNs: Nanoseconds;
+  intervalNs: Nanoseconds;
 }
 
 /** The file header (docs/FORMAT.md section 3.2). */
@@ -220,6 +235,12 @@ export interface TraceHeader {
   producer?: string;
   platform?: string;
   threadpoolSize?: number;
+  /** Bit set of Capability (key 13): absent in files of recorders that predate it. */
+  capabilities?: number;
+  /** Why a capability is missing (key 14). */
+  attributionNote?: string;
+  /** Stack sampling settings (key 15). */
+  stackSampling?: StackSamplingInfo;
   threads: ThreadInfo[];
 }
 

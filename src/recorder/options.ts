@@ -34,7 +34,8 @@ export interface RuntimeTelemetryOptions {
   gcPauses?: boolean;
   /**
    * Read each thread's scheduler statistics (Linux), to tell runnable from waiting (THREAD_SCHED
-   * records). Default false until every decoder in this package reads THREAD_SCHED.
+   * records): one pread of /proc/thread-self/schedstat beside each rate-limited CPU-time read.
+   * Default true.
    */
   schedulerStats?: boolean;
   /** Records each thread's buffer holds before it drops (rounded up to a power of two). Default 8192. */
@@ -93,7 +94,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     stackIntervalMs: number(o, 'stackIntervalMs', 10, 1, 3_600_000),
     stackDepth: number(o, 'stackDepth', 32, 1, 256, true),
     gcPauses: bool(o, 'gcPauses', true),
-    schedulerStats: bool(o, 'schedulerStats', false),
+    schedulerStats: bool(o, 'schedulerStats', true),
     traceWorkers: bool(o, 'traceWorkers', true),
     exitHandlers: bool(o, 'exitHandlers', true),
     onError: o['onError'] as ((error: TelemetryError) => void) | undefined,

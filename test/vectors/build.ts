@@ -171,7 +171,7 @@ class Builder {
 
 function expectedHeader(init: TraceHeaderInit): TraceHeader {
   const { formatMajor, formatMinor, ...rest } = init;
-  return { formatMajor: formatMajor ?? 1, formatMinor: formatMinor ?? 0, ...rest, threads: rest.threads.map((t) => ({ ...t })) };
+  return { formatMajor: formatMajor ?? 1, formatMinor: formatMinor ?? 1, ...rest, threads: rest.threads.map((t) => ({ ...t })) };
 }
 
 function collect(frames: readonly FrameInfo[]): Expected {
@@ -273,6 +273,9 @@ function allTypes(): Built {
     producer: 'looptrace/0.1.0',
     platform: 'linux-x64',
     threadpoolSize: 4,
+    capabilities: 7,
+    attributionNote: 'stacks: sampled by V8 interrupt ✓',
+    stackSampling: { thresholdNs: 30_000_000, intervalNs: 10_000_000 },
     threads: [mainThread(), { threadId: 2, nodeThreadId: 1, kind: 1, name: 'worker-1' }],
   });
   b.frame(0, 1000, [
@@ -296,10 +299,11 @@ function allTypes(): Built {
     r('pollStart', 5000, {}),
     r('pollEnd', 255_000, { blockedNs: 250_000, events: 3, eventsWaiting: 1 }),
     r('threadCpu', 255_000, { wallNs: 900_000, cpuNs: 850_000 }),
+    r('threadSched', 255_000, { runnableNs: 30_000 }),
     r('queueSample', 255_300, { activeHandles: 12, activeRequests: 3, eventsWaiting: 2 }),
     r('threadpoolProbe', 275_300, { queueDelayNs: 45_000 }),
     r('gcPause', 1_475_300, { durationNs: 1_200_000, gcType: 1 }),
-    r('stackSample', 1_475_300, { stackId: 1, reason: 1 }),
+    r('stackSample', 1_475_300, { stackId: 1, reason: 1, lagNs: 120_000_000 }),
     r('callbackStart', 1_475_400, { asyncId: 101, resourceTypeStringId: 1, siteStackId: 1 }),
     r('operationStart', 1_475_410, { operationId: 7, nameStringId: 4 }),
     r('mark', 1_475_420, { nameStringId: 2, value: -5 }),
@@ -317,7 +321,7 @@ function allTypes(): Built {
   return fromBuilder(
     'all-types',
     'valid',
-    'A full header (every key 1-12, two threads) and one record of every type: definitions 24-26 (UTF-8 with a non-BMP character, an empty stack) and CLOCK_SYNC in the process stream, counted types 2-14 and 18 on thread 1 (one- to five-byte dts, a THREAD_CPU with dt 0), and THREAD_START/POLL_START/THREAD_STOP on thread 3 (dt 128: a two-byte dt).',
+    'A full header (every key 1-15, two threads) and one record of every type: definitions 24-26 (UTF-8 with a non-BMP character, an empty stack) and CLOCK_SYNC in the process stream, counted types 2-14, 18 and 19 on thread 1 (one- to five-byte dts, a THREAD_CPU with dt 0 and its THREAD_SCHED, a STACK_SAMPLE with all three fields), and THREAD_START/POLL_START/THREAD_STOP on thread 3 (dt 128: a two-byte dt).',
     b,
   );
 }
@@ -336,7 +340,9 @@ function trailingZeros(): Built {
     r('threadCpu', 150, { wallNs: 0, cpuNs: 0 }),
     r('queueSample', 160, { activeHandles: 0, activeRequests: 5, eventsWaiting: 0 }),
     r('gcPause', 170, { durationNs: 100, gcType: 0 }),
-    r('stackSample', 180, { stackId: 3, reason: 0 }),
+    r('stackSample', 180, { stackId: 3, reason: 0, lagNs: 0 }),
+    r('stackSample', 181, { stackId: 3, reason: 0, lagNs: 5 }),
+    r('threadSched', 182, { runnableNs: 0 }),
     r('mark', 190, { nameStringId: 3, value: 0 }),
     r('threadStart', 200, { nodeThreadId: 0, nameStringId: 0, kind: 0 }),
     r('threadStop', 210, { reason: 0 }),
@@ -346,7 +352,7 @@ function trailingZeros(): Built {
   return fromBuilder(
     'trailing-zeros',
     'valid',
-    'Trailing zero fields are dropped (the shape is the index of the last non-zero field + 1) but zeros before a non-zero field are kept: POLL_END (0,0,0) has shape 0, (5000,2,0) shape 2, (0,0,3) and (5000,0,3) shape 3; CALLBACK_START (9,0,4) shape 3; MARK value 0 and CLOCK_SYNC 0 drop their signed field.',
+    'Trailing zero fields are dropped (the shape is the index of the last non-zero field + 1) but zeros before a non-zero field are kept: POLL_END (0,0,0) has shape 0, (5000,2,0) shape 2, (0,0,3) and (5000,0,3) shape 3; CALLBACK_START (9,0,4) shape 3; STACK_SAMPLE (3,0,0) has shape 1 and (3,0,5) shape 3; THREAD_SCHED 0 has shape 0; MARK value 0 and CLOCK_SYNC 0 drop their signed field.',
     b,
   );
 }
@@ -535,7 +541,7 @@ function unknownHeaderKeys(): Built {
   const content = [
     ...varint(1),
     ...varint(3),
-    ...entry(13, utf8('future')),
+    ...entry(16, utf8('future')),
     ...entry(1, [...fromHex(TRACE_B)]),
     ...entry(2, [2, 0xff, 0xff]),
     ...entry(3, [...varint(ORIGIN_MONO), ...varint(ORIGIN_WALL), 0x01]),
@@ -564,7 +570,7 @@ function unknownHeaderKeys(): Built {
   return fromBuilder(
     'unknown-header-keys',
     'forward-compat',
-    'A header of version 1.3 (a newer minor: read normally) written by hand: unknown keys 13, 300 (two-byte key) and 2^60 (a 9-byte key varint) are skipped; known entries with extra bytes (fileIndex, clockAnchor, pid) keep their leading fields; fileStartNs is a padded varint; hostname appears twice and the last wins.',
+    'A header of version 1.3 (a newer minor: read normally) written by hand: unknown keys 16, 300 (two-byte key) and 2^60 (a 9-byte key varint) are skipped; known entries with extra bytes (fileIndex, clockAnchor, pid) keep their leading fields; fileStartNs is a padded varint; hostname appears twice and the last wins.',
     b,
   );
 }
@@ -581,7 +587,7 @@ function unsupportedVersion(): Built {
   const built = fromBuilder(
     'unsupported-version',
     'invalid',
-    'A file of format 2.1 (refused: unsupported-version, its frames are skipped up to the next magic) followed by a concatenated file of format 1.0, which decodes.',
+    'A file of format 2.1 (refused: unsupported-version, its frames are skipped up to the next magic) followed by a concatenated file of format 1.1, which decodes.',
     b,
   );
   // The frame of kind 9 sits in the skipped file: the decoder does not look at it.
