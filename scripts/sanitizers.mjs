@@ -2,27 +2,29 @@
 // AddressSanitizer + UndefinedBehaviorSanitizer, then ThreadSanitizer. Node itself is not
 // instrumented, so the sanitizer runtime is preloaded (LD_PRELOAD) into the test programs (the
 // fixtures, through LOOPTRACE_TEST_PRELOAD; not into the test runner); it checks the addon's own
-// code, and the pthread and atomic operations it uses. Node's own uninstrumented threads produce
-// reports that do not involve looptrace; scripts/tsan-suppressions.txt names those, and nothing
-// else. Any other report fails the run: the sanitizers exit non-zero and write to the child's
-// stderr, which the tests check.
+// code, and the pthread and atomic operations it uses.
+// - ASan and UBSan reports are errors wherever they come from: the process exits non-zero and
+//   the tests fail.
+// - ThreadSanitizer cannot see the synchronisation inside uninstrumented Node and V8, so it
+//   reports races between Node's own threads (MessagePort, V8's platform workers) by the
+//   hundred. Its reports go to files instead; the run fails on every report that has a frame of
+//   looptrace's code in it, and counts the others.
 //
 // The builds happen in a temporary copy of the checkout, so the normal build is left alone.
 //
 //   npm run test:sanitizers -- [--only asan|tsan] [--keep]
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+// The tests that exercise the addon's threads and teardown paths: loops and workers coming and
+// going, enable/disable, the stack watchdog and its interrupts, GC callbacks, bad arguments.
 const TESTS = [
-  'test/recorder-loop.test.ts',
-  'test/recorder-workers.test.ts',
   'test/recorder-lifecycle.test.ts',
-  'test/recorder-writers.test.ts',
-  'test/recorder-failure.test.ts',
+  'test/recorder-workers.test.ts',
   'test/attribution-stacks.test.ts',
   'test/attribution-gc.test.ts',
   'test/attribution-teardown.test.ts',
@@ -37,7 +39,8 @@ const MODES = {
   tsan: {
     flags: '-fsanitize=thread -fno-omit-frame-pointer',
     runtime: 'libtsan.so',
-    env: { TSAN_OPTIONS: `exitcode=86:second_deadlock_stack=1:suppressions=${join(root, 'scripts', 'tsan-suppressions.txt')}` },
+    reportFiles: true,
+    env: {},
   },
 };
 
@@ -84,10 +87,28 @@ for (const [mode, config] of Object.entries(MODES)) {
     failed = true;
     continue;
   }
-  const testEnv = { ...process.env, ...config.env, LOOPTRACE_TEST_PRELOAD: runtime };
+  const reports = join(dir, 'sanitizer-reports');
+  mkdirSync(reports);
+  const extra = config.reportFiles ? { TSAN_OPTIONS: `exitcode=0:second_deadlock_stack=1:log_path=${join(reports, 'tsan')}` } : {};
+  const testEnv = { ...process.env, ...config.env, ...extra, LOOPTRACE_TEST_PRELOAD: runtime };
   const status = run(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...TESTS], { cwd: dir, env: testEnv });
-  console.log(`sanitizers: ${mode}: ${status === 0 ? 'no reports, tests pass' : `FAILED (exit ${status})`}`);
-  if (status !== 0) failed = true;
+  let ours = 0;
+  let theirs = 0;
+  for (const file of readdirSync(reports)) {
+    const text = readFileSync(join(reports, file), 'utf8');
+    for (const report of text.split(/^==================$/m)) {
+      if (!report.includes('WARNING: ThreadSanitizer')) continue;
+      if (/looptrace/.test(report)) {
+        ours++;
+        process.stderr.write(`${report}\n`);
+      } else {
+        theirs++;
+      }
+    }
+  }
+  const verdict = status !== 0 ? `FAILED (tests exit ${status})` : ours > 0 ? `FAILED (${ours} reports in looptrace's code)` : 'tests pass, no reports in looptrace\'s code';
+  console.log(`sanitizers: ${mode}: ${verdict}${config.reportFiles ? `; ${theirs} reports inside Node's own code ignored` : ''}`);
+  if (status !== 0 || ours > 0) failed = true;
   if (!keep) rmSync(dir, { recursive: true, force: true });
 }
 process.exit(failed ? 1 : 0);
