@@ -19,6 +19,7 @@ import { palette, useColor } from './ansi.js';
 import { parseArgs, USAGE, UsageError, type CliOptions } from './args.js';
 import { ProgressBar } from './progress.js';
 import { renderText } from './render-text.js';
+import { wantsFileOutputs, writeFileOutputs } from '../view/cli-outputs.js';
 
 const NAME = 'analyze-trace';
 /** Inputs above this size get a progress bar on a terminal. */
@@ -143,6 +144,7 @@ function run(argv: readonly string[]): number {
     } finally {
       progress?.done();
     }
+    if (wantsFileOutputs(options)) writeFileOutputs(input, reports, options, (m) => stderr(`${NAME}: warning: ${m}\n`));
     if (unprinted > 0) stderr(`${NAME}: warning: … and ${unprinted} more decoder problems (--json lists the first 50 per trace)\n`);
   } catch (error) {
     if (error instanceof InputError) {

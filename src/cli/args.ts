@@ -28,6 +28,14 @@ export interface CliOptions {
   color: boolean | undefined;
   help: boolean;
   version: boolean;
+  /** Visual outputs (src/view): files to write, or a local viewer to serve. */
+  html: string | undefined;
+  perfetto: string | undefined;
+  chromeTrace: string | undefined;
+  view: boolean;
+  live: boolean;
+  /** Port of the --view/--live server; 0 picks a free one. */
+  port: number;
 }
 
 type Handler = (options: CliOptions, value: string, flag: string) => void;
@@ -72,6 +80,18 @@ const FLAGS: Record<string, Flag> = {
       }
     },
   },
+  '--html': { takesValue: true, apply: (o, v) => (o.html = v) },
+  '--perfetto': { takesValue: true, apply: (o, v) => (o.perfetto = v) },
+  '--chrome-trace': { takesValue: true, apply: (o, v) => (o.chromeTrace = v) },
+  '--view': { takesValue: false, apply: (o) => (o.view = true) },
+  '--live': { takesValue: false, apply: (o) => (o.live = true) },
+  '--port': {
+    takesValue: true,
+    apply: (o, v, f) => {
+      if (!/^\d+$/.test(v) || Number(v) > 65535) throw new UsageError(`${f} must be a port number from 0 to 65535, got ${JSON.stringify(v)}`);
+      o.port = Number(v);
+    },
+  },
   '--no-progress': { takesValue: false, apply: (o) => (o.progress = false) },
   '--color': { takesValue: false, apply: (o) => (o.color = true) },
   '--no-color': { takesValue: false, apply: (o) => (o.color = false) },
@@ -98,6 +118,12 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     color: undefined,
     help: false,
     version: false,
+    html: undefined,
+    perfetto: undefined,
+    chromeTrace: undefined,
+    view: false,
+    live: false,
+    port: 0,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -163,6 +189,13 @@ Output
   --color, --no-color      force colours on or off (default: on when stdout is a terminal;
                            NO_COLOR and FORCE_COLOR are respected)
   --no-progress            no progress bar (shown on a terminal for inputs over 64 MiB)
+  --html <file>            also write the report as one self-contained HTML file, with charts
+  --perfetto <file>        also write the trace in Perfetto's protobuf format (ui.perfetto.dev)
+  --chrome-trace <file>    also write the trace as Chrome Trace Event JSON
+  --view                   serve the interactive viewer on 127.0.0.1 and print its URL (with a
+                           random token); the viewer also opens dropped .bin files by itself
+  --live                   like --view, following the newest file of a directory as it grows
+  --port <n>               port for --view and --live (default: a free one)
 
 Window
   --since <time>           analyze from this time: ISO (2024-05-01T12:00:00Z; local time
