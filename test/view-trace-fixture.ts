@@ -41,8 +41,8 @@ export function writeFixtureTrace(pathFor: (fileIndex: number) => string, option
   const paths: string[] = [];
   const endNs = 400_000_000;
   for (let fileIndex = 0; fileIndex < fileCount; fileIndex++) {
-    const fromNs = (endNs / fileCount) * fileIndex;
-    const toNs = (endNs / fileCount) * (fileIndex + 1);
+    const fromNs = Math.floor((endNs / fileCount) * fileIndex);
+    const toNs = Math.floor((endNs / fileCount) * (fileIndex + 1));
     const enc = new TraceEncoder();
     enc.writeMagic();
     enc.writeHeader({

@@ -20,6 +20,7 @@ import { parseArgs, USAGE, UsageError, type CliOptions } from './args.js';
 import { ProgressBar } from './progress.js';
 import { renderText } from './render-text.js';
 import { wantsFileOutputs, writeFileOutputs } from '../view/cli-outputs.js';
+import { serveViewer } from '../view/serve.js';
 
 const NAME = 'analyze-trace';
 /** Inputs above this size get a progress bar on a terminal. */
@@ -90,6 +91,8 @@ function run(argv: readonly string[]): number {
     stdout(`${GENERATOR}\n`);
     return EXIT_OK;
   }
+
+  if (options.view || options.live) return serveViewer(options, { stdout, stderr });
 
   let reports: TraceReport[];
   let jsonlFd: number | undefined;

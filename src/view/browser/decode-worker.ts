@@ -1,0 +1,124 @@
+// The decode worker: reads the dropped files (or the served URLs) in chunks, puts them in trace
+// order by their headers, decodes them with looptrace's TypeScript decoder and builds the
+// columnar model, then transfers its buffers to the page. The page's thread never decodes.
+
+import { TraceDecoder } from '../../format/decoder.js';
+import { describeDiagnostic } from '../../format/diagnostics.js';
+import type { TraceHeader } from '../../format/records.js';
+import { ModelBuilder } from './model-builder.js';
+import type { WorkerMessage, WorkerRequest } from './model.js';
+
+const CHUNK_BYTES = 4 << 20;
+const HEADER_PROBE_BYTES = 256 << 10;
+
+interface Source {
+  name: string;
+  size: number;
+  /** Bytes [from, to) of the source. */
+  read(from: number, to: number): Promise<Uint8Array>;
+  /** The whole source as a stream of chunks. */
+  stream(): AsyncIterable<Uint8Array>;
+}
+
+const scope = self as unknown as { postMessage(message: WorkerMessage, transfer?: Transferable[]): void; onmessage: ((e: MessageEvent<WorkerRequest>) => void) | null };
+
+function post(message: WorkerMessage, transfer: Transferable[] = []): void {
+  scope.postMessage(message, transfer);
+}
+
+function fileSource(file: File): Source {
+  return {
+    name: file.name,
+    size: file.size,
+    read: async (from, to) => new Uint8Array(await file.slice(from, to).arrayBuffer()),
+    stream: async function* () {
+      for (let at = 0; at < file.size; at += CHUNK_BYTES) yield new Uint8Array(await file.slice(at, Math.min(file.size, at + CHUNK_BYTES)).arrayBuffer());
+    },
+  };
+}
+
+async function urlSource(name: string, url: string): Promise<Source> {
+  const head = await fetch(url, { method: 'HEAD' });
+  if (!head.ok) throw new Error(`cannot read ${name}: HTTP ${head.status}`);
+  const size = Number(head.headers.get('content-length') ?? 0);
+  return {
+    name,
+    size,
+    read: async (from, to) => {
+      const r = await fetch(url, { headers: { range: `bytes=${from}-${Math.max(from, to - 1)}` } });
+      return new Uint8Array(await r.arrayBuffer());
+    },
+    stream: async function* () {
+      const r = await fetch(url);
+      if (!r.ok || r.body === null) throw new Error(`cannot read ${name}: HTTP ${r.status}`);
+      const reader = r.body.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        yield value;
+      }
+    },
+  };
+}
+
+async function readHeader(source: Source): Promise<TraceHeader | undefined> {
+  let header: TraceHeader | undefined;
+  const d = new TraceDecoder({ onHeader: (h) => (header ??= h) });
+  d.push(await source.read(0, Math.min(source.size, HEADER_PROBE_BYTES)));
+  return header;
+}
+
+/** Trace order: by trace (earliest origin first), then file index; files without a header last. */
+async function order(sources: Source[]): Promise<Source[]> {
+  const withHeaders = await Promise.all(sources.map(async (s, i) => ({ s, i, h: await readHeader(s) })));
+  withHeaders.sort((a, b) => {
+    if (a.h === undefined || b.h === undefined) return a.h === b.h ? a.i - b.i : a.h === undefined ? 1 : -1;
+    if (a.h.traceId !== b.h.traceId) return a.h.originWallUnixNs < b.h.originWallUnixNs ? -1 : 1;
+    return a.h.fileIndex - b.h.fileIndex;
+  });
+  return withHeaders.map((x) => x.s);
+}
+
+async function decode(sources: Source[], longTaskNs: number): Promise<void> {
+  const started = performance.now();
+  const ordered = await order(sources);
+  const totalBytes = ordered.reduce((n, s) => n + s.size, 0);
+  const builder = new ModelBuilder(longTaskNs);
+  let source = '';
+  const decoder = new TraceDecoder({
+    onRecord: builder.onRecord,
+    onHeader: builder.onHeader,
+    onDiagnostic: (d) => {
+      const lost = d.kind === 'corrupt-frame' || d.kind === 'truncated' || d.kind === 'bad-magic' || d.kind === 'malformed-header';
+      builder.diagnostic(describeDiagnostic({ ...d, source }), lost);
+    },
+  });
+  builder.attach(decoder);
+  let bytes = 0;
+  let lastPost = 0;
+  for (const s of ordered) {
+    source = s.name;
+    for await (const chunk of s.stream()) {
+      decoder.push(chunk);
+      bytes += chunk.length;
+      const now = performance.now();
+      if (now - lastPost > 100) {
+        lastPost = now;
+        post({ type: 'progress', bytes, totalBytes });
+      }
+    }
+    decoder.end();
+  }
+  const { model, transfer } = builder.finish({ bytes, files: ordered.map((s) => s.name), decodeMs: performance.now() - started });
+  post({ type: 'model', model }, transfer);
+}
+
+scope.onmessage = (e) => {
+  const req = e.data;
+  const run = async (): Promise<void> => {
+    const sources = req.type === 'files' ? req.files.map(fileSource) : await Promise.all(req.urls.map((u) => urlSource(u.name, u.url)));
+    if (sources.length === 0) throw new Error('no trace files given');
+    await decode(sources, req.longTaskNs);
+  };
+  run().catch((error: unknown) => post({ type: 'error', message: error instanceof Error ? error.message : String(error) }));
+};
