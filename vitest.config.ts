@@ -3,9 +3,9 @@ import { defineConfig } from 'vitest/config';
 /**
  * Tests that run the examples load every core for seconds (worker pools, a saturated threadpool).
  * They run in a group of their own after the rest, so that they neither slow down nor are slowed
- * by the timing-sensitive recorder tests.
+ * by the timing-sensitive recorder tests. The browser tests run a service and Chromium: same group.
  */
-const HEAVY = ['test/analyze-examples.test.ts'];
+const HEAVY = ['test/analyze-examples.test.ts', 'test/view-browser.test.ts'];
 
 export default defineConfig({
   test: {

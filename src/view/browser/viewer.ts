@@ -476,7 +476,9 @@ if (token !== null && location.protocol.startsWith('http')) {
       return;
     }
     const list = (await r.json()) as { files: { name: string; url: string }[]; live: boolean };
-    if (list.files.length > 0) load({ type: 'urls', urls: list.files, longTaskNs: longTaskNs() });
+    // Absolute URLs: the worker runs from a blob: URL, against which a path does not resolve.
+    const urls = list.files.map((f) => ({ name: f.name, url: new URL(f.url, location.href).href }));
+    if (urls.length > 0) load({ type: 'urls', urls, longTaskNs: longTaskNs() });
     if (list.live) startLive(`/live?token=${encodeURIComponent(token)}`, $('live'));
   })().catch((error: unknown) => {
     status.textContent = `Could not reach the server: ${String(error)}`;
