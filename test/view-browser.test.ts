@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TraceReport } from '../src/analyze/index.js';
-import { launchChromium, type LaunchedBrowser } from './browser.js';
+import { launchChromium, type LaunchedBrowser } from '../scripts/chromium.js';
 import { FIXTURE, writeFixtureTrace } from './view-trace-fixture.js';
 
 const ROOT = resolve(import.meta.dirname, '..');

@@ -1,6 +1,6 @@
-// Drives Debian's Chromium (/usr/bin/chromium, installed by .ci/run) through playwright-core: no
-// browser is downloaded. Each launch gets a fresh profile directory, removed on close.
-
+// Drives Debian's Chromium (/usr/bin/chromium, installed by .ci/run) through playwright-core for
+// the browser tests and the viewer benchmark: no browser is downloaded. Each launch gets a fresh
+// profile directory, removed on close.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
