@@ -7,7 +7,7 @@
 //
 // Runs in Node and in the browser: it imports no Node module.
 
-import type { TraceRecord } from '../format/records.js';
+import type { PollEndRecord, TraceRecord } from '../format/records.js';
 
 /** What a consumer of the slicer receives. Every time is nanoseconds since the trace's origin. */
 export interface LoopSink {
@@ -54,49 +54,33 @@ export class LoopSlicer {
   constructor(sink: LoopSink, options: LoopSlicerOptions = {}) {
     this.sink = sink;
     this.bucketNs = options.utilizationBucketNs ?? 100e6;
+    this.tracksUtilization = sink.utilization !== undefined;
   }
+
+  private readonly tracksUtilization: boolean;
 
   /** Breaks every thread's pairing: a frame was lost, so records of any thread may be missing. */
   gapAll(): void {
     for (const s of this.threads) if (s !== undefined) this.gap(s);
   }
 
+  /** The decoder's reused POLL_START and POLL_END objects, recognised by identity (see onRecord). */
+  private pollStartRecord: TraceRecord | undefined;
+  private pollEndRecord: TraceRecord | undefined;
+
   readonly onRecord = (r: TraceRecord): void => {
+    // The two commonest records are recognised by identity before r.type is read: TraceDecoder
+    // reuses one object per record type, and a load of .type sees every record shape (slow).
+    if (r === this.pollStartRecord) return this.pollStart(r.threadId, r.timeNs);
+    if (r === this.pollEndRecord) return this.pollEnd(r.threadId, r.timeNs, (r as PollEndRecord).blockedNs);
     const id = r.threadId;
     switch (r.type) {
-      case 'pollStart': {
-        if (id === 0) return;
-        const s = this.state(id);
-        const t = r.timeNs;
-        if (s.pollEndNs !== NONE && s.runStartNs !== NONE && t >= s.pollEndNs) {
-          this.addBusy(id, s, s.pollEndNs, t);
-          this.sink.busy?.(id, s.runStartNs, t, s.runIoNs, t - s.pollEndNs);
-        }
-        s.pollStartNs = t;
-        s.pollEndNs = NONE;
-        s.runStartNs = NONE;
-        s.runIoNs = 0;
-        return;
-      }
-      case 'pollEnd': {
-        if (id === 0) return;
-        const s = this.state(id);
-        const t = r.timeNs;
-        if (s.pollStartNs !== NONE && t >= s.pollStartNs) {
-          const phaseNs = t - s.pollStartNs;
-          const blockedNs = Math.min(r.blockedNs, phaseNs);
-          this.sink.poll?.(id, s.pollStartNs, blockedNs, t);
-          s.runStartNs = s.pollStartNs + blockedNs;
-          s.runIoNs = t - s.runStartNs;
-          this.addBusy(id, s, s.runStartNs, t);
-          s.pollEndNs = t;
-        } else {
-          s.runStartNs = NONE;
-          s.pollEndNs = NONE;
-        }
-        s.pollStartNs = NONE;
-        return;
-      }
+      case 'pollStart':
+        this.pollStartRecord = r;
+        return this.pollStart(id, r.timeNs);
+      case 'pollEnd':
+        this.pollEndRecord = r;
+        return this.pollEnd(id, r.timeNs, r.blockedNs);
       case 'gcPause':
         if (id !== 0) this.sink.gc?.(id, r.timeNs - r.durationNs, r.durationNs, r.gcType);
         return;
@@ -132,6 +116,37 @@ export class LoopSlicer {
         return;
     }
   };
+
+  pollStart(id: number, t: number): void {
+    if (id === 0) return;
+    const s = this.threads[id] ?? this.state(id);
+    if (s.pollEndNs !== NONE && s.runStartNs !== NONE && t >= s.pollEndNs) {
+      if (this.tracksUtilization) this.addBusy(id, s, s.pollEndNs, t);
+      this.sink.busy?.(id, s.runStartNs, t, s.runIoNs, t - s.pollEndNs);
+    }
+    s.pollStartNs = t;
+    s.pollEndNs = NONE;
+    s.runStartNs = NONE;
+    s.runIoNs = 0;
+  }
+
+  pollEnd(id: number, t: number, blockedNs: number): void {
+    if (id === 0) return;
+    const s = this.threads[id] ?? this.state(id);
+    if (s.pollStartNs !== NONE && t >= s.pollStartNs) {
+      const phaseNs = t - s.pollStartNs;
+      const b = blockedNs < phaseNs ? blockedNs : phaseNs;
+      this.sink.poll?.(id, s.pollStartNs, b, t);
+      s.runStartNs = s.pollStartNs + b;
+      s.runIoNs = t - s.runStartNs;
+      if (this.tracksUtilization) this.addBusy(id, s, s.runStartNs, t);
+      s.pollEndNs = t;
+    } else {
+      s.runStartNs = NONE;
+      s.pollEndNs = NONE;
+    }
+    s.pollStartNs = NONE;
+  }
 
   /** Reports the utilization buckets still open. */
   finish(): void {

@@ -137,12 +137,12 @@ function sendFile(req: IncomingMessage, res: ServerResponse, path: string): void
     }
     res.writeHead(206, { ...headers, 'content-length': end - start + 1, 'content-range': `bytes ${start}-${end}/${size}` });
     if (req.method === 'HEAD') res.end();
-    else createReadStream(path, { start, end }).pipe(res);
+    else createReadStream(path, { start, end, highWaterMark: 1 << 20 }).pipe(res);
     return;
   }
   res.writeHead(200, { ...headers, 'content-length': size });
   if (req.method === 'HEAD') res.end();
-  else createReadStream(path).pipe(res);
+  else createReadStream(path, { highWaterMark: 1 << 20 }).pipe(res);
 }
 
 /** The live stream: follows the directory only while at least one page listens. */

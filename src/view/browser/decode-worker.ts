@@ -10,6 +10,7 @@ import type { WorkerMessage, WorkerRequest } from './model.js';
 
 const CHUNK_BYTES = 4 << 20;
 const HEADER_PROBE_BYTES = 256 << 10;
+const URL_PIECE_BYTES = 8 << 20;
 
 interface Source {
   name: string;
@@ -32,30 +33,42 @@ function fileSource(file: File): Source {
     size: file.size,
     read: async (from, to) => new Uint8Array(await file.slice(from, to).arrayBuffer()),
     stream: async function* () {
-      for (let at = 0; at < file.size; at += CHUNK_BYTES) yield new Uint8Array(await file.slice(at, Math.min(file.size, at + CHUNK_BYTES)).arrayBuffer());
+      // The next chunk is read while the decoder works on this one.
+      const read = (at: number) => file.slice(at, Math.min(file.size, at + CHUNK_BYTES)).arrayBuffer();
+      let next = file.size > 0 ? read(0) : undefined;
+      for (let at = 0; next !== undefined; at += CHUNK_BYTES) {
+        const chunk = new Uint8Array(await next);
+        next = at + CHUNK_BYTES < file.size ? read(at + CHUNK_BYTES) : undefined;
+        yield chunk;
+      }
     },
   };
 }
 
+/**
+ * A served file. Its bytes come in pieces of up to URL_PIECE_BYTES by Range requests, and the next
+ * piece is requested while the decoder works on this one, so reading and decoding overlap.
+ */
 async function urlSource(name: string, url: string): Promise<Source> {
   const head = await fetch(url, { method: 'HEAD' });
   if (!head.ok) throw new Error(`cannot read ${name}: HTTP ${head.status}`);
   const size = Number(head.headers.get('content-length') ?? 0);
+  const read = async (from: number, to: number): Promise<Uint8Array> => {
+    const r = await fetch(url, { headers: { range: `bytes=${from}-${Math.max(from, to - 1)}` } });
+    if (!r.ok) throw new Error(`cannot read ${name}: HTTP ${r.status}`);
+    return new Uint8Array(await r.arrayBuffer());
+  };
   return {
     name,
     size,
-    read: async (from, to) => {
-      const r = await fetch(url, { headers: { range: `bytes=${from}-${Math.max(from, to - 1)}` } });
-      return new Uint8Array(await r.arrayBuffer());
-    },
+    read,
     stream: async function* () {
-      const r = await fetch(url);
-      if (!r.ok || r.body === null) throw new Error(`cannot read ${name}: HTTP ${r.status}`);
-      const reader = r.body.getReader();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return;
-        yield value;
+      let next = size > 0 ? read(0, Math.min(size, URL_PIECE_BYTES)) : undefined;
+      for (let at = 0; next !== undefined; at += URL_PIECE_BYTES) {
+        const piece = await next;
+        const from = at + URL_PIECE_BYTES;
+        next = from < size ? read(from, Math.min(size, from + URL_PIECE_BYTES)) : undefined;
+        yield piece;
       }
     },
   };
@@ -96,10 +109,16 @@ async function decode(sources: Source[], longTaskNs: number): Promise<void> {
   builder.attach(decoder);
   let bytes = 0;
   let lastPost = 0;
+  /** Time inside the decoder (and the model it feeds), apart from waiting for bytes. */
+  let decodeMs = 0;
+  let chunks = 0;
   for (const s of ordered) {
     source = s.name;
     for await (const chunk of s.stream()) {
+      const before = performance.now();
       decoder.push(chunk);
+      decodeMs += performance.now() - before;
+      chunks++;
       bytes += chunk.length;
       const now = performance.now();
       if (now - lastPost > 100) {
@@ -109,7 +128,9 @@ async function decode(sources: Source[], longTaskNs: number): Promise<void> {
     }
     decoder.end();
   }
+  const finishStarted = performance.now();
   const { model, transfer } = builder.finish({ bytes, files: ordered.map((s) => s.name), decodeMs: performance.now() - started });
+  model.timings = { decodeMs, finishMs: performance.now() - finishStarted, chunks };
   post({ type: 'model', model }, transfer);
 }
 

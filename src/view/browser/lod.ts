@@ -5,28 +5,39 @@
 // Counters keep the max of blocks of 4, 16, 64 ... points for the same reason.
 
 import type { BusyLevel, CounterSeries, ThreadLane } from './model.js';
+import { chunkAt, chunkLowerBound, type SpanChunk } from './span-column.js';
 
 /** The finest level has about one bin per this many busy stretches. */
 const STRETCHES_PER_BIN = 4;
 const MIN_BIN_NS = 1024;
 const COARSEST_BINS = 256;
 
-export function buildBusyLevels(startNs: Float64Array, durNs: Float32Array, fromNs: number, toNs: number): BusyLevel[] {
+export function buildBusyLevels(chunks: readonly SpanChunk[], count: number, fromNs: number, toNs: number): BusyLevel[] {
   const spanNs = Math.max(1, toNs - fromNs);
-  const wanted = Math.max(1, Math.ceil(startNs.length / STRETCHES_PER_BIN));
+  const wanted = Math.max(1, Math.ceil(count / STRETCHES_PER_BIN));
   let binNs = MIN_BIN_NS;
   while (spanNs / binNs > wanted) binNs *= 2;
   const bins = new Float32Array(Math.ceil(spanNs / binNs) + 1);
-  for (let i = 0; i < startNs.length; i++) {
-    let a = startNs[i]! - fromNs;
-    const b = a + durNs[i]!;
-    let bin = Math.floor(a / binNs);
-    while (a < b && bin < bins.length) {
-      const edge = (bin + 1) * binNs;
-      const end = b < edge ? b : edge;
-      bins[bin]! += end - a;
-      a = end;
-      bin++;
+  for (const c of chunks) {
+    const base = c.baseNs - fromNs;
+    const offs = c.startOffNs;
+    const durs = c.durNs;
+    for (let i = 0; i < offs.length; i++) {
+      let a = base + offs[i]!;
+      const b = a + durs[i]!;
+      let bin = Math.floor(a / binNs);
+      // Most stretches fall inside one bin.
+      if (b <= (bin + 1) * binNs) {
+        bins[bin]! += b - a;
+        continue;
+      }
+      while (a < b && bin < bins.length) {
+        const edge = (bin + 1) * binNs;
+        const end = b < edge ? b : edge;
+        bins[bin]! += end - a;
+        a = end;
+        bin++;
+      }
     }
   }
   const levels: BusyLevel[] = [{ binNs, busyNs: bins }];
@@ -91,15 +102,7 @@ export function busyPerPixel(lane: ThreadLane, t0: number, t1: number, px: numbe
     }
   }
   if (level < 0) {
-    const starts = lane.busyStartNs;
-    const durs = lane.busyDurNs;
-    let i = lowerBound(starts, t0);
-    if (i > 0) i--;
-    for (; i < starts.length; i++) {
-      const s = starts[i]!;
-      if (s >= t1) break;
-      addSpan(out, px, (s - t0) / nsPerPx, (s + durs[i]! - t0) / nsPerPx);
-    }
+    forEachSpan(lane.busy, t0, t1, (s, e) => addSpan(out, px, (s - t0) / nsPerPx, (e - t0) / nsPerPx));
   } else {
     const { binNs, busyNs } = lane.levels[level]!;
     const base = lane.levelStartNs;
@@ -170,21 +173,40 @@ export function counterPerPixel(series: CounterSeries, t0: number, t1: number, p
   }
 }
 
+/**
+ * Calls fn(start, end) for the spans that overlap [t0, t1), starting with the one before t0 (spans
+ * of one loop do not overlap, so only that one can reach into the view).
+ */
+export function forEachSpan(chunks: readonly SpanChunk[], t0: number, t1: number, fn: (startNs: number, endNs: number) => void): void {
+  if (chunks.length === 0) return;
+  let ci = chunkAt(chunks, t0);
+  let i = chunkLowerBound(chunks[ci]!, t0);
+  if (i > 0) i--;
+  else if (ci > 0) {
+    ci--;
+    i = chunks[ci]!.startOffNs.length - 1;
+  }
+  for (; ci < chunks.length; ci++, i = 0) {
+    const c = chunks[ci]!;
+    const offs = c.startOffNs;
+    const durs = c.durNs;
+    const base = c.baseNs;
+    for (; i < offs.length; i++) {
+      const s = base + offs[i]!;
+      if (s >= t1) return;
+      fn(s, s + durs[i]!);
+    }
+  }
+}
+
 /** Marks pixels where a GC pause (or any span list) is present: 1 for present. */
-export function spansPerPixel(starts: Float64Array, durs: Float32Array, t0: number, t1: number, px: number, out: Uint8Array): void {
+export function spansPerPixel(chunks: readonly SpanChunk[], t0: number, t1: number, px: number, out: Uint8Array): void {
   out.fill(0, 0, px);
   const nsPerPx = (t1 - t0) / px;
-  let i = lowerBound(starts, t0 - 1e9);
-  while (i < starts.length) {
-    const s = starts[i]!;
-    if (s >= t1) break;
-    const e = s + durs[i]!;
-    if (e >= t0) {
-      const a = Math.max(0, Math.floor((s - t0) / nsPerPx));
-      const b = Math.min(px - 1, Math.floor((e - t0) / nsPerPx));
-      for (let p = a; p <= b; p++) out[p] = 1;
-      // Skip the rest of the pixel: one mark per pixel is all that can be seen.
-      i = Math.max(i + 1, lowerBound(starts, t0 + (b + 1) * nsPerPx, i + 1));
-    } else i++;
-  }
+  forEachSpan(chunks, t0, t1, (s, e) => {
+    if (e < t0) return;
+    const a = Math.max(0, Math.floor((s - t0) / nsPerPx));
+    const b = Math.min(px - 1, Math.floor((e - t0) / nsPerPx));
+    for (let p = a; p <= b; p++) out[p] = 1;
+  });
 }

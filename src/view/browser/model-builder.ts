@@ -4,16 +4,18 @@
 // seals the columns, builds the level-of-detail sums and lists the buffers to transfer.
 
 import type { TraceDecoder } from '../../format/decoder.js';
-import type { TraceHeader, TraceRecord } from '../../format/records.js';
+import type { PollEndRecord, TraceHeader, TraceRecord } from '../../format/records.js';
 import { LoopSlicer } from '../loop-slicer.js';
 import { formatStack } from '../stack-format.js';
 import { F32Column, F64Column } from './chunked-column.js';
-import type { CounterSeries, LongTaskInfo, OperationInfo, StackSampleInfo, ThreadLane, TimelineModel } from './model.js';
+import type { BusyLevel, CounterSeries, LongTaskInfo, OperationInfo, StackSampleInfo, ThreadLane, TimelineModel } from './model.js';
+import { SpanColumnBuilder, type SpanChunk } from './span-column.js';
 import { buildBusyLevels, buildMaxLevels } from './lod.js';
 
 /** Stack samples and operations are kept up to these counts; more would be objects per record. */
 const MAX_STACK_SAMPLES = 100_000;
 const MAX_OPERATIONS = 200_000;
+const UTILIZATION_BIN_NS = 100e6;
 
 class CounterBuilder {
   readonly timeNs = new F64Column();
@@ -36,15 +38,11 @@ class CounterBuilder {
 class LaneBuilder {
   name: string;
   isMain: boolean;
-  readonly busyStart = new F64Column();
-  readonly busyDur = new F32Column();
-  readonly busyIo = new F32Column();
-  readonly gcStart = new F64Column();
-  readonly gcDur = new F32Column();
+  readonly busy = new SpanColumnBuilder();
+  readonly gc = new SpanColumnBuilder();
   readonly eventsWaiting = new CounterBuilder('events waiting', 'count');
   readonly activeHandles = new CounterBuilder('active handles', 'count');
   readonly activeRequests = new CounterBuilder('active requests', 'count');
-  readonly utilization = new CounterBuilder('utilization', 'ratio');
   lastWaiting = -1;
   iterations = 0;
   busyTotalNs = 0;
@@ -78,11 +76,9 @@ export class ModelBuilder {
   constructor(private readonly longTaskNs: number) {
     this.slicer = new LoopSlicer({
       busy: (threadId, startNs, endNs, ioNs, timersNs) => {
-        const lane = this.lane(threadId);
+        const lane = this.lanes[threadId] ?? this.lane(threadId);
         const dur = endNs - startNs;
-        lane.busyStart.push(startNs);
-        lane.busyDur.push(dur);
-        lane.busyIo.push(ioNs);
+        lane.busy.push(startNs, dur);
         lane.iterations++;
         lane.busyTotalNs += dur;
         if (dur >= this.longTaskNs) {
@@ -103,12 +99,11 @@ export class ModelBuilder {
           });
         }
         if (lane.pendingStacks.length > 0) lane.pendingStacks = [];
-        lane.pendingGcNs = 0;
+        if (lane.pendingGcNs !== 0) lane.pendingGcNs = 0;
       },
       gc: (threadId, startNs, durationNs) => {
         const lane = this.lane(threadId);
-        lane.gcStart.push(startNs);
-        lane.gcDur.push(durationNs);
+        lane.gc.push(startNs, durationNs);
         lane.pendingGcNs += durationNs;
       },
       stack: (threadId, timeNs, stackId) => {
@@ -129,7 +124,6 @@ export class ModelBuilder {
           }
         }
       },
-      utilization: (threadId, bucketStartNs, ratio) => this.lane(threadId).utilization.add(bucketStartNs, ratio),
     });
   }
 
@@ -146,21 +140,37 @@ export class ModelBuilder {
     }
   };
 
+  /** The decoder's reused POLL_START and POLL_END objects, recognised by identity (see onRecord). */
+  private pollStartRecord: TraceRecord | undefined;
+  private pollEndRecord: PollEndRecord | undefined;
+
   readonly onRecord = (r: TraceRecord): void => {
     this.records++;
     const t = r.timeNs;
-    if (t < this.minNs) this.minNs = t;
     if (t > this.maxNs) this.maxNs = t;
-    this.slicer.onRecord(r);
+    if (t < this.minNs) this.minNs = t;
+    // The commonest records first, by identity: reading r.type sees every record shape (slow).
+    if (r === this.pollStartRecord) {
+      this.slicer.pollStart(r.threadId, t);
+      return;
+    }
+    if (r === this.pollEndRecord) {
+      this.pollEnd(this.pollEndRecord);
+      return;
+    }
     switch (r.type) {
-      case 'pollEnd': {
-        const lane = this.lane(r.threadId);
-        if (lane.lastWaiting !== r.eventsWaiting) {
-          lane.lastWaiting = r.eventsWaiting;
-          lane.eventsWaiting.add(t, r.eventsWaiting);
-        }
-        break;
-      }
+      case 'pollStart':
+        this.pollStartRecord = r;
+        this.slicer.pollStart(r.threadId, t);
+        return;
+      case 'pollEnd':
+        this.pollEndRecord = r;
+        this.pollEnd(r);
+        return;
+      default:
+        this.slicer.onRecord(r);
+    }
+    switch (r.type) {
       case 'queueSample': {
         const lane = this.lane(r.threadId);
         lane.activeHandles.add(t, r.activeHandles);
@@ -182,6 +192,17 @@ export class ModelBuilder {
     }
   };
 
+  private pollEnd(r: PollEndRecord): void {
+    const id = r.threadId;
+    this.slicer.pollEnd(id, r.timeNs, r.blockedNs);
+    if (id === 0) return;
+    const lane = this.lanes[id] ?? this.lane(id);
+    if (lane.lastWaiting !== r.eventsWaiting) {
+      lane.lastWaiting = r.eventsWaiting;
+      lane.eventsWaiting.add(r.timeNs, r.eventsWaiting);
+    }
+  }
+
   diagnostic(message: string, lostFrame: boolean): void {
     if (lostFrame) this.slicer.gapAll();
     if (this.diagnostics.length < 100) this.diagnostics.push(message);
@@ -190,9 +211,17 @@ export class ModelBuilder {
   finish(info: { bytes: number; files: string[]; decodeMs: number }): { model: TimelineModel; transfer: ArrayBuffer[] } {
     this.slicer.finish();
     const transfer: ArrayBuffer[] = [];
-    const keep = <T extends Float64Array | Float32Array>(a: T): T => {
+    const keep = <T extends Float64Array | Float32Array | Uint32Array>(a: T): T => {
       transfer.push(a.buffer as ArrayBuffer);
       return a;
+    };
+    const keepSpans = (b: SpanColumnBuilder): SpanChunk[] => {
+      b.close();
+      for (const c of b.chunks) {
+        keep(c.startOffNs);
+        keep(c.durNs);
+      }
+      return b.chunks;
     };
     const startNs = Number.isFinite(this.minNs) ? this.minNs : 0;
     const endNs = Number.isFinite(this.maxNs) ? Math.max(this.maxNs, startNs + 1) : 1;
@@ -209,23 +238,21 @@ export class ModelBuilder {
     const threads: ThreadLane[] = [];
     for (const lane of this.lanes) {
       if (lane === undefined || lane.threadId === 0) continue;
-      const busyStartNs = keep(lane.busyStart.seal());
-      const busyDurNs = keep(lane.busyDur.seal());
-      const busyIoNs = keep(lane.busyIo.seal());
-      const levels = buildBusyLevels(busyStartNs, busyDurNs, startNs, endNs);
+      const busy = keepSpans(lane.busy);
+      const levels = buildBusyLevels(busy, lane.busy.length, startNs, endNs);
       for (const l of levels) keep(l.busyNs);
-      const counters = [lane.eventsWaiting, lane.activeHandles, lane.activeRequests, lane.utilization].map(sealCounter);
+      const counters = [lane.eventsWaiting, lane.activeHandles, lane.activeRequests].map(sealCounter);
+      counters.push(sealCounter(utilizationFrom(levels, startNs)));
+      const gcPauses = lane.gc.length;
       threads.push({
         threadId: lane.threadId,
         name: lane.name,
         isMain: lane.isMain,
-        busyStartNs,
-        busyDurNs,
-        busyIoNs,
+        busy,
         levels,
         levelStartNs: startNs,
-        gcStartNs: keep(lane.gcStart.seal()),
-        gcDurNs: keep(lane.gcDur.seal()),
+        gc: keepSpans(lane.gc),
+        gcPauses,
         counters,
         iterations: lane.iterations,
         busyTotalNs: lane.busyTotalNs,
@@ -262,6 +289,16 @@ export class ModelBuilder {
     }
     return lane;
   }
+}
+
+/** The utilization counter: busy share per bin of the level whose bins are nearest 100 ms. */
+function utilizationFrom(levels: BusyLevel[], startNs: number): CounterBuilder {
+  const c = new CounterBuilder('utilization', 'ratio');
+  let best = levels[0];
+  for (const l of levels) if (best === undefined || Math.abs(Math.log(l.binNs / UTILIZATION_BIN_NS)) < Math.abs(Math.log(best.binNs / UTILIZATION_BIN_NS))) best = l;
+  if (best === undefined) return c;
+  for (let i = 0; i < best.busyNs.length; i++) c.add(startNs + i * best.binNs, Math.min(1, best.busyNs[i]! / best.binNs));
+  return c;
 }
 
 function unixMs(wallNs: bigint): number {

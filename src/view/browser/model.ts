@@ -1,7 +1,9 @@
 // The viewer's model: what the decode worker builds and hands to the page. Everything that grows
 // with the trace is a typed array (one column per field, never an object per record); only the
 // few long tasks, stack samples and operations are objects. Times are nanoseconds since the
-// trace's origin, as Float64 (exact below 2^53); durations are Float32 (relative precision 6e-8).
+// trace's origin; durations are Float32 (relative precision 6e-8).
+
+import type { SpanChunk } from './span-column.js';
 
 /** Busy time per bin at one level of detail: bin i covers [startNs + i*binNs, +binNs). */
 export interface BusyLevel {
@@ -14,15 +16,13 @@ export interface ThreadLane {
   threadId: number;
   name: string;
   isMain: boolean;
-  /** Busy stretches in time order: start, duration, and the I/O-callback part at its beginning. */
-  busyStartNs: Float64Array;
-  busyDurNs: Float32Array;
-  busyIoNs: Float32Array;
+  /** Busy stretches in time order (span-column.ts: 8 bytes a stretch). */
+  busy: SpanChunk[];
   /** Coarser and coarser sums of busy time (each level's bins twice as wide as the previous). */
   levels: BusyLevel[];
   levelStartNs: number;
-  gcStartNs: Float64Array;
-  gcDurNs: Float32Array;
+  gc: SpanChunk[];
+  gcPauses: number;
   /** Counter series of this loop, by name. */
   counters: CounterSeries[];
   iterations: number;
@@ -86,6 +86,8 @@ export interface TimelineModel {
   stacks: StackSampleInfo[];
   diagnostics: string[];
   decodeMs: number;
+  /** Where the load time went: in the decoder and model, in finish(), and how many chunks came. */
+  timings?: { decodeMs: number; finishMs: number; chunks: number };
 }
 
 /** Messages from the worker to the page. */

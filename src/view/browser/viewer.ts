@@ -197,7 +197,7 @@ function draw(): void {
         const x = LABEL_W + p;
         for (let y = top; y < top + BAND_H; y++) px[y * W + x] = color;
       }
-      spansPerPixel(lane.gcStartNs, lane.gcDurNs, t0, t1, plotW, u);
+      spansPerPixel(lane.gc, t0, t1, plotW, u);
       const gy = top + BAND_H + 1;
       for (let p = 0; p < plotW; p++) if (u[p] === 1) for (let y = gy; y < gy + 4; y++) px[y * W + LABEL_W + p] = GC;
     } else {
@@ -508,10 +508,11 @@ if (token !== null && location.protocol.startsWith('http')) {
       endNs: m.endNs,
       originUnixMs: m.originUnixMs,
       serviceName: m.serviceName,
-      threads: m.threads.map((t) => ({ threadId: t.threadId, name: t.name, iterations: t.iterations, busyTotalNs: t.busyTotalNs, gcPauses: t.gcStartNs.length })),
+      threads: m.threads.map((t) => ({ threadId: t.threadId, name: t.name, iterations: t.iterations, busyTotalNs: t.busyTotalNs, gcPauses: t.gcPauses })),
       longTasks: m.longTasks.map((lt) => ({ index: lt.index, threadId: lt.threadId, startNs: lt.startNs, endNs: lt.endNs, stacks: lt.stacks.length })),
       operations: m.operations.length,
       decodeMs: m.decodeMs,
+      timings: m.timings,
     };
   },
   /** Where each lane is and where each visible long task is drawn, in canvas pixels. */
