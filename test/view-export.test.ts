@@ -187,3 +187,22 @@ describe('--chrome-trace', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 });
+
+describe('--html', () => {
+  it('writes one self-contained page with the findings, threads, long tasks with their stacks and the threadpool chart, and no script', () => {
+    const [trace] = writeFixtureTrace((i) => join(dir, `html.${i}.bin`));
+    const out = join(dir, 'report.html');
+    const r = runCli(trace!, '--html', out, '--no-progress');
+    expect(r.status, r.stderr).toBe(0);
+    const html = readFileSync(out, 'utf8');
+    expect(html).toMatch(/^<!doctype html>/);
+    expect(html).toContain(`content="default-src 'none'; style-src 'unsafe-inline'; img-src data:"`);
+    expect(html).not.toMatch(/<script|<link|src="http|href="http/i);
+    expect(html).toContain('<h2>Findings, worst first</h2>');
+    expect(html).toMatch(/<li class="(crit|warn)">[^<]*long task[^<]*120 ms/);
+    expect(html).toContain(`<pre>${FIXTURE.stackFrames.join('\n')}</pre>`);
+    expect(html).toContain('<td class="l">worker 1 (pool.mjs)</td>');
+    expect(html).toMatch(/<svg class="timeline"[^>]*>.*<rect class="long-task"/s);
+    expect(html).toMatch(/<svg class="threadpool"/);
+  });
+});
