@@ -206,3 +206,24 @@ describe('--html', () => {
     expect(html).toMatch(/<svg class="threadpool"/);
   });
 });
+
+describe('ProtoWriter', () => {
+  it('writes nested messages whose lengths cross every varint size, as protobufjs reads them', async () => {
+    const { ProtoWriter } = await import('../src/view/protobuf-writer.js');
+    const root = protobuf.loadSync(join(ROOT, 'test/fixtures/perfetto/perfetto_trace.proto'));
+    const Trace = root.lookupType('perfetto.protos.Trace');
+    const w = new ProtoWriter(16);
+    const lengths = [0, 1, 100, 127, 128, 200, 16_383, 16_384, 70_000, 2_097_152];
+    for (const n of lengths) {
+      w.begin(1); // packet
+      w.uint(8, 2 ** 40 + n); // timestamp
+      w.begin(60); // track_descriptor
+      w.string(2, 'x'.repeat(n)); // name
+      w.end();
+      w.end();
+    }
+    const decoded = Trace.toObject(Trace.decode(w.bytes()), { longs: Number }) as { packet: { timestamp: number; trackDescriptor: { name?: string } }[] };
+    expect(decoded.packet.map((p) => p.timestamp - 2 ** 40)).toEqual(lengths);
+    expect(decoded.packet.map((p) => (p.trackDescriptor.name ?? '').length)).toEqual(lengths);
+  });
+});

@@ -1,7 +1,8 @@
 // A small protocol-buffers writer: varints, doubles, strings and nested messages appended to one
-// growing buffer. Nested messages reserve a four-byte length and fill it in when they close (a
-// padded varint, which every protobuf reader accepts), so no message is built twice. Enough for
-// the handful of Perfetto messages the exporter writes; not a general protobuf library.
+// growing buffer. Nested messages reserve a four-byte length and fill it in when they close,
+// moving their (usually short) body back when the length needs fewer bytes, so no message is
+// built twice. Enough for the handful of Perfetto messages the exporter writes; not a general
+// protobuf library.
 
 const textEncoder = new TextEncoder();
 /** Bytes reserved for a nested message's length: up to 2^28 - 1 bytes per message. */
@@ -76,8 +77,15 @@ export class ProtoWriter {
     if (at === undefined) throw new Error('ProtoWriter: end() without begin()');
     let n = this.pos - at - LENGTH_BYTES;
     if (n > MAX_NESTED_BYTES) throw new Error(`ProtoWriter: nested message of ${n} bytes is too large`);
-    for (let i = 0; i < LENGTH_BYTES; i++) {
-      this.buf[at + i] = (n & 0x7f) | (i < LENGTH_BYTES - 1 ? 0x80 : 0);
+    // Most messages are small: move the body back so that the length takes the bytes it needs
+    // (one below 128). Only positions of enclosing messages are kept, and they lie before `at`.
+    const lengthBytes = n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 4;
+    if (lengthBytes < LENGTH_BYTES) {
+      this.buf.copyWithin(at + lengthBytes, at + LENGTH_BYTES, this.pos);
+      this.pos -= LENGTH_BYTES - lengthBytes;
+    }
+    for (let i = 0; i < lengthBytes; i++) {
+      this.buf[at + i] = (n & 0x7f) | (i < lengthBytes - 1 ? 0x80 : 0);
       n >>>= 7;
     }
   }
