@@ -18,35 +18,45 @@ export function buildBusyLevels(chunks: readonly SpanChunk[], count: number, fro
   let binNs = MIN_BIN_NS;
   while (spanNs / binNs > wanted) binNs *= 2;
   const bins = new Float32Array(Math.ceil(spanNs / binNs) + 1);
+  const ioBins = new Float32Array(bins.length);
   for (const c of chunks) {
     const base = c.baseNs - fromNs;
     const offs = c.startOffNs;
     const durs = c.durNs;
+    const io = c.ioShare;
     for (let i = 0; i < offs.length; i++) {
       let a = base + offs[i]!;
-      const b = a + durs[i]!;
+      const d = durs[i]!;
+      const b = a + d;
+      // The I/O callbacks come first in a stretch (they end the poll that began it).
+      const ioEnd = a + (d * io[i]!) / 65535;
       let bin = Math.floor(a / binNs);
       // Most stretches fall inside one bin.
       if (b <= (bin + 1) * binNs) {
-        bins[bin]! += b - a;
+        bins[bin]! += d;
+        ioBins[bin]! += ioEnd - a;
         continue;
       }
       while (a < b && bin < bins.length) {
         const edge = (bin + 1) * binNs;
         const end = b < edge ? b : edge;
         bins[bin]! += end - a;
+        if (ioEnd > a) ioBins[bin]! += (ioEnd < end ? ioEnd : end) - a;
         a = end;
         bin++;
       }
     }
   }
-  const levels: BusyLevel[] = [{ binNs, busyNs: bins }];
-  let prev = bins;
-  while (prev.length > COARSEST_BINS) {
-    const next = new Float32Array(Math.ceil(prev.length / 2));
-    for (let i = 0; i < prev.length; i++) next[i >> 1]! += prev[i]!;
-    binNs *= 2;
-    levels.push({ binNs, busyNs: next });
+  const levels: BusyLevel[] = [{ binNs, busyNs: bins, ioNs: ioBins }];
+  let prev = levels[0]!;
+  while (prev.busyNs.length > COARSEST_BINS) {
+    const n = Math.ceil(prev.busyNs.length / 2);
+    const next: BusyLevel = { binNs: prev.binNs * 2, busyNs: new Float32Array(n), ioNs: new Float32Array(n) };
+    for (let i = 0; i < prev.busyNs.length; i++) {
+      next.busyNs[i >> 1]! += prev.busyNs[i]!;
+      next.ioNs[i >> 1]! += prev.ioNs[i]!;
+    }
+    levels.push(next);
     prev = next;
   }
   return levels;
@@ -87,11 +97,13 @@ export function lowerBound(a: Float64Array, x: number, from = 0): number {
 }
 
 /**
- * Fills out[0..px) with the share of each pixel's time that the loop was busy, for the view
- * [t0, t1). Returns the level used (-1: the stretches themselves), for the tests and the bench.
+ * Fills out[0..px) with the share of each pixel's time that the loop was busy, and ioOut with the
+ * share spent in I/O callbacks, for the view [t0, t1). Returns the level used (-1: the stretches
+ * themselves), for the tests and the bench.
  */
-export function busyPerPixel(lane: ThreadLane, t0: number, t1: number, px: number, out: Float32Array): number {
+export function busyPerPixel(lane: ThreadLane, t0: number, t1: number, px: number, out: Float32Array, ioOut: Float32Array): number {
   out.fill(0, 0, px);
+  ioOut.fill(0, 0, px);
   const nsPerPx = (t1 - t0) / px;
   if (!(nsPerPx > 0)) return -1;
   let level = -1;
@@ -102,9 +114,12 @@ export function busyPerPixel(lane: ThreadLane, t0: number, t1: number, px: numbe
     }
   }
   if (level < 0) {
-    forEachSpan(lane.busy, t0, t1, (s, e) => addSpan(out, px, (s - t0) / nsPerPx, (e - t0) / nsPerPx));
+    forEachSpan(lane.busy, t0, t1, (s, e, io) => {
+      addSpan(out, px, (s - t0) / nsPerPx, (e - t0) / nsPerPx);
+      if (io > 0) addSpan(ioOut, px, (s - t0) / nsPerPx, (s + ((e - s) * io) / 65535 - t0) / nsPerPx);
+    });
   } else {
-    const { binNs, busyNs } = lane.levels[level]!;
+    const { binNs, busyNs, ioNs } = lane.levels[level]!;
     const base = lane.levelStartNs;
     const first = Math.max(0, Math.floor((t0 - base) / binNs));
     const last = Math.min(busyNs.length - 1, Math.floor((t1 - base) / binNs));
@@ -115,6 +130,8 @@ export function busyPerPixel(lane: ThreadLane, t0: number, t1: number, px: numbe
       const w = binNs / nsPerPx;
       // A bin narrower than a pixel: its busy time is spread evenly over what it covers.
       addWeighted(out, px, a, a + w, v / binNs);
+      const io = ioNs[b]!;
+      if (io > 0) addWeighted(ioOut, px, a, a + w, io / binNs);
     }
   }
   return level;
@@ -177,7 +194,7 @@ export function counterPerPixel(series: CounterSeries, t0: number, t1: number, p
  * Calls fn(start, end) for the spans that overlap [t0, t1), starting with the one before t0 (spans
  * of one loop do not overlap, so only that one can reach into the view).
  */
-export function forEachSpan(chunks: readonly SpanChunk[], t0: number, t1: number, fn: (startNs: number, endNs: number) => void): void {
+export function forEachSpan(chunks: readonly SpanChunk[], t0: number, t1: number, fn: (startNs: number, endNs: number, ioShare: number) => void): void {
   if (chunks.length === 0) return;
   let ci = chunkAt(chunks, t0);
   let i = chunkLowerBound(chunks[ci]!, t0);
@@ -190,11 +207,12 @@ export function forEachSpan(chunks: readonly SpanChunk[], t0: number, t1: number
     const c = chunks[ci]!;
     const offs = c.startOffNs;
     const durs = c.durNs;
+    const io = c.ioShare;
     const base = c.baseNs;
     for (; i < offs.length; i++) {
       const s = base + offs[i]!;
       if (s >= t1) return;
-      fn(s, s + durs[i]!);
+      fn(s, s + durs[i]!, io.length > 0 ? io[i]! : 0);
     }
   }
 }

@@ -38,8 +38,8 @@ class CounterBuilder {
 class LaneBuilder {
   name: string;
   isMain: boolean;
-  readonly busy = new SpanColumnBuilder();
-  readonly gc = new SpanColumnBuilder();
+  readonly busy = new SpanColumnBuilder(true);
+  readonly gc = new SpanColumnBuilder(false);
   readonly eventsWaiting = new CounterBuilder('events waiting', 'count');
   readonly activeHandles = new CounterBuilder('active handles', 'count');
   readonly activeRequests = new CounterBuilder('active requests', 'count');
@@ -78,7 +78,7 @@ export class ModelBuilder {
       busy: (threadId, startNs, endNs, ioNs, timersNs) => {
         const lane = this.lanes[threadId] ?? this.lane(threadId);
         const dur = endNs - startNs;
-        lane.busy.push(startNs, dur);
+        lane.busy.push(startNs, dur, ioNs);
         lane.iterations++;
         lane.busyTotalNs += dur;
         if (dur >= this.longTaskNs) {
@@ -211,7 +211,7 @@ export class ModelBuilder {
   finish(info: { bytes: number; files: string[]; decodeMs: number }): { model: TimelineModel; transfer: ArrayBuffer[] } {
     this.slicer.finish();
     const transfer: ArrayBuffer[] = [];
-    const keep = <T extends Float64Array | Float32Array | Uint32Array>(a: T): T => {
+    const keep = <T extends Float64Array | Float32Array | Uint32Array | Uint16Array>(a: T): T => {
       transfer.push(a.buffer as ArrayBuffer);
       return a;
     };
@@ -220,6 +220,7 @@ export class ModelBuilder {
       for (const c of b.chunks) {
         keep(c.startOffNs);
         keep(c.durNs);
+        if (c.ioShare.length > 0) keep(c.ioShare);
       }
       return b.chunks;
     };
@@ -240,7 +241,10 @@ export class ModelBuilder {
       if (lane === undefined || lane.threadId === 0) continue;
       const busy = keepSpans(lane.busy);
       const levels = buildBusyLevels(busy, lane.busy.length, startNs, endNs);
-      for (const l of levels) keep(l.busyNs);
+      for (const l of levels) {
+        keep(l.busyNs);
+        keep(l.ioNs);
+      }
       const counters = [lane.eventsWaiting, lane.activeHandles, lane.activeRequests].map(sealCounter);
       counters.push(sealCounter(utilizationFrom(levels, startNs)));
       const gcPauses = lane.gc.length;

@@ -8,15 +8,16 @@ import type { SpanChunk } from './span-column.js';
 /** Busy time per bin at one level of detail: bin i covers [startNs + i*binNs, +binNs). */
 export interface BusyLevel {
   binNs: number;
-  /** Busy nanoseconds in each bin. */
+  /** Busy nanoseconds in each bin, and the part of them in I/O callbacks. */
   busyNs: Float32Array;
+  ioNs: Float32Array;
 }
 
 export interface ThreadLane {
   threadId: number;
   name: string;
   isMain: boolean;
-  /** Busy stretches in time order (span-column.ts: 8 bytes a stretch). */
+  /** Busy stretches in time order (span-column.ts: 10 bytes a stretch). */
   busy: SpanChunk[];
   /** Coarser and coarser sums of busy time (each level's bins twice as wide as the previous). */
   levels: BusyLevel[];

@@ -18,6 +18,8 @@ const LABEL_W = 180;
 const LANE_H = 34;
 const BAND_TOP = 8;
 const BAND_H = 18;
+/** The band's upper part shows the busy share, its lower part the I/O-callback share. */
+const BUSY_H = 12;
 const COUNTER_H = 30;
 const MAX_COUNTER_ROWS = 40;
 const DEFAULT_LONG_TASK_NS = 50e6;
@@ -53,7 +55,7 @@ let dirty = false;
 let image: ImageData | undefined;
 let pixels: Uint32Array | undefined;
 const frameTimes: number[] = [];
-const scratch = { f32: new Float32Array(8192), u8: new Uint8Array(8192) };
+const scratch = { f32: new Float32Array(8192), io: new Float32Array(8192), u8: new Uint8Array(8192) };
 const loadStarted = { at: 0 };
 let firstDrawMs = -1;
 
@@ -139,6 +141,7 @@ function layout(): void {
   pixels = new Uint32Array(image.data.buffer);
   if (scratch.f32.length < width) {
     scratch.f32 = new Float32Array(width);
+    scratch.io = new Float32Array(width);
     scratch.u8 = new Uint8Array(width);
   }
 }
@@ -160,6 +163,11 @@ const BG = rgba(255, 255, 255);
 const LANE_BG = rgba(236, 240, 245);
 const GC = rgba(142, 68, 173);
 const COUNTER = rgba(59, 125, 216);
+/** I/O-callback shades, light to dark blue, by the share of a pixel's time (0..64). */
+const IO = Array.from({ length: 65 }, (_, i) => {
+  const f = i / 64;
+  return rgba(Math.round(236 + (21 - 236) * f), Math.round(240 + (101 - 240) * f), Math.round(245 + (192 - 245) * f));
+});
 /** Busy shades from light to dark, indexed by the busy share of a pixel (0..64). */
 const BUSY = Array.from({ length: 65 }, (_, i) => {
   const f = i / 64;
@@ -189,13 +197,17 @@ function draw(): void {
   for (const row of rows) {
     if (row.kind === 'lane') {
       const lane = row.lane!;
-      busyPerPixel(lane, t0, t1, plotW, f);
+      const io = scratch.io;
+      busyPerPixel(lane, t0, t1, plotW, f, io);
       const top = row.y + BAND_TOP;
       for (let p = 0; p < plotW; p++) {
         const share = f[p]! > 1 ? 1 : f[p]!;
         const color = BUSY[Math.round(share * 64)]!;
+        const ioShare = io[p]! > 1 ? 1 : io[p]!;
+        const ioColor = IO[Math.round(ioShare * 64)]!;
         const x = LABEL_W + p;
-        for (let y = top; y < top + BAND_H; y++) px[y * W + x] = color;
+        for (let y = top; y < top + BUSY_H; y++) px[y * W + x] = color;
+        for (let y = top + BUSY_H; y < top + BAND_H; y++) px[y * W + x] = ioColor;
       }
       spansPerPixel(lane.gc, t0, t1, plotW, u);
       const gy = top + BAND_H + 1;
@@ -385,6 +397,21 @@ function pan(fraction: number): void {
   setView(view.t0 + d, view.t1 + d);
 }
 
+/** Over a stack-sample tick, the sample's frames become the canvas' tooltip (plain text). */
+function hover(e: MouseEvent): void {
+  const m = model;
+  if (m === undefined || e.target !== canvas) return;
+  const rect = canvas.getBoundingClientRect();
+  const x = e.clientX - rect.left;
+  const y = e.clientY - rect.top;
+  const row = rows.find((r) => r.kind === 'lane' && y >= r.y && y < r.y + r.h);
+  const nsPerPx = (view.t1 - view.t0) / (canvas.width - LABEL_W);
+  const t = view.t0 + (x - LABEL_W) * nsPerPx;
+  const sample = row === undefined ? undefined : m.stacks.find((s) => s.threadId === row.lane!.threadId && Math.abs(s.timeNs - t) <= 4 * nsPerPx);
+  const text = sample === undefined ? '' : `stack sample at ${wallLabel(m.originUnixMs, sample.timeNs, 1e3)}\n${sample.frames.join('\n') || '(no JavaScript on the stack)'}`;
+  if (canvas.title !== text) canvas.title = text;
+}
+
 function hitTest(x: number, y: number): LongTaskInfo | undefined {
   const plotW = canvas.width - LABEL_W;
   const nsPerPx = (view.t1 - view.t0) / plotW;
@@ -411,7 +438,10 @@ canvas.addEventListener('mousedown', (e) => {
   drag = { x: e.clientX, t0: view.t0, t1: view.t1, moved: false };
 });
 window.addEventListener('mousemove', (e) => {
-  if (drag === undefined) return;
+  if (drag === undefined) {
+    hover(e);
+    return;
+  }
   const dx = e.clientX - drag.x;
   if (Math.abs(dx) > 2) drag.moved = true;
   const nsPerPx = (drag.t1 - drag.t0) / (canvas.width - LABEL_W);
@@ -531,8 +561,9 @@ if (token !== null && location.protocol.startsWith('http')) {
     const lane = model?.threads.find((t) => t.threadId === threadId);
     if (lane === undefined) return undefined;
     const out = new Float32Array(px);
-    const level = busyPerPixel(lane, t0, t1, px, out);
-    return { level, shares: [...out] };
+    const io = new Float32Array(px);
+    const level = busyPerPixel(lane, t0, t1, px, out, io);
+    return { level, shares: [...out], ioShares: [...io] };
   },
   lowerBound,
 };
