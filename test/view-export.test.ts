@@ -227,3 +227,28 @@ describe('ProtoWriter', () => {
     expect(decoded.packet.map((p) => (p.trackDescriptor.name ?? '').length)).toEqual(lengths);
   });
 });
+
+describe('visual output flags', () => {
+  it('rejects bad combinations and values with one line naming them', () => {
+    const cases: [string[], RegExp][] = [
+      [['--view', '--json'], /--view serves the viewer and writes no report; run --json separately/],
+      [['--live', '--html', 'x.html'], /--live serves the viewer and writes no report; run --html separately/],
+      [['--port', '8080'], /--port is for --view and --live/],
+      [['--view', '--port', '70000'], /--port must be a port number from 0 to 65535, got "70000"/],
+      [['--perfetto'], /--perfetto needs a value/],
+    ];
+    for (const [args, message] of cases) {
+      const r = runCli('some.bin', ...args);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('--view names a trace it cannot read', () => {
+    const r = runCli(join(dir, 'missing.bin'), '--view');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/missing\.bin/);
+    expect(r.stdout).not.toMatch(/http:\/\//);
+  });
+});

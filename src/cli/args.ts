@@ -158,6 +158,10 @@ export function parseArgs(argv: readonly string[]): CliOptions {
   if (options.help || options.version) return options;
   if (options.paths.length === 0) throw new UsageError('no trace given: name a trace file, a directory of trace files, or several files');
   if (options.json && options.jsonl === '-') throw new UsageError('--json and --jsonl - both write to stdout; give --jsonl a file');
+  if (options.view || options.live) {
+    const other = options.json ? '--json' : options.jsonl !== undefined ? '--jsonl' : options.html !== undefined ? '--html' : options.perfetto !== undefined ? '--perfetto' : options.chromeTrace !== undefined ? '--chrome-trace' : options.failOn.length > 0 ? '--fail-on' : undefined;
+    if (other !== undefined) throw new UsageError(`${options.live ? '--live' : '--view'} serves the viewer and writes no report; run ${other} separately`);
+  } else if (options.port !== 0) throw new UsageError('--port is for --view and --live');
   return options;
 }
 
