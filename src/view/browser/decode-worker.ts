@@ -5,6 +5,7 @@
 import { TraceDecoder } from '../../format/decoder.js';
 import { describeDiagnostic } from '../../format/diagnostics.js';
 import type { TraceHeader } from '../../format/records.js';
+import { TraceAnalyzer } from '../../analyze/analyzer.js';
 import { ModelBuilder } from './model-builder.js';
 import type { WorkerMessage, WorkerRequest } from './model.js';
 
@@ -132,6 +133,17 @@ async function decode(sources: Source[], longTaskNs: number): Promise<void> {
   const { model, transfer } = builder.finish({ bytes, files: ordered.map((s) => s.name), decodeMs: performance.now() - started });
   model.timings = { decodeMs, finishMs: performance.now() - finishStarted, chunks };
   post({ type: 'model', model }, transfer);
+
+  // Then analyze-trace's analysis of the same files, for the findings list: a second pass, after
+  // the first drawing, so it does not delay it.
+  const analyzer = new TraceAnalyzer({ longTaskNs });
+  const again = new TraceDecoder(analyzer.callbacks());
+  for (const s of ordered) {
+    analyzer.addFile({ path: s.name, fileIndex: -1, bytes: s.size });
+    for await (const chunk of s.stream()) again.push(chunk);
+    again.end();
+  }
+  post({ type: 'report', report: analyzer.finish(again.stats) });
 }
 
 scope.onmessage = (e) => {

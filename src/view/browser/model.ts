@@ -3,6 +3,7 @@
 // few long tasks, stack samples and operations are objects. Times are nanoseconds since the
 // trace's origin; durations are Float32 (relative precision 6e-8).
 
+import type { TraceReport } from '../../analyze/report.js';
 import type { SpanChunk } from './span-column.js';
 
 /** Busy time per bin at one level of detail: bin i covers [startNs + i*binNs, +binNs). */
@@ -91,10 +92,11 @@ export interface TimelineModel {
   timings?: { decodeMs: number; finishMs: number; chunks: number };
 }
 
-/** Messages from the worker to the page. */
+/** Messages from the worker to the page: the model first, then analyze-trace's report of the trace. */
 export type WorkerMessage =
   | { type: 'progress'; bytes: number; totalBytes: number }
   | { type: 'model'; model: TimelineModel }
+  | { type: 'report'; report: TraceReport }
   | { type: 'error'; message: string };
 
 /** Messages from the page to the worker. */

@@ -8,6 +8,7 @@
 
 import { formatNs, ticks, wallLabel } from './axis.js';
 import { busyPerPixel, counterPerPixel, lowerBound, spansPerPixel } from './lod.js';
+import type { Finding, TraceReport } from '../../analyze/report.js';
 import type { CounterSeries, LongTaskInfo, ThreadLane, TimelineModel, WorkerMessage, WorkerRequest } from './model.js';
 import { startLive } from './live-panel.js';
 
@@ -48,6 +49,8 @@ const findings = $('findings');
 const title = $('title');
 
 let model: TimelineModel | undefined;
+/** analyze-trace's report of the same trace, once the worker's second pass is done. */
+let report: TraceReport | undefined;
 let rows: Row[] = [];
 let view: View = { t0: 0, t1: 1 };
 let selected: LongTaskInfo | undefined;
@@ -78,9 +81,12 @@ function load(request: WorkerRequest): void {
     else if (m.type === 'error') {
       status.textContent = `Could not read the trace: ${m.message}`;
       worker.terminate();
+    } else if (m.type === 'model') {
+      show(m.model);
     } else {
       worker.terminate();
-      show(m.model);
+      report = m.report;
+      renderFindings();
     }
   };
   worker.onerror = (e) => {
@@ -96,6 +102,7 @@ function longTaskNs(): number {
 
 function show(m: TimelineModel): void {
   model = m;
+  report = undefined;
   selected = undefined;
   const who = [m.serviceName, m.pid === null ? '' : `pid ${m.pid}`].filter(Boolean).join(', ');
   title.textContent = `looptrace${who === '' ? '' : ` — ${who}`}`;
@@ -286,7 +293,8 @@ function draw(): void {
     const x = Math.round(LABEL_W + tick.x) + 0.5;
     ctx.beginPath();
     ctx.moveTo(x, AXIS_H - 6);
-    ctx.lineTo(x, canvas.height);
+    // Ticks stay in the axis strip: a line across the lanes would hide what is drawn there.
+    ctx.lineTo(x, AXIS_H);
     ctx.stroke();
     ctx.fillText(tick.label, x + 3, 10);
   }
@@ -337,9 +345,22 @@ function describe(lt: LongTaskInfo): void {
 function renderFindings(): void {
   const m = model!;
   findings.replaceChildren();
+  const r = report;
+  const analysis = document.createElement('h3');
+  analysis.textContent = r === undefined ? 'Findings: analyzing…' : r.findings.length === 0 ? 'Findings: none at the default thresholds' : 'Findings, worst first';
+  findings.appendChild(analysis);
+  for (const f of r?.findings ?? []) {
+    const b = document.createElement('button');
+    b.className = `finding finding-${f.kind}`;
+    b.textContent = f.message;
+    const target = findingTarget(f);
+    if (target === undefined) b.disabled = true;
+    else b.onclick = target;
+    findings.appendChild(b);
+  }
   const worst = [...m.longTasks].sort((a, b) => b.endNs - b.startNs - (a.endNs - a.startNs)).slice(0, 50);
   const head = document.createElement('h3');
-  head.textContent = worst.length === 0 ? `No long tasks ≥ ${formatNs(m.longTaskNs)}` : `Long tasks, worst first (${m.longTasks.length})`;
+  head.textContent = worst.length === 0 ? `No long tasks ≥ ${formatNs(m.longTaskNs)}` : `Long tasks, longest first (${m.longTasks.length})`;
   findings.appendChild(head);
   for (const lt of worst) {
     const b = document.createElement('button');
@@ -356,6 +377,29 @@ function renderFindings(): void {
     p.textContent = d;
     findings.appendChild(p);
   }
+}
+
+/** Where a finding of the analysis leads in the timeline, when it has a place. */
+function findingTarget(f: Finding): (() => void) | undefined {
+  const m = model!;
+  const r = report!;
+  if (f.kind === 'long-task') {
+    const worst = m.longTasks.filter((lt) => f.threadId === null || lt.threadId === f.threadId).sort((a, b) => b.endNs - b.startNs - (a.endNs - a.startNs))[0];
+    return worst === undefined ? undefined : () => focusTask(worst);
+  }
+  const span = (startNs: number, endNs: number) => () => {
+    const pad = (endNs - startNs) * 0.1;
+    setView(startNs - pad, endNs + pad);
+  };
+  if (f.kind === 'idle-worker') {
+    const ep = r.idleWorkers.episodes.items.find((e) => e.threadId === f.threadId);
+    return ep === undefined ? undefined : span(ep.startNs, ep.endNs);
+  }
+  if (f.kind === 'threadpool-pressure') {
+    const ep = r.threadpool.pressure.episodes[0];
+    return ep === undefined ? undefined : span(ep.startNs, ep.endNs);
+  }
+  return undefined;
 }
 
 function focusTask(lt: LongTaskInfo): void {
@@ -522,6 +566,9 @@ if (token !== null && location.protocol.startsWith('http')) {
   },
   get firstDrawMs() {
     return firstDrawMs;
+  },
+  get findings() {
+    return report?.findings.map((f) => ({ kind: f.kind, threadId: f.threadId, message: f.message }));
   },
   get view() {
     return { ...view };
