@@ -108,7 +108,8 @@ interface ViewerHandle {
 async function benchViewer(dir: string, via: 'served' | 'dropped'): Promise<boolean> {
   const bytes = traceBytes(dir);
   const server = await serve(dir);
-  const viewerUrl = via === 'served' ? server.url : `file://${join(ROOT, 'dist/view/viewer.html')}`;
+  const query = arg('query') ?? '';
+  const viewerUrl = via === 'served' ? `${server.url}${query === '' ? '' : `&${query}`}` : `file://${join(ROOT, 'dist/view/viewer.html')}${query === '' ? '' : `?${query}`}`;
   const chrome = await launchChromium(['--js-flags=--max-old-space-size=4096']);
   const baselinePss = chromiumPssBytes();
   let peakPss = baselinePss;

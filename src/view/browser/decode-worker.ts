@@ -93,7 +93,7 @@ async function order(sources: Source[]): Promise<Source[]> {
   return withHeaders.map((x) => x.s);
 }
 
-async function decode(sources: Source[], longTaskNs: number): Promise<void> {
+async function decode(sources: Source[], longTaskNs: number, analyze: boolean): Promise<void> {
   const started = performance.now();
   const ordered = await order(sources);
   const totalBytes = ordered.reduce((n, s) => n + s.size, 0);
@@ -136,6 +136,7 @@ async function decode(sources: Source[], longTaskNs: number): Promise<void> {
 
   // Then analyze-trace's analysis of the same files, for the findings list: a second pass, after
   // the first drawing, so it does not delay it.
+  if (!analyze) return;
   const analyzer = new TraceAnalyzer({ longTaskNs });
   const again = new TraceDecoder(analyzer.callbacks());
   for (const s of ordered) {
@@ -151,7 +152,7 @@ scope.onmessage = (e) => {
   const run = async (): Promise<void> => {
     const sources = req.type === 'files' ? req.files.map(fileSource) : await Promise.all(req.urls.map((u) => urlSource(u.name, u.url)));
     if (sources.length === 0) throw new Error('no trace files given');
-    await decode(sources, req.longTaskNs);
+    await decode(sources, req.longTaskNs, req.analyze);
   };
   run().catch((error: unknown) => post({ type: 'error', message: error instanceof Error ? error.message : String(error) }));
 };

@@ -100,4 +100,8 @@ export type WorkerMessage =
   | { type: 'error'; message: string };
 
 /** Messages from the page to the worker. */
-export type WorkerRequest = { type: 'files'; files: File[]; longTaskNs: number } | { type: 'urls'; urls: { name: string; url: string }[]; longTaskNs: number };
+export type WorkerRequest = ({ type: 'files'; files: File[] } | { type: 'urls'; urls: { name: string; url: string }[] }) & {
+  longTaskNs: number;
+  /** Also run analyze-trace's analysis for the findings list (a second pass). */
+  analyze: boolean;
+};

@@ -95,9 +95,11 @@ function load(request: WorkerRequest): void {
   worker.postMessage(request);
 }
 
-function longTaskNs(): number {
-  const ms = Number(new URLSearchParams(location.search).get('longTaskMs'));
-  return ms > 0 ? ms * 1e6 : DEFAULT_LONG_TASK_NS;
+/** Options from the page's URL: ?longTaskMs=100 sets the threshold, ?analysis=0 skips the findings pass. */
+function loadOptions(): { longTaskNs: number; analyze: boolean } {
+  const params = new URLSearchParams(location.search);
+  const ms = Number(params.get('longTaskMs'));
+  return { longTaskNs: ms > 0 ? ms * 1e6 : DEFAULT_LONG_TASK_NS, analyze: params.get('analysis') !== '0' };
 }
 
 function show(m: TimelineModel): void {
@@ -530,11 +532,11 @@ window.addEventListener('drop', (e) => {
   e.preventDefault();
   document.body.classList.remove('dropping');
   const files = [...(e.dataTransfer?.files ?? [])];
-  if (files.length > 0) load({ type: 'files', files, longTaskNs: longTaskNs() });
+  if (files.length > 0) load({ type: 'files', files, ...loadOptions() });
 });
 $<HTMLInputElement>('file').addEventListener('change', (e) => {
   const files = [...((e.target as HTMLInputElement).files ?? [])];
-  if (files.length > 0) load({ type: 'files', files, longTaskNs: longTaskNs() });
+  if (files.length > 0) load({ type: 'files', files, ...loadOptions() });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -552,7 +554,7 @@ if (token !== null && location.protocol.startsWith('http')) {
     const list = (await r.json()) as { files: { name: string; url: string }[]; live: boolean };
     // Absolute URLs: the worker runs from a blob: URL, against which a path does not resolve.
     const urls = list.files.map((f) => ({ name: f.name, url: new URL(f.url, location.href).href }));
-    if (urls.length > 0) load({ type: 'urls', urls, longTaskNs: longTaskNs() });
+    if (urls.length > 0) load({ type: 'urls', urls, ...loadOptions() });
     if (list.live) startLive(`/live?token=${encodeURIComponent(token)}`, $('live'));
   })().catch((error: unknown) => {
     status.textContent = `Could not reach the server: ${String(error)}`;
