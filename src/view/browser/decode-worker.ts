@@ -57,7 +57,10 @@ async function urlSource(name: string, url: string): Promise<Source> {
   const read = async (from: number, to: number): Promise<Uint8Array> => {
     const r = await fetch(url, { headers: { range: `bytes=${from}-${Math.max(from, to - 1)}` } });
     if (!r.ok) throw new Error(`cannot read ${name}: HTTP ${r.status}`);
-    return new Uint8Array(await r.arrayBuffer());
+    // Through a Blob, like a dropped file: the response's bytes go to the browser's blob store
+    // and are copied once into the worker, which held about 200 MB less than reading the response
+    // straight into an ArrayBuffer (bench-viewer, 50 M records).
+    return new Uint8Array(await (await r.blob()).arrayBuffer());
   };
   return {
     name,
