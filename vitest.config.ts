@@ -6,6 +6,8 @@ import { defineConfig } from 'vitest/config';
  * by the timing-sensitive recorder tests.
  */
 const HEAVY = ['test/analyze-examples.test.ts'];
+/** Chromium and a service of its own: run last, alone, so that the example tests' timings are not disturbed. */
+const BROWSER = ['test/view-browser.test.ts'];
 
 export default defineConfig({
   test: {
@@ -14,8 +16,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     projects: [
-      { extends: true, test: { name: 'main', include: ['test/**/*.test.ts'], exclude: HEAVY, sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'main', include: ['test/**/*.test.ts'], exclude: [...HEAVY, ...BROWSER], sequence: { groupOrder: 0 } } },
       { extends: true, test: { name: 'examples', include: HEAVY, sequence: { groupOrder: 1 } } },
+      { extends: true, test: { name: 'browser', include: BROWSER, sequence: { groupOrder: 2 } } },
     ],
   },
 });

@@ -14,7 +14,8 @@ export { ThreadTracker, Activity, type BusyRun, type TrackerContext } from './th
 export { LongTaskCollector, describeRun, cpuVerdict, timeSplit, CPU_BOUND_RATIO, OFF_CPU_RATIO, type AttributionLookup } from './long-tasks.js';
 export { StackResolver, BlockingCodeCollector, blockingSite, stackLine, frameText, frameLocation, isUserFrame } from './attribution.js';
 export { StretchSampler, type RunSamples, type StackWeight } from './stack-samples.js';
-export { SourceMapResolver, scriptPath, displayScript, type OriginalPosition } from './source-maps.js';
+export { SourceMapResolver, scriptPath, displayScript, installSourceFiles, type OriginalPosition, type SourceFiles } from './source-maps.js';
+export { nodeSourceFiles } from './source-files-node.js';
 export { analyzeIdleWorkers, poolKey, listWorkers, type IdleWorkerOptions } from './idle-workers.js';
 export { ThreadpoolAnalyzer, type ThreadpoolOptions } from './threadpool.js';
 export { buildFindings, describeTask, siteSentence } from './findings.js';

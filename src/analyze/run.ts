@@ -9,6 +9,8 @@ import { TraceDecoder } from '../format/decoder.js';
 import { describeDiagnostic, type SourcedDiagnostic } from '../format/diagnostics.js';
 import type { TraceRecord } from '../format/records.js';
 import { TraceAnalyzer } from './analyzer.js';
+// Frames are source-mapped from the files on this machine.
+import './source-files-node.js';
 import { describeFsError, InputError, type TraceInput } from './input.js';
 import type { JsonlConverter } from './jsonl.js';
 import type { AnalysisOptions } from './options.js';

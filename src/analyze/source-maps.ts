@@ -5,13 +5,27 @@
 // through @jridgewell/trace-mapping. What could not be mapped is summed up once per report, not
 // per frame, so the user knows which locations are as recorded.
 
-import { readFileSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+//
+// This module reads no files itself, so that the browser viewer can bundle the analyzer: a
+// SourceFiles reader does (src/analyze/source-files-node.ts, which the Node.js entry points
+// install). Without one, nothing is mapped and the summary says that no script was on hand.
+
 import { AnyMap, originalPositionFor, type TraceMap } from '@jridgewell/trace-mapping';
 
-/** Scripts and maps above this size are not read: a trace names them, and the CLI must stay quick. */
-const MAX_FILE_BYTES = 64 << 20;
+/** How the resolver reaches scripts and maps on disk. */
+export interface SourceFiles {
+  /** The text of a regular file small enough to read, or undefined. */
+  read(path: string): string | undefined;
+  /** The path that `url` (a sourceMappingURL, not data: and not file:) names beside `scriptPath`. */
+  resolveBeside(scriptPath: string, url: string): string;
+}
+
+let installedFiles: SourceFiles | undefined;
+
+/** Installs the reader that SourceMapResolvers created from now on use (Node.js entry points do). */
+export function installSourceFiles(files: SourceFiles): void {
+  installedFiles = files;
+}
 /** At most this many scripts are named in each list of the summary; the count covers all. */
 const MAX_LISTED_SCRIPTS = 5;
 
@@ -51,12 +65,19 @@ type ScriptState =
 export function scriptPath(script: string): string | undefined {
   if (script.startsWith('file:')) {
     try {
-      return fileURLToPath(script);
+      const url = new URL(script);
+      if (url.host !== '' && url.host !== 'localhost') return undefined;
+      return decodeURIComponent(url.pathname);
     } catch {
       return undefined;
     }
   }
-  return isAbsolute(script) ? script : undefined;
+  return script.startsWith('/') ? script : undefined;
+}
+
+/** The file: URL of an absolute path. */
+function fileUrl(path: string): string {
+  return `file://${path.split('/').map(encodeURIComponent).join('/')}`;
 }
 
 /** A script name for people: file: URLs as paths, everything else as recorded. */
@@ -67,9 +88,11 @@ export function displayScript(script: string): string {
 export class SourceMapResolver {
   readonly enabled: boolean;
   private readonly scripts = new Map<string, ScriptState>();
+  private readonly files: SourceFiles | undefined;
 
-  constructor(enabled = true) {
+  constructor(enabled = true, files: SourceFiles | undefined = installedFiles) {
     this.enabled = enabled;
+    this.files = files;
   }
 
   /** The original position of a 1-based line and column in `script`, or null when there is none. */
@@ -108,17 +131,17 @@ export class SourceMapResolver {
   private state(script: string): ScriptState {
     let state = this.scripts.get(script);
     if (state === undefined) {
-      state = load(script);
+      state = this.files === undefined ? { kind: 'absent' } : load(script, this.files);
       this.scripts.set(script, state);
     }
     return state;
   }
 }
 
-function load(script: string): ScriptState {
+function load(script: string, files: SourceFiles): ScriptState {
   const path = scriptPath(script);
   if (path === undefined) return { kind: 'not-a-file' };
-  const text = readSmallFile(path);
+  const text = files.read(path);
   if (text === undefined) return { kind: 'absent' };
   const url = lastSourceMappingUrl(text);
   if (url === undefined) {
@@ -130,30 +153,20 @@ function load(script: string): ScriptState {
   if (url.startsWith('data:')) {
     json = decodeDataUrl(url);
     if (json === undefined) return { kind: 'missing', reason: 'its inline source map is not a JSON data: URL' };
-    mapUrl = pathToFileURL(path).href;
+    mapUrl = fileUrl(path);
     mapName = 'inline';
   } else {
-    const mapPath = url.startsWith('file:') ? scriptPath(url) : /^[a-z][a-z0-9+.-]*:/i.test(url) ? undefined : resolve(dirname(path), safeDecode(url));
+    const mapPath = url.startsWith('file:') ? scriptPath(url) : /^[a-z][a-z0-9+.-]*:/i.test(url) ? undefined : files.resolveBeside(path, safeDecode(url));
     if (mapPath === undefined) return { kind: 'missing', reason: `its source map ${url} is not a file` };
-    json = readSmallFile(mapPath);
+    json = files.read(mapPath);
     if (json === undefined) return { kind: 'missing', reason: `its source map ${mapPath} cannot be read` };
-    mapUrl = pathToFileURL(mapPath).href;
+    mapUrl = fileUrl(mapPath);
     mapName = mapPath;
   }
   try {
     return { kind: 'mapped', map: new AnyMap(json, mapUrl), mapName };
   } catch (error) {
     return { kind: 'missing', reason: `its source map ${mapName} is not valid (${error instanceof Error ? error.message : String(error)})` };
-  }
-}
-
-function readSmallFile(path: string): string | undefined {
-  try {
-    const st = statSync(path);
-    if (!st.isFile() || st.size > MAX_FILE_BYTES) return undefined;
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
   }
 }
 
@@ -171,7 +184,15 @@ function decodeDataUrl(url: string): string | undefined {
   const meta = url.slice(5, comma).toLowerCase();
   if (!meta.startsWith('application/json')) return undefined;
   const data = url.slice(comma + 1);
-  return meta.endsWith(';base64') ? Buffer.from(data, 'base64').toString('utf8') : safeDecode(data);
+  if (!meta.endsWith(';base64')) return safeDecode(data);
+  try {
+    const binary = atob(data);
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    return new TextDecoder().decode(bytes);
+  } catch {
+    return undefined;
+  }
 }
 
 function safeDecode(s: string): string {

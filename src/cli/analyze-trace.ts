@@ -13,6 +13,7 @@ import { GENERATOR } from '../analyze/analyzer.js';
 import { evaluateFailOn } from '../analyze/fail-on.js';
 import { describeFsError, InputError, resolveInput } from '../analyze/input.js';
 import { JsonlConverter } from '../analyze/jsonl.js';
+import '../analyze/source-files-node.js';
 import type { TraceReport } from '../analyze/report.js';
 import { analyzeTraces } from '../analyze/run.js';
 import { palette, useColor } from './ansi.js';
@@ -21,6 +22,8 @@ import { ProgressBar } from './progress.js';
 import { escapeTerminal } from './escape.js';
 import { renderText } from './render-text.js';
 import { operationsOptions } from './operations-args.js';
+import { wantsFileOutputs, writeFileOutputs } from '../view/cli-outputs.js';
+import { serveViewer } from '../view/serve.js';
 
 const NAME = 'analyze-trace';
 /** Inputs above this size get a progress bar on a terminal. */
@@ -92,6 +95,8 @@ function run(argv: readonly string[]): number {
     return EXIT_OK;
   }
 
+  if (options.view || options.live) return serveViewer(options, { stdout, stderr });
+
   let reports: TraceReport[];
   let jsonlFd: number | undefined;
   try {
@@ -147,6 +152,7 @@ function run(argv: readonly string[]): number {
     } finally {
       progress?.done();
     }
+    if (wantsFileOutputs(options)) writeFileOutputs(input, reports, options, (m) => stderr(`${NAME}: warning: ${m}\n`));
     if (unprinted > 0) stderr(`${NAME}: warning: … and ${unprinted} more decoder problems (--json lists the first 50 per trace)\n`);
   } catch (error) {
     if (error instanceof InputError) {

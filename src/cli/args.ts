@@ -39,6 +39,14 @@ export interface CliOptions {
   status: OperationStatusName | undefined;
   last: number | undefined;
   minDurationNs: number | undefined;
+  /** Visual outputs (src/view): files to write, or a local viewer to serve. */
+  html: string | undefined;
+  perfetto: string | undefined;
+  chromeTrace: string | undefined;
+  view: boolean;
+  live: boolean;
+  /** Port of the --view/--live server; 0 picks a free one. */
+  port: number;
 }
 
 type Handler = (options: CliOptions, value: string, flag: string) => void;
@@ -83,6 +91,18 @@ const FLAGS: Record<string, Flag> = {
       }
     },
   },
+  '--html': { takesValue: true, apply: (o, v) => (o.html = v) },
+  '--perfetto': { takesValue: true, apply: (o, v) => (o.perfetto = v) },
+  '--chrome-trace': { takesValue: true, apply: (o, v) => (o.chromeTrace = v) },
+  '--view': { takesValue: false, apply: (o) => (o.view = true) },
+  '--live': { takesValue: false, apply: (o) => (o.live = true) },
+  '--port': {
+    takesValue: true,
+    apply: (o, v, f) => {
+      if (!/^\d+$/.test(v) || Number(v) > 65535) throw new UsageError(`${f} must be a port number from 0 to 65535, got ${JSON.stringify(v)}`);
+      o.port = Number(v);
+    },
+  },
   '--no-progress': { takesValue: false, apply: (o) => (o.progress = false) },
   '--no-source-maps': { takesValue: false, apply: (o) => (o.sourceMaps = false) },
   '--color': { takesValue: false, apply: (o) => (o.color = true) },
@@ -118,6 +138,12 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     status: undefined,
     last: undefined,
     minDurationNs: undefined,
+    html: undefined,
+    perfetto: undefined,
+    chromeTrace: undefined,
+    view: false,
+    live: false,
+    port: 0,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -152,6 +178,10 @@ export function parseArgs(argv: readonly string[]): CliOptions {
   if (options.help || options.version) return options;
   if (options.paths.length === 0) throw new UsageError('no trace given: name a trace file, a directory of trace files, or several files');
   if (options.json && options.jsonl === '-') throw new UsageError('--json and --jsonl - both write to stdout; give --jsonl a file');
+  if (options.view || options.live) {
+    const other = options.json ? '--json' : options.jsonl !== undefined ? '--jsonl' : options.html !== undefined ? '--html' : options.perfetto !== undefined ? '--perfetto' : options.chromeTrace !== undefined ? '--chrome-trace' : options.failOn.length > 0 ? '--fail-on' : undefined;
+    if (other !== undefined) throw new UsageError(`${options.live ? '--live' : '--view'} serves the viewer and writes no report; run ${other} separately`);
+  } else if (options.port !== 0) throw new UsageError('--port is for --view and --live');
   return options;
 }
 
@@ -186,6 +216,13 @@ Output
   --no-progress            no progress bar (shown on a terminal for inputs over 64 MiB)
   --no-source-maps         show stack frames as recorded, without mapping built code through
                            the source maps found next to its scripts
+  --html <file>            also write the report as one self-contained HTML file, with charts
+  --perfetto <file>        also write the trace in Perfetto's protobuf format (ui.perfetto.dev)
+  --chrome-trace <file>    also write the trace as Chrome Trace Event JSON
+  --view                   serve the interactive viewer on 127.0.0.1 and print its URL (with a
+                           random token); the viewer also opens dropped .bin files by itself
+  --live                   like --view, following the newest file of a directory as it grows
+  --port <n>               port for --view and --live (default: a free one)
 
 Window
   --since <time>           analyze from this time: ISO (2024-05-01T12:00:00Z; local time

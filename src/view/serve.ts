@@ -1,0 +1,192 @@
+// analyze-trace --view and --live: a local HTTP server for the viewer page. It binds to
+// 127.0.0.1, makes a random token that every request must carry (?token=...), prints the URL and
+// opens nothing by itself. It serves the page, the list of the trace's files and their bytes
+// (with Range support, so the page's worker can read headers first), and for --live a stream of
+// Server-Sent Events with one update a second, computed only while a page is connected.
+
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InputError, resolveInput } from '../analyze/input.js';
+import { DEFAULT_ANALYSIS_OPTIONS } from '../analyze/options.js';
+import { DirectoryFollower, LiveAggregator } from './live-follower.js';
+
+export interface ServeOptions {
+  paths: string[];
+  live: boolean;
+  port: number;
+  longTaskNs: number | undefined;
+}
+
+export interface ServeIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+const LIVE_INTERVAL_MS = 1000;
+const SECURITY_HEADERS = {
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+};
+
+/** Where the build puts the viewer page: next to this module in dist/view. */
+export function viewerHtmlPath(): string {
+  return join(dirname(fileURLToPath(import.meta.url)), 'viewer.html');
+}
+
+/** Starts the server; returns the exit status to use if it cannot start (the process then stays up). */
+export function serveViewer(options: ServeOptions, io: ServeIo): number {
+  let html: string;
+  try {
+    html = readFileSync(viewerHtmlPath(), 'utf8');
+  } catch {
+    io.stderr(`analyze-trace: the viewer page is missing (${viewerHtmlPath()}); run npm run build\n`);
+    return 2;
+  }
+  let files: { name: string; path: string }[] = [];
+  if (!options.live) {
+    try {
+      const input = resolveInput(options.paths);
+      for (const w of input.warnings) io.stderr(`analyze-trace: warning: ${w}\n`);
+      files = input.traces.flatMap((t) => t.files.map((f) => ({ name: basename(f.path), path: f.path })));
+    } catch (error) {
+      if (error instanceof InputError) {
+        io.stderr(`analyze-trace: ${error.message}\n`);
+        return 2;
+      }
+      throw error;
+    }
+  } else if (options.paths.length !== 1) {
+    io.stderr('analyze-trace: --live follows one directory (or a RotatingWriter base path); got ' + `${options.paths.length} paths\n`);
+    return 2;
+  }
+  const token = randomBytes(16).toString('hex');
+  const tokenBytes = Buffer.from(token);
+  const longTaskNs = options.longTaskNs ?? DEFAULT_ANALYSIS_OPTIONS.longTaskNs;
+  const live = options.live ? new LiveHub(options.paths[0]!, longTaskNs) : undefined;
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const given = Buffer.from(url.searchParams.get('token') ?? '');
+    if (given.length !== tokenBytes.length || !timingSafeEqual(given, tokenBytes)) {
+      res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8', ...SECURITY_HEADERS });
+      res.end('forbidden: this viewer needs the token printed by analyze-trace\n');
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, SECURITY_HEADERS);
+      res.end();
+      return;
+    }
+    if (url.pathname === '/') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...SECURITY_HEADERS });
+      res.end(req.method === 'HEAD' ? undefined : html);
+    } else if (url.pathname === '/files') {
+      const list = files.map((f, i) => ({ name: f.name, url: `/file/${i}?token=${token}` }));
+      res.writeHead(200, { 'content-type': 'application/json', ...SECURITY_HEADERS });
+      res.end(JSON.stringify({ files: list, live: live !== undefined }));
+    } else if (url.pathname.startsWith('/file/')) {
+      const f = files[Number(url.pathname.slice('/file/'.length))];
+      if (f === undefined) {
+        res.writeHead(404, SECURITY_HEADERS);
+        res.end();
+        return;
+      }
+      sendFile(req, res, f.path);
+    } else if (url.pathname === '/live' && live !== undefined) {
+      live.add(res);
+    } else {
+      res.writeHead(404, SECURITY_HEADERS);
+      res.end();
+    }
+  });
+  server.on('error', (error: NodeJS.ErrnoException) => {
+    io.stderr(`analyze-trace: cannot serve the viewer on 127.0.0.1:${options.port}: ${error.code === 'EADDRINUSE' ? 'the port is in use' : error.message}\n`);
+    process.exit(2);
+  });
+  server.listen(options.port, '127.0.0.1', () => {
+    const address = server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : options.port;
+    io.stdout(`looptrace viewer: http://127.0.0.1:${port}/?token=${token}\n(${options.live ? `following ${options.paths[0]}` : `${files.length} file(s)`}; Ctrl-C to stop)\n`);
+  });
+  return 0;
+}
+
+function sendFile(req: IncomingMessage, res: ServerResponse, path: string): void {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch {
+    res.writeHead(404, SECURITY_HEADERS);
+    res.end();
+    return;
+  }
+  const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+  const headers = { 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes', ...SECURITY_HEADERS };
+  if (range !== null) {
+    const start = Number(range[1]);
+    const end = Math.min(size - 1, range[2] === '' ? size - 1 : Number(range[2]));
+    if (start > end) {
+      res.writeHead(416, { 'content-range': `bytes */${size}`, ...SECURITY_HEADERS });
+      res.end();
+      return;
+    }
+    res.writeHead(206, { ...headers, 'content-length': end - start + 1, 'content-range': `bytes ${start}-${end}/${size}` });
+    if (req.method === 'HEAD') res.end();
+    else createReadStream(path, { start, end, highWaterMark: 1 << 20 }).pipe(res);
+    return;
+  }
+  res.writeHead(200, { ...headers, 'content-length': size });
+  if (req.method === 'HEAD') res.end();
+  else createReadStream(path, { highWaterMark: 1 << 20 }).pipe(res);
+}
+
+/** The live stream: follows the directory only while at least one page listens. */
+class LiveHub {
+  private readonly clients = new Set<ServerResponse>();
+  private timer: NodeJS.Timeout | undefined;
+  private aggregator: LiveAggregator | undefined;
+  private follower: DirectoryFollower | undefined;
+
+  constructor(
+    private readonly path: string,
+    private readonly longTaskNs: number,
+  ) {}
+
+  add(res: ServerResponse): void {
+    res.writeHead(200, { 'content-type': 'text/event-stream', connection: 'keep-alive', ...SECURITY_HEADERS });
+    res.write(': looptrace live\n\n');
+    this.clients.add(res);
+    res.on('close', () => {
+      this.clients.delete(res);
+      if (this.clients.size === 0) this.stop();
+    });
+    if (this.timer === undefined) this.start();
+  }
+
+  private start(): void {
+    this.aggregator = new LiveAggregator(this.longTaskNs);
+    this.follower = new DirectoryFollower(this.path, this.aggregator.decoder);
+    this.follower.poll();
+    this.aggregator.take();
+    this.timer = setInterval(() => this.tick(), LIVE_INTERVAL_MS);
+  }
+
+  private stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.aggregator = undefined;
+    this.follower = undefined;
+  }
+
+  private tick(): void {
+    this.follower!.poll();
+    const update = this.aggregator!.take();
+    const frame = `event: update\ndata: ${JSON.stringify(update)}\n\n`;
+    for (const c of this.clients) c.write(frame);
+  }
+}

@@ -1,0 +1,139 @@
+// The viewer's level of detail (src/view/browser/lod.ts) against the exact answer: whatever the
+// zoom, each pixel's busy and I/O-callback shares must match the stretches it covers, whether they
+// come from the binned levels or from the stretches themselves, and counters keep their peaks.
+
+import { describe, expect, it } from 'vitest';
+import { TraceDecoder, TraceEncoder } from '../src/format/index.js';
+import { buildMaxLevels, busyPerPixel, counterPerPixel } from '../src/view/browser/lod.js';
+import { ModelBuilder } from '../src/view/browser/model-builder.js';
+import type { TimelineModel } from '../src/view/browser/model.js';
+import { Rng } from './helpers.js';
+
+interface Stretch {
+  startNs: number;
+  endNs: number;
+  ioNs: number;
+}
+
+/** One loop: random busy stretches (I/O part first) and blocked polls, as records; returns the truth. */
+function build(iterations: number, seed: number): { model: TimelineModel; stretches: Stretch[] } {
+  const rng = new Rng(seed);
+  const enc = new TraceEncoder();
+  enc.writeMagic();
+  enc.writeHeader({ traceId: 'ab'.repeat(16), fileIndex: 0, originMonoNs: 1n, originWallUnixNs: 1_700_000_000_000_000_000n, fileStartNs: 0, threads: [{ threadId: 1, nodeThreadId: 0, kind: 0, name: 'main' }] });
+  enc.beginFrame(1, 0);
+  const stretches: Stretch[] = [];
+  let t = 1000;
+  let runStart = -1;
+  let io = 0;
+  for (let i = 0; i < iterations; i++) {
+    // A busy stretch of 1 µs .. 2 ms, now and then 80 ms; then a poll: blocked, then I/O callbacks.
+    const timers = Math.floor(rng.u32() % 100 === 0 ? 80e6 : 1000 + (rng.u32() % 2_000_000));
+    t += timers;
+    enc.pollStart(t);
+    if (runStart >= 0) stretches.push({ startNs: runStart, endNs: t, ioNs: io });
+    const blocked = Math.floor(rng.u32() % 3_000_000);
+    io = Math.floor(rng.u32() % 300_000);
+    enc.pollEnd(t + blocked + io, blocked, 1, 0);
+    runStart = t + blocked;
+    t += blocked + io;
+    if (enc.frameBodyBytes > 60_000) {
+      enc.endFrame();
+      enc.beginFrame(1, t);
+    }
+  }
+  enc.pollStart(t + 500);
+  stretches.push({ startNs: runStart, endNs: t + 500, ioNs: io });
+  enc.endFrame();
+  const builder = new ModelBuilder(50e6);
+  const decoder = new TraceDecoder({ onRecord: builder.onRecord, onHeader: builder.onHeader });
+  builder.attach(decoder);
+  decoder.push(enc.take());
+  decoder.end();
+  return { model: builder.finish({ bytes: 0, files: [], decodeMs: 0 }).model, stretches };
+}
+
+/** The exact shares per pixel, from the stretches themselves. */
+function exact(stretches: Stretch[], t0: number, t1: number, px: number): { busy: number[]; io: number[] } {
+  const busy = new Array<number>(px).fill(0);
+  const io = new Array<number>(px).fill(0);
+  const w = (t1 - t0) / px;
+  const add = (arr: number[], a: number, b: number) => {
+    for (let p = Math.max(0, Math.floor((a - t0) / w)); p < px && t0 + p * w < b; p++) {
+      const lo = Math.max(a, t0 + p * w);
+      const hi = Math.min(b, t0 + (p + 1) * w);
+      if (hi > lo) arr[p]! += (hi - lo) / w;
+    }
+  };
+  for (const s of stretches) {
+    if (s.endNs <= t0 || s.startNs >= t1) continue;
+    add(busy, s.startNs, s.endNs);
+    add(io, s.startNs, s.startNs + s.ioNs);
+  }
+  return { busy, io };
+}
+
+describe('busyPerPixel', () => {
+  const { model, stretches } = build(200_000, 7);
+  const lane = model.threads[0]!;
+  const px = 1000;
+
+  it('keeps every stretch, 10 bytes each', () => {
+    expect(lane.iterations).toBe(stretches.length);
+    const bytes = lane.busy.reduce((n, c) => n + c.startOffNs.byteLength + c.durNs.byteLength + c.ioShare.byteLength, 0);
+    expect(bytes).toBe(stretches.length * 10);
+  });
+
+  for (const [label, fraction] of [
+    ['all', 1],
+    ['a tenth', 0.1],
+    ['a thousandth', 0.001],
+    ['a hundred-thousandth', 0.00001],
+  ] as const) {
+    it(`matches the exact shares per pixel over ${label} of the trace`, () => {
+      const full = model.endNs - model.startNs;
+      const t0 = model.startNs + full * 0.37;
+      const t1 = t0 + full * fraction;
+      const busy = new Float32Array(px);
+      const io = new Float32Array(px);
+      const level = busyPerPixel(lane, t0, t1, px, busy, io);
+      const truth = exact(stretches, t0, t1, px);
+      // A level's bins are a quarter to half a pixel wide, so a pixel's share can be off by the
+      // part of a bin that straddles its edges; exact mode is exact up to Float32 durations.
+      const tolerance = level < 0 ? 1e-3 : 0.5;
+      let sumErr = 0;
+      let absErr = 0;
+      for (let p = 0; p < px; p++) {
+        absErr += Math.abs(busy[p]! - truth.busy[p]!);
+        expect(Math.abs(busy[p]! - truth.busy[p]!), `busy share at pixel ${p} (level ${level})`).toBeLessThan(tolerance + 1e-6);
+        expect(Math.abs(io[p]! - truth.io[p]!), `I/O share at pixel ${p} (level ${level})`).toBeLessThan(tolerance + 1e-6);
+        sumErr += busy[p]! - truth.busy[p]!;
+      }
+      // Whatever the level, no busy time is lost or invented over the view.
+      expect(Math.abs(sumErr) / px).toBeLessThan(level < 0 ? 1e-6 : 0.01);
+      expect(absErr / px, 'mean error per pixel').toBeLessThan(level < 0 ? 1e-6 : 0.05);
+      if (fraction === 1) expect(level).toBeGreaterThanOrEqual(0);
+      if (fraction === 0.00001) expect(level).toBe(-1);
+    });
+  }
+});
+
+describe('counterPerPixel', () => {
+  it('keeps the peak of every pixel, through the max levels, and carries values across empty pixels', () => {
+    const n = 100_000;
+    const timeNs = new Float64Array(n);
+    const value = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      timeNs[i] = i * 1000;
+      value[i] = i === 54_321 ? 999 : i % 7;
+    }
+    const series = { name: 'x', unit: 'count' as const, timeNs, value, maxLevels: buildMaxLevels(timeNs, value) };
+    const out = new Float32Array(100);
+    counterPerPixel(series, 0, n * 1000, 100, out);
+    expect(Math.max(...out)).toBe(999);
+    expect(out[54]).toBe(999);
+    const sparse = { name: 'y', unit: 'count' as const, timeNs: new Float64Array([10, 500]), value: new Float32Array([3, 5]), maxLevels: [] };
+    counterPerPixel(sparse, 0, 1000, 10, out);
+    expect([...out.subarray(0, 10)]).toEqual([3, 3, 3, 3, 3, 5, 5, 5, 5, 5]);
+  });
+});
