@@ -4,7 +4,9 @@
 
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { dirname } from 'node:path';
 import { isMainThread, threadId } from 'node:worker_threads';
 import { loadBinding, type NativeBinding, type NativeStats } from '../binding.js';
 import { TelemetryError } from './errors.js';
@@ -119,6 +121,8 @@ export class RuntimeTelemetry extends EventEmitter {
         : { sink: 'file', path: writer.path, maxFileBytes: writer.kind === 'rotating' ? writer.maxFileBytes : 0, maxTotalBytes: writer.kind === 'rotating' ? writer.maxTotalBytes : 0 };
     let identity: { threadId: number };
     try {
+      // A missing trace directory is created, owner-only like the files in it.
+      if (!isChunkWriter(writer) && writer.kind !== 'null') mkdirSync(dirname(writer.path), { recursive: true, mode: 0o700 });
       identity = this.binding.start(
         {
           ...sink,
