@@ -25,6 +25,13 @@ export interface RuntimeTelemetryOptions {
   traceWorkers?: boolean;
   /** Flush on process.exit(), an uncaught exception, SIGTERM and SIGINT. Default true. */
   exitHandlers?: boolean;
+  /**
+   * When the environment refuses a start (no usable native addon, a trace directory that cannot
+   * be created or written), throw a TelemetryError from startRuntimeTelemetry(). Default false:
+   * the failure is reported through onError, the 'error' event or a process warning, and the
+   * returned handle is inert; its stats().startError says why.
+   */
+  throwOnStartError?: boolean;
   /** Called with every error; telemetry has turned itself off when it is called. */
   onError?: (error: TelemetryError) => void;
 }
@@ -43,6 +50,7 @@ const KNOWN = new Set([
   'threadBufferRecords',
   'traceWorkers',
   'exitHandlers',
+  'throwOnStartError',
   'onError',
 ]);
 
@@ -65,6 +73,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     threadBufferRecords: number(o, 'threadBufferRecords', 8192, 64, 1 << 22, true),
     traceWorkers: bool(o, 'traceWorkers', true),
     exitHandlers: bool(o, 'exitHandlers', true),
+    throwOnStartError: bool(o, 'throwOnStartError', false),
     onError: o['onError'] as ((error: TelemetryError) => void) | undefined,
   };
 }

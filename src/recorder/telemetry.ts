@@ -4,7 +4,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { isMainThread, threadId } from 'node:worker_threads';
@@ -40,6 +40,8 @@ export interface TelemetryStats {
   recordsArriving: boolean;
   /** Every error reported so far; the first one turned telemetry off. */
   errors: string[];
+  /** Why this handle never recorded: the environment refused the start. Undefined after a good start. */
+  startError?: string;
 }
 
 let running: RuntimeTelemetry | undefined;
@@ -56,7 +58,7 @@ export function startRuntimeTelemetry(options: RuntimeTelemetryOptions): Runtime
   try {
     binding = loadBinding();
   } catch (error) {
-    throw new TelemetryError('NATIVE_UNAVAILABLE', (error as Error).message, { cause: error });
+    return refused(resolved, new TelemetryError('NATIVE_UNAVAILABLE', (error as Error).message, { cause: error }));
   }
   if (!isMainThread) {
     const joined = binding.attachThread({ threadName: threadName(), nodeThreadId: threadId });
@@ -72,13 +74,28 @@ export function startRuntimeTelemetry(options: RuntimeTelemetryOptions): Runtime
     );
   }
   const telemetry = new RuntimeTelemetry(binding, resolved, 0, false);
-  telemetry.begin();
+  try {
+    telemetry.begin();
+  } catch (error) {
+    if ((error as TelemetryError).code === 'ALREADY_RUNNING') throw error;
+    return refused(resolved, error as TelemetryError);
+  }
   running = telemetry;
   return telemetry;
 }
 
+/** A start the environment refused: thrown when asked for, else an inert handle that reports it. */
+function refused(options: ResolvedOptions, error: TelemetryError): RuntimeTelemetry {
+  if (options.throwOnStartError) throw error;
+  const inert = new RuntimeTelemetry(undefined, options, 0, false);
+  inert.refuse(error);
+  return inert;
+}
+
 export class RuntimeTelemetry extends EventEmitter {
-  private readonly binding: NativeBinding;
+  private readonly binding: NativeBinding | undefined;
+  private startErrorMessage: string | undefined;
+  private stopped = false;
   private readonly options: ResolvedOptions;
   private readonly joined: boolean;
   private readonly chunkWriter: ChunkWriter | undefined;
@@ -91,7 +108,7 @@ export class RuntimeTelemetry extends EventEmitter {
   private lastStats: NativeStats | null = null;
 
   /** @internal Use startRuntimeTelemetry(). */
-  constructor(binding: NativeBinding, options: ResolvedOptions, threadIdValue: number, joined: boolean) {
+  constructor(binding: NativeBinding | undefined, options: ResolvedOptions, threadIdValue: number, joined: boolean) {
     super();
     this.binding = binding;
     this.options = options;
@@ -110,8 +127,20 @@ export class RuntimeTelemetry extends EventEmitter {
     return this.active;
   }
 
+  /**
+   * @internal The start was refused: the handle stays inert and the error is reported on the
+   * next tick, so that an 'error' listener added right after start hears it.
+   */
+  refuse(error: TelemetryError): void {
+    this.failed = true;
+    this.startErrorMessage = error.message;
+    this.errorMessages.push(error.message);
+    process.nextTick(() => this.report(error));
+  }
+
   /** @internal */
   begin(): void {
+    const binding = this.binding!;
     const o = this.options;
     const writer = o.writer;
     const sink = isChunkWriter(writer)
@@ -121,9 +150,8 @@ export class RuntimeTelemetry extends EventEmitter {
         : { sink: 'file', path: writer.path, maxFileBytes: writer.kind === 'rotating' ? writer.maxFileBytes : 0, maxTotalBytes: writer.kind === 'rotating' ? writer.maxTotalBytes : 0 };
     let identity: { threadId: number };
     try {
-      // A missing trace directory is created, owner-only like the files in it.
-      if (!isChunkWriter(writer) && writer.kind !== 'null') mkdirSync(dirname(writer.path), { recursive: true, mode: 0o700 });
-      identity = this.binding.start(
+      if (!isChunkWriter(writer) && writer.kind !== 'null') createDirectory(writer.path);
+      identity = binding.start(
         {
           ...sink,
           traceId: randomBytes(16).toString('hex'),
@@ -148,6 +176,7 @@ export class RuntimeTelemetry extends EventEmitter {
         () => this.onNotify(),
       );
     } catch (error) {
+      if (error instanceof TelemetryError) throw error;
       if ((error as { code?: unknown }).code === 'ALREADY_RUNNING') {
         throw new TelemetryError('ALREADY_RUNNING', `looptrace: ${(error as Error).message} (started by another thread); stop it there first`, { cause: error });
       }
@@ -160,21 +189,30 @@ export class RuntimeTelemetry extends EventEmitter {
     if (o.enabled) this.scheduleArrivalCheck();
   }
 
-  /** Resumes recording on every thread. Cheap; safe to call when already enabled. */
-  enable(): void {
-    if (!this.active) return;
+  /**
+   * Resumes recording on every thread. Cheap; safe to call when already enabled. Returns false,
+   * with a process warning, when this handle cannot record any more (after stop(), a failure or
+   * a refused start): a new startRuntimeTelemetry() is needed then.
+   */
+  enable(): boolean {
+    if (!this.active || this.binding === undefined) {
+      const why = this.stopped ? 'after stop()' : this.startErrorMessage !== undefined ? 'on a handle whose start was refused' : 'after telemetry turned itself off';
+      process.emitWarning(`looptrace: enable() ${why} does nothing; call startRuntimeTelemetry() to record again`, { code: 'LOOPTRACE_NOT_RUNNING' });
+      return false;
+    }
     this.binding.setEnabled(true);
     if (this.arrivalTimer === undefined && (this.lastStats?.mainThreadRecords ?? 0) === 0) this.scheduleArrivalCheck();
+    return true;
   }
 
   /** Pauses recording on every thread: the hooks stay installed and cost a flag check. */
   disable(): void {
-    if (!this.active) return;
+    if (!this.active || this.binding === undefined) return;
     this.binding.setEnabled(false);
   }
 
   stats(): TelemetryStats {
-    const s = this.binding.stats() ?? this.lastStats;
+    const s = this.binding?.stats() ?? this.lastStats;
     if (s !== null) this.lastStats = s;
     return {
       records: s?.records ?? 0,
@@ -190,6 +228,7 @@ export class RuntimeTelemetry extends EventEmitter {
       // there (as in a worker that joined) any record shows that recording works.
       recordsArriving: (s?.mainThreadRecords ?? 0) > 0 || ((this.joined || !isMainThread) && (s?.records ?? 0) > 0),
       errors: [...this.errorMessages],
+      ...(this.startErrorMessage === undefined ? {} : { startError: this.startErrorMessage }),
     };
   }
 
@@ -198,16 +237,17 @@ export class RuntimeTelemetry extends EventEmitter {
    * joined a trace, it only detaches this worker's loop.
    */
   async stop(): Promise<void> {
-    if (!this.active) return;
+    this.stopped = true;
+    if (!this.active || this.binding === undefined) return;
     this.active = false;
     if (this.joined) {
-      this.binding.detachThread();
+      this.binding!.detachThread();
       return;
     }
     this.teardown();
-    this.lastStats = this.binding.stats() ?? this.lastStats;
-    this.binding.stop();
-    this.lastStats = this.binding.stats() ?? this.lastStats;
+    this.lastStats = this.binding!.stats() ?? this.lastStats;
+    this.binding!.stop();
+    this.lastStats = this.binding!.stats() ?? this.lastStats;
     this.deliverChunks();
   }
 
@@ -224,21 +264,21 @@ export class RuntimeTelemetry extends EventEmitter {
     if (!this.active) return;
     this.active = false;
     this.teardown();
-    this.binding.flushAtExit();
+    this.binding!.flushAtExit();
     this.deliverChunks();
   }
 
   /** Called on this thread when the writer thread has chunks for a JavaScript writer or has failed. */
   private onNotify(): void {
     this.deliverChunks();
-    const error = this.binding.stats()?.error;
+    const error = this.binding!.stats()?.error;
     if (error !== undefined && !this.failed) {
       this.fail(new TelemetryError('WRITE_FAILED', `looptrace: telemetry stopped: ${error}`));
     }
   }
 
   private deliverChunks(): void {
-    const chunks = this.binding.takeOutbox();
+    const chunks = this.binding!.takeOutbox();
     const writer = this.chunkWriter;
     if (writer === undefined || this.failed) return;
     for (const chunk of chunks) {
@@ -259,7 +299,7 @@ export class RuntimeTelemetry extends EventEmitter {
     if (this.active && !this.joined) {
       this.active = false;
       this.teardown();
-      this.binding.stop();
+      this.binding!.stop();
     }
     this.active = false;
     this.report(error);
@@ -279,7 +319,7 @@ export class RuntimeTelemetry extends EventEmitter {
   private scheduleArrivalCheck(): void {
     const check = (retry: boolean): void => {
       this.arrivalTimer = undefined;
-      if (!this.active || this.failed || !(this.binding.stats()?.enabled ?? false)) return;
+      if (!this.active || this.failed || !(this.binding!.stats()?.enabled ?? false)) return;
       if (this.stats().recordsArriving) return;
       // The loop may have been blocked until now: give the writer one drain after it moves again.
       if (retry) {
@@ -297,4 +337,32 @@ function threadpoolSize(): number {
   const configured = Number.parseInt(process.env['UV_THREADPOOL_SIZE'] ?? '', 10);
   if (!Number.isFinite(configured) || configured < 1) return 4;
   return Math.min(configured, 1024);
+}
+
+/** Creates a file writer's missing directory, owner-only like the files in it. */
+function createDirectory(path: string): void {
+  const directory = dirname(path);
+  try {
+    makeDirectory(directory);
+  } catch (error) {
+    throw new TelemetryError('OPEN_FAILED', `looptrace: cannot start telemetry: cannot create the trace directory ${directory} for ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+// One level at a time rather than mkdirSync({ recursive: true }), which never returns for a path
+// under /proc on Node 20 (mkdir there keeps failing with ENOENT while the parent exists).
+function makeDirectory(directory: string): void {
+  const existing = statSync(directory, { throwIfNoEntry: false });
+  if (existing !== undefined) {
+    if (!existing.isDirectory()) throw new Error(`${directory} exists and is not a directory`);
+    return;
+  }
+  const parent = dirname(directory);
+  if (parent !== directory) makeDirectory(parent);
+  try {
+    mkdirSync(directory, { mode: 0o700 });
+  } catch (error) {
+    // Another process may have created it in the meantime.
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(directory).isDirectory()) throw error;
+  }
 }
