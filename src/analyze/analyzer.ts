@@ -6,6 +6,7 @@
 import type { DecoderCallbacks, DecoderStats } from '../format/decoder.js';
 import { describeDiagnostic, type SourcedDiagnostic, type TraceDiagnostic } from '../format/diagnostics.js';
 import type { PollEndRecord, PollStartRecord, StackFrame, TraceHeader, TraceRecord } from '../format/records.js';
+import { UNTRACED_WORKER_MARK } from '../format/reserved-marks.js';
 import { buildFindings } from './findings.js';
 import { analyzeIdleWorkers } from './idle-workers.js';
 import { LongTaskCollector, roundMs, type AttributionLookup } from './long-tasks.js';
@@ -38,6 +39,8 @@ export class TraceAnalyzer {
   private readonly longTasks: LongTaskCollector;
   private readonly threadpool: ThreadpoolAnalyzer;
   private readonly strings = new Map<number, string>();
+  /** worker_threads ids of workers marked untraced (a Set: rotated files may repeat nothing, but merged inputs may). */
+  private readonly untracedWorkers = new Set<number>();
   private readonly stacks = new Map<number, StackFrame[]>();
   private readonly diagnostics: DiagnosticEntry[] = [];
   private diagnosticsOmitted = 0;
@@ -199,6 +202,9 @@ export class TraceAnalyzer {
       case 'stringDef':
         this.strings.set(r.stringId, r.value);
         break;
+      case 'mark':
+        if (this.strings.get(r.nameStringId) === UNTRACED_WORKER_MARK) this.untracedWorkers.add(r.value);
+        break;
       case 'stackDef':
         this.stacks.set(r.stackId, r.frames);
         break;
@@ -280,6 +286,7 @@ export class TraceAnalyzer {
           untilIso: Number.isFinite(this.untilNs) ? clock.iso(this.untilNs) : null,
         },
         records: this.recordsInWindow,
+        untracedWorkers: [...this.untracedWorkers],
       },
       decode,
       options: {
@@ -290,7 +297,7 @@ export class TraceAnalyzer {
         threadpoolSustainNs: this.options.threadpoolSustainNs,
         top: this.options.top,
       },
-      findings: buildFindings({ threads, longTasks, idleWorkers, threadpool, decode }),
+      findings: buildFindings({ threads, longTasks, idleWorkers, threadpool, decode, untracedWorkers: this.untracedWorkers.size }),
       threads,
       longTasks,
       idleWorkers,

@@ -4,7 +4,7 @@
 
 import { isAbsolute, join, resolve } from 'node:path';
 import type { RuntimeTelemetryOptions } from './options.js';
-import { WORKER_SCRIPT_ENV } from './thread-name.js';
+import { WORKER_NAME_ENV, WORKER_SCRIPT_ENV } from './thread-name.js';
 import { RotatingWriter, MIN_FILE_BYTES } from './writers.js';
 
 export interface EnvironmentConfig {
@@ -53,7 +53,7 @@ const UNITS: Record<string, number> = { '': 1, k: 1 << 10, m: 1 << 20, g: 1 << 3
 export function readEnvironment(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): EnvironmentConfig {
   const warnings: string[] = [];
   for (const name of Object.keys(env)) {
-    if (name.startsWith('LOOPTRACE_') && !(name in VARIABLES) && name !== WORKER_SCRIPT_ENV) {
+    if (name.startsWith('LOOPTRACE_') && !(name in VARIABLES) && name !== WORKER_SCRIPT_ENV && name !== WORKER_NAME_ENV) {
       warnings.push(`${name} is not a looptrace variable (ignored); known: ${Object.keys(VARIABLES).join(', ')}`);
     }
   }

@@ -14,6 +14,7 @@ import { installExitHandlers, markExitOnExit, type ExitHandlers } from './exit-h
 import { resolveOptions, type ResolvedOptions, type RuntimeTelemetryOptions } from './options.js';
 import { installWorkerTracing, uninstallWorkerTracing } from './worker-tracing.js';
 import { threadName } from './thread-name.js';
+import { untracedWorkersMessage, watchUntracedWorkers, writeUntracedWorkerMark } from './untraced-workers.js';
 import { isChunkWriter, type ChunkWriter } from './writers.js';
 
 const PRODUCER = 'looptrace/0.1.0';
@@ -40,6 +41,10 @@ export interface TelemetryStats {
   recordsArriving: boolean;
   /** Every error reported so far; the first one turned telemetry off. */
   errors: string[];
+  /** Workers created from a Worker class taken before start, which are not in the trace. */
+  untracedWorkers: number;
+  /** What the application should know about this trace, such as workers that were not traced. */
+  warnings: string[];
   /** Why this handle never recorded: the environment refused the start. Undefined after a good start. */
   startError?: string;
 }
@@ -106,6 +111,8 @@ export class RuntimeTelemetry extends EventEmitter {
   private exitHandlers: ExitHandlers | undefined;
   private arrivalTimer: NodeJS.Timeout | undefined;
   private lastStats: NativeStats | null = null;
+  private untracedWorkers = 0;
+  private stopWatchingWorkers: (() => void) | undefined;
 
   /** @internal Use startRuntimeTelemetry(). */
   constructor(binding: NativeBinding | undefined, options: ResolvedOptions, threadIdValue: number, joined: boolean) {
@@ -184,7 +191,10 @@ export class RuntimeTelemetry extends EventEmitter {
     }
     this.threadIdValue = identity.threadId;
     this.active = true;
-    if (o.traceWorkers && isMainThread) installWorkerTracing();
+    if (o.traceWorkers && isMainThread) {
+      installWorkerTracing();
+      this.stopWatchingWorkers = watchUntracedWorkers((nodeThreadId) => this.onUntracedWorker(nodeThreadId));
+    }
     if (o.exitHandlers) this.exitHandlers = installExitHandlers(() => this.flushAtExit());
     if (o.enabled) this.scheduleArrivalCheck();
   }
@@ -228,6 +238,8 @@ export class RuntimeTelemetry extends EventEmitter {
       // there (as in a worker that joined) any record shows that recording works.
       recordsArriving: (s?.mainThreadRecords ?? 0) > 0 || ((this.joined || !isMainThread) && (s?.records ?? 0) > 0),
       errors: [...this.errorMessages],
+      untracedWorkers: this.untracedWorkers,
+      warnings: this.untracedWorkers > 0 ? [untracedWorkersMessage(this.untracedWorkers)] : [],
       ...(this.startErrorMessage === undefined ? {} : { startError: this.startErrorMessage }),
     };
   }
@@ -258,6 +270,8 @@ export class RuntimeTelemetry extends EventEmitter {
     this.exitHandlers?.remove();
     this.exitHandlers = undefined;
     if (this.options.traceWorkers && isMainThread) uninstallWorkerTracing();
+    this.stopWatchingWorkers?.();
+    this.stopWatchingWorkers = undefined;
   }
 
   private flushAtExit(): void {
@@ -266,6 +280,19 @@ export class RuntimeTelemetry extends EventEmitter {
     this.teardown();
     this.binding!.flushAtExit();
     this.deliverChunks();
+  }
+
+  /**
+   * A worker was created from a Worker class taken before start: count it, mark it in the trace
+   * and say so once, since its loop cannot be recorded.
+   */
+  private onUntracedWorker(nodeThreadId: number): void {
+    if (!this.active) return;
+    this.untracedWorkers++;
+    writeUntracedWorkerMark(this.binding!, nodeThreadId);
+    if (this.untracedWorkers === 1) {
+      process.emitWarning(`looptrace: worker ${nodeThreadId} was created from a Worker class taken before looptrace started and is not traced; start looptrace before taking Worker, or use --import looptrace/register`, { code: 'LOOPTRACE_UNTRACED_WORKER' });
+    }
   }
 
   /** Called on this thread when the writer thread has chunks for a JavaScript writer or has failed. */

@@ -1,0 +1,42 @@
+// Workers that looptrace cannot trace: those created from a Worker class taken before telemetry
+// started (`const { Worker } = require('node:worker_threads')` at the top of a CommonJS file).
+// Such a worker is constructed by Node's own class, so no preload reaches it and nothing from
+// outside can attach its loop later. Each one is detected through process.on('worker'), counted
+// in stats(), written to the trace as a MARK named UNTRACED_WORKER_MARK whose value is the
+// worker's threadId (docs/FORMAT.md 6.2), and reported once as a process warning.
+
+import type { Worker } from 'node:worker_threads';
+import { UNTRACED_WORKER_MARK } from '../format/reserved-marks.js';
+import { isTracedWorker } from './worker-tracing.js';
+
+export { untracedWorkersMessage } from '../format/reserved-marks.js';
+
+/** Calls `onUntraced` for every worker the Worker replacement did not create; returns the remover. */
+export function watchUntracedWorkers(onUntraced: (nodeThreadId: number) => void): () => void {
+  const listener = (worker: Worker): void => {
+    if (!isTracedWorker(worker)) onUntraced(worker.threadId);
+  };
+  process.on('worker', listener);
+  return () => process.removeListener('worker', listener);
+}
+
+/** The native entry point that appends a MARK to the calling thread's records, where the addon has it. */
+interface MarkWriter {
+  mark?: (name: string, value: number) => void;
+}
+
+/**
+ * Writes the MARK of an untraced worker into the calling thread's records. It needs the addon's
+ * entry point for records from JavaScript; an addon without it records the worker in stats() only.
+ */
+export function writeUntracedWorkerMark(binding: object, nodeThreadId: number): boolean {
+  const mark = (binding as MarkWriter).mark;
+  if (typeof mark !== 'function') return false;
+  try {
+    mark.call(binding, UNTRACED_WORKER_MARK, nodeThreadId);
+    return true;
+  } catch {
+    // A mark that cannot be written must not disturb the application creating a worker.
+    return false;
+  }
+}
