@@ -207,7 +207,8 @@ Napi::Value Start(const Napi::CallbackInfo& info) {
     if (max_file != 0) {
       config.target_frame_bytes = std::min<size_t>(wire::kTargetFrameBodyBytes, max_file / 4);
     }
-    sink = std::make_unique<FileSink>(StringField(o, "path"), max_file, max_total);
+    sink = std::make_unique<FileSink>(StringField(o, "path"), max_file, max_total,
+                                      BoolField(o, "replace", false));
   } else if (kind == "null") {
     sink = std::make_unique<NullSink>();
   } else if (kind == "js") {

@@ -154,7 +154,7 @@ export class RuntimeTelemetry extends EventEmitter {
       ? { sink: 'js' }
       : writer.kind === 'null'
         ? { sink: 'null' }
-        : { sink: 'file', path: writer.path, maxFileBytes: writer.kind === 'rotating' ? writer.maxFileBytes : 0, maxTotalBytes: writer.kind === 'rotating' ? writer.maxTotalBytes : 0 };
+        : { sink: 'file', path: writer.path, replace: writer.kind === 'simple' && writer.replace, maxFileBytes: writer.kind === 'rotating' ? writer.maxFileBytes : 0, maxTotalBytes: writer.kind === 'rotating' ? writer.maxTotalBytes : 0 };
     let identity: { threadId: number };
     try {
       if (!isChunkWriter(writer) && writer.kind !== 'null') createDirectory(writer.path);
