@@ -96,7 +96,7 @@ describe('§2 conventions', () => {
     for (const where of ['field', 'dt', 'threadId'] as const) {
       const nine = paddedVarint(1, 9);
       const content =
-        where === 'threadId' ? [...nine, 0, 0x01, 0x00] : where === 'baseTime' ? [1, ...nine, 0x01, 0x00] : where === 'dt' ? [1, 0, 0x01, ...nine] : [1, 0, 0x2e, 0x00, ...nine];
+        where === 'threadId' ? [...nine, 0, 0x01, 0x00] : where === 'dt' ? [1, 0, 0x01, ...nine] : [1, 0, 0x2e, 0x00, ...nine];
       const d = dec(fileStart(), frame(2, content));
       expect(d.records, where).toEqual([]);
       expect(kinds(d.diagnostics), where).toEqual(['corrupt-frame']);

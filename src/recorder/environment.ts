@@ -3,6 +3,7 @@
 // its default is used. The table here is the one the README documents.
 
 import { isAbsolute, join, resolve } from 'node:path';
+import { cutName, MAX_SERVICE_NAME_BYTES, utf8Bytes } from './name-limits.js';
 import type { RuntimeTelemetryOptions } from './options.js';
 import { WORKER_NAME_ENV, WORKER_SCRIPT_ENV } from './thread-name.js';
 import { RotatingWriter, MIN_FILE_BYTES } from './writers.js';
@@ -80,7 +81,10 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env, cwd = proc
   }
   const options: EnvironmentConfig['options'] = {};
   const serviceName = read<string>('LOOPTRACE_SERVICE_NAME', (raw) => raw);
-  if (serviceName !== undefined) options.serviceName = serviceName;
+  if (serviceName !== undefined && utf8Bytes(serviceName) > MAX_SERVICE_NAME_BYTES) {
+    options.serviceName = cutName(serviceName, MAX_SERVICE_NAME_BYTES);
+    warnings.push(`LOOPTRACE_SERVICE_NAME is ${utf8Bytes(serviceName)} bytes long; cut to ${MAX_SERVICE_NAME_BYTES} bytes: ${JSON.stringify(options.serviceName)}`);
+  } else if (serviceName !== undefined) options.serviceName = serviceName;
   const set = <K extends keyof EnvironmentConfig['options']>(key: K, value: EnvironmentConfig['options'][K] | undefined): void => {
     if (value !== undefined) options[key] = value;
   };

@@ -1,13 +1,13 @@
 // The options of startRuntimeTelemetry(), with their defaults, checked before anything starts.
 
-import { invalidOption } from './errors.js';
+import { invalidOption, TelemetryError } from './errors.js';
+import { MAX_SERVICE_NAME_BYTES, utf8Bytes } from './name-limits.js';
 import { checkWriter, type TraceWriter } from './writers.js';
-import type { TelemetryError } from './errors.js';
 
 export interface RuntimeTelemetryOptions {
   /** Where the trace goes. Required. */
   writer: TraceWriter;
-  /** Recorded in the file header, to tell services apart. Default: none. */
+  /** Recorded in the file header, to tell services apart; at most 256 bytes of UTF-8. Default: none. */
   serviceName?: string;
   /** Start recording at once. Default true; enable() starts it later. */
   enabled?: boolean;
@@ -61,6 +61,12 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     if (!KNOWN.has(key)) throw invalidOption(key, `one of ${[...KNOWN].join(', ')} (unknown option)`, o[key]);
   }
   if (o['serviceName'] !== undefined && typeof o['serviceName'] !== 'string') throw invalidOption('serviceName', 'a string', o['serviceName']);
+  if (typeof o['serviceName'] === 'string' && utf8Bytes(o['serviceName']) > MAX_SERVICE_NAME_BYTES) {
+    throw new TelemetryError(
+      'INVALID_OPTION',
+      `looptrace: option serviceName must be at most ${MAX_SERVICE_NAME_BYTES} bytes of UTF-8, got a string of ${utf8Bytes(o['serviceName'])} bytes starting ${JSON.stringify(o['serviceName'].slice(0, 40))}`,
+    );
+  }
   if (o['onError'] !== undefined && typeof o['onError'] !== 'function') throw invalidOption('onError', 'a function', o['onError']);
   return {
     writer: checkWriter(o['writer']),

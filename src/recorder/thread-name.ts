@@ -3,6 +3,7 @@
 
 import { basename } from 'node:path';
 import { isMainThread, threadId } from 'node:worker_threads';
+import { cutName, MAX_THREAD_NAME_BYTES } from './name-limits.js';
 
 /** Carries a traced worker's script name from the parent to the preload, which removes it. */
 export const WORKER_SCRIPT_ENV = 'LOOPTRACE_WORKER_SCRIPT';
@@ -10,7 +11,12 @@ export const WORKER_SCRIPT_ENV = 'LOOPTRACE_WORKER_SCRIPT';
 /** Carries a traced worker's `name` option from the parent to the preload, which removes it. */
 export const WORKER_NAME_ENV = 'LOOPTRACE_WORKER_NAME';
 
+/** The calling thread's name in the trace, cut to MAX_THREAD_NAME_BYTES. */
 export function threadName(): string {
+  return cutName(fullThreadName(), MAX_THREAD_NAME_BYTES);
+}
+
+function fullThreadName(): string {
   if (isMainThread) return 'main';
   const named = process.env[WORKER_NAME_ENV];
   if (named !== undefined && named !== '') return named;

@@ -6,6 +6,7 @@ import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { basename, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { SHARE_ENV, Worker as WorkerType, WorkerOptions } from 'node:worker_threads';
+import { cutName, MAX_THREAD_NAME_BYTES, utf8Bytes } from './name-limits.js';
 import { WORKER_NAME_ENV, WORKER_SCRIPT_ENV } from './thread-name.js';
 
 const require = createRequire(import.meta.url);
@@ -74,5 +75,8 @@ function withScriptName(filename: string | URL, options: WorkerOptions | undefin
   const script = options?.eval === true ? '[eval]' : basename(filename instanceof URL ? fileURLToPath(filename) : filename);
   const name = (options as { name?: unknown } | undefined)?.name;
   const named = typeof name === 'string' && name !== '' ? { [WORKER_NAME_ENV]: name } : {};
+  if (typeof name === 'string' && utf8Bytes(name) > MAX_THREAD_NAME_BYTES) {
+    process.emitWarning(`looptrace: the worker name of ${utf8Bytes(name)} bytes is cut to ${MAX_THREAD_NAME_BYTES} bytes in the trace: ${JSON.stringify(cutName(name, MAX_THREAD_NAME_BYTES))}`, { code: 'LOOPTRACE_NAME_CUT' });
+  }
   return { ...((env as Record<string, string | undefined> | undefined) ?? process.env), [WORKER_SCRIPT_ENV]: script, ...named };
 }
