@@ -5,10 +5,12 @@
       "sources": [
         "native/addon.cc",
         "native/crc32c.cc",
+        "native/definitions.cc",
         "native/loop_hooks.cc",
         "native/recorder.cc",
         "native/sinks.cc",
-        "native/test_support.cc"
+        "native/test_support.cc",
+        "native/watchdog.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"
@@ -18,7 +20,9 @@
         "NAPI_DISABLE_CPP_EXCEPTIONS",
         "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"
       ],
-      "cflags_cc!": ["-std=gnu++17"],
+      "cflags_cc!": [
+        "-std=gnu++17"
+      ],
       "cflags_cc": [
         "-std=c++17",
         "-fvisibility=hidden",
@@ -29,8 +33,12 @@
       ],
       "configurations": {
         "Release": {
-          "cflags!": ["-O3"],
-          "cflags": ["-O2"],
+          "cflags!": [
+            "-O3"
+          ],
+          "cflags": [
+            "-O2"
+          ],
           "xcode_settings": {
             "GCC_OPTIMIZATION_LEVEL": "2"
           }
@@ -42,7 +50,10 @@
         "GCC_ENABLE_CPP_RTTI": "NO",
         "GCC_SYMBOLS_PRIVATE_EXTERN": "YES",
         "MACOSX_DEPLOYMENT_TARGET": "11.0",
-        "OTHER_CPLUSPLUSFLAGS": ["-Wall", "-Wextra"]
+        "OTHER_CPLUSPLUSFLAGS": [
+          "-Wall",
+          "-Wextra"
+        ]
       }
     }
   ]

@@ -5,6 +5,10 @@
 #include <napi.h>
 #include <uv.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +17,7 @@
 #include <mutex>
 #include <string>
 
+#include "attribution_api.h"
 #include "crc32c.h"
 #include "encoder.h"
 #include "loop_hooks.h"
@@ -34,6 +39,8 @@ struct ActiveTrace {
   napi_threadsafe_function notify = nullptr;
 };
 std::mutex* g_trace_mu = new std::mutex();
+// The attribution part's table (looptrace_v8.node), set once by setAttribution().
+std::atomic<const LtAttributionApi*> g_attribution{nullptr};
 ActiveTrace* g_trace = new ActiveTrace();
 
 // A copy of the shared trace state, taken under its lock.
@@ -179,6 +186,30 @@ Napi::Value Start(const Napi::CallbackInfo& info) {
   config.service_name = StringField(o, "serviceName");
   config.producer = StringField(o, "producer");
   config.platform = StringField(o, "platform");
+  // Attribution. A number that is not finite or out of range falls back to a safe value here;
+  // TypeScript has already rejected it with a message.
+  double stack_threshold_ms = NumberField(o, "stackThresholdMs", 0);
+  double stack_interval_ms = NumberField(o, "stackIntervalMs", 10);
+  double stack_depth = NumberField(o, "stackDepth", 32);
+  config.attribution = g_attribution.load();
+  config.attribution_note = StringField(o, "attributionNote");
+  if (std::isfinite(stack_threshold_ms) && stack_threshold_ms > 0 && stack_threshold_ms <= 3.6e6) {
+    config.stack_threshold_ns = static_cast<uint64_t>(stack_threshold_ms * 1e6);
+  }
+  if (std::isfinite(stack_interval_ms) && stack_interval_ms >= 1 && stack_interval_ms <= 3.6e6) {
+    config.stack_interval_ns = static_cast<uint64_t>(stack_interval_ms * 1e6);
+  }
+  if (std::isfinite(stack_depth) && stack_depth >= 1 && stack_depth <= 256) {
+    config.stack_max_frames = static_cast<uint32_t>(stack_depth);
+  }
+  config.gc_pauses = BoolField(o, "gcPauses", true);
+  if (BoolField(o, "schedstat", true)) {
+    int fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      config.schedstat = true;
+      close(fd);
+    }
+  }
   if (!ParseHex(StringField(o, "traceId"), config.trace_id, 16)) {
     Napi::TypeError::New(env, "start: traceId must be 32 hex digits").ThrowAsJavaScriptException();
     return env.Undefined();
@@ -302,6 +333,11 @@ Napi::Value SetEnabled(const Napi::CallbackInfo& info) {
     // Enabling bumps the count in the upper bits, so each loop records a RESUMED marker.
     next = on ? (((state >> 1) + 1) << 1) | 1 : state & ~1u;
   } while (!g_record_state.compare_exchange_weak(state, next));
+  if (on) {
+    if (std::shared_ptr<Recorder> recorder = CurrentTrace().recorder) {
+      if (Watchdog* watchdog = recorder->watchdog()) watchdog->Wake();
+    }
+  }
   return info.Env().Undefined();
 }
 
@@ -320,6 +356,10 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   out.Set("threads", static_cast<double>(s.threads));
   out.Set("mainThreadRecords", static_cast<double>(s.main_records));
   out.Set("running", Recorder::Current() == recorder);
+  const Config& config = recorder->config();
+  out.Set("capabilities", static_cast<double>(config.Capabilities()));
+  out.Set("stackRequests", static_cast<double>(recorder->watchdog() ? recorder->watchdog()->requests() : 0));
+  out.Set("definitionMisses", static_cast<double>(recorder->definitions().misses()));
   out.Set("enabled", (g_record_state.load() & 1) != 0);
   std::string error = recorder->Error();
   if (!error.empty()) out.Set("error", error);
@@ -367,6 +407,116 @@ Napi::Value FlushAtExit(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// setAttribution(api: bigint, apiCheck: bigint) -> boolean. Takes the attribution part's table;
+// the next start() samples stacks and GC pauses with it. False when the table is of another
+// version.
+Napi::Value SetAttribution(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t address = 0, check = 0;
+  bool lossless = false;
+  if (info.Length() < 2 || !info[0].IsBigInt() || !info[1].IsBigInt() ||
+      (address = info[0].As<Napi::BigInt>().Uint64Value(&lossless), !lossless) ||
+      (check = info[1].As<Napi::BigInt>().Uint64Value(&lossless), !lossless) || address == 0 ||
+      (address ^ LOOPTRACE_ATTRIBUTION_API_CHECK) != check) {
+    Napi::TypeError::New(env, "setAttribution(api, apiCheck) expects the attribution part's api and apiCheck")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto* api = reinterpret_cast<const LtAttributionApi*>(static_cast<uintptr_t>(address));
+  if ( api->version != LOOPTRACE_ATTRIBUTION_API_VERSION ||
+      api->attach_thread == nullptr || api->request_stack == nullptr || api->detach_thread == nullptr) {
+    return Napi::Boolean::New(env, false);
+  }
+  g_attribution.store(api);
+  return Napi::Boolean::New(env, true);
+}
+
+// Records that JavaScript may write (records from JavaScript: operations, marks, user queues,
+// callbacks, user stack samples). Everything else is the recorder's own.
+bool JsRecordAllowed(double code) {
+  switch (static_cast<int>(code)) {
+    case wire::kCallbackStart:
+    case wire::kCallbackEnd:
+    case wire::kOperationStart:
+    case wire::kOperationEnd:
+    case wire::kMark:
+    case wire::kUserQueueSample:
+      return static_cast<double>(static_cast<int>(code)) == code;
+    default:
+      return false;
+  }
+}
+
+bool RecordField(const Napi::CallbackInfo& info, size_t index, uint64_t max, uint64_t* out) {
+  if (index >= info.Length() || info[index].IsUndefined()) {
+    *out = 0;
+    return true;
+  }
+  if (!info[index].IsNumber()) return false;
+  double v = info[index].As<Napi::Number>().DoubleValue();
+  if (!(v >= 0) || v > static_cast<double>(max) || std::floor(v) != v) return false;
+  *out = static_cast<uint64_t>(v);
+  return true;
+}
+
+// pushRecord(code, f0?, f1?, f2?) -> boolean. Appends a record, stamped now, to the calling
+// thread's ring. False when this thread's loop is not being recorded (not attached, paused or
+// stopped); throws on a code or field that the format does not allow. Signed fields (MARK's
+// value) must come zigzag-encoded.
+Napi::Value PushRecord(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t f0 = 0, f1 = 0, f2 = 0;
+  if (info.Length() < 1 || !info[0].IsNumber() || !JsRecordAllowed(info[0].As<Napi::Number>().DoubleValue())) {
+    Napi::RangeError::New(env, "pushRecord: code must be a record type JavaScript may write")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  constexpr uint64_t kMaxField = (1ull << 53) - 1;
+  if (!RecordField(info, 1, kMaxField, &f0) || !RecordField(info, 2, kMaxField, &f1) ||
+      !RecordField(info, 3, 0xffffffffull, &f2)) {
+    Napi::RangeError::New(env, "pushRecord: fields must be integers from 0 to 2^53 - 1 (the third to 2^32 - 1)")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  LoopHooks* hooks = LoopHooks::ForThisThread();
+  if (hooks == nullptr) return Napi::Boolean::New(env, false);
+  return Napi::Boolean::New(
+      env, hooks->PushFromJs(static_cast<uint8_t>(info[0].As<Napi::Number>().Int32Value()), f0, f1,
+                             static_cast<uint32_t>(f2)));
+}
+
+// internString(value) -> id. The string's id in the running trace (0 when none is running or the
+// table is full); its definition is written before any record pushed after this call.
+Napi::Value InternString(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    Napi::TypeError::New(env, "internString(value) expects a string").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::shared_ptr<Recorder> recorder = Recorder::Current();
+  if (!recorder) return Napi::Number::New(env, 0);
+  return Napi::Number::New(
+      env, static_cast<double>(recorder->definitions().InternString(info[0].As<Napi::String>().Utf8Value())));
+}
+
+// defineTraceContext(operationId, context: Uint8Array(33)) -> boolean. The W3C trace context of
+// an operation: trace id (16 bytes), span id (8), parent span id (8, zeros for none), flags (1).
+Napi::Value DefineTraceContext(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t operation_id = 0;
+  if (info.Length() < 2 || !RecordField(info, 0, (1ull << 53) - 1, &operation_id) || operation_id == 0 ||
+      !info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+      info[1].As<Napi::Uint8Array>().ElementLength() != Definitions::kTraceContextBytes) {
+    Napi::TypeError::New(env, "defineTraceContext(operationId, context) expects a positive integer id and a Uint8Array of 33 bytes")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::shared_ptr<Recorder> recorder = Recorder::Current();
+  if (!recorder) return Napi::Boolean::New(env, false);
+  return Napi::Boolean::New(
+      env, recorder->definitions().DefineTraceContext(operation_id, info[1].As<Napi::Uint8Array>().Data()));
+}
+
 void StopAtExit() {
   // Backstop for exits that skip JavaScript's 'exit' event; the writer must not be cut off
   // mid-frame when it can finish.
@@ -394,6 +544,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("takeOutbox", Napi::Function::New(env, TakeOutbox, "takeOutbox"));
   exports.Set("stop", Napi::Function::New(env, Stop, "stop"));
   exports.Set("flushAtExit", Napi::Function::New(env, FlushAtExit, "flushAtExit"));
+  exports.Set("setAttribution", Napi::Function::New(env, SetAttribution, "setAttribution"));
+  exports.Set("pushRecord", Napi::Function::New(env, PushRecord, "pushRecord"));
+  exports.Set("internString", Napi::Function::New(env, InternString, "internString"));
+  exports.Set("defineTraceContext", Napi::Function::New(env, DefineTraceContext, "defineTraceContext"));
   exports.Set("encodeForTest", Napi::Function::New(env, EncodeForTest, "encodeForTest"));
   exports.Set("benchmarkWriter", Napi::Function::New(env, BenchmarkWriter, "benchmarkWriter"));
   return exports;

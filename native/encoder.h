@@ -41,6 +41,9 @@ enum HeaderKey : uint32_t {
   kThread = 10,
   kPlatform = 11,
   kThreadpoolSize = 12,
+  kCapabilities = 13,
+  kAttributionNote = 14,
+  kStackSampling = 15,
 };
 
 enum RecordCode : uint8_t {
@@ -62,6 +65,7 @@ enum RecordCode : uint8_t {
   kThreadStop = 16,
   kClockSync = 17,
   kResumed = 18,
+  kThreadSched = 19,
   kStringDef = 24,
   kStackDef = 25,
   kTraceContext = 26,
@@ -92,6 +96,11 @@ struct HeaderInfo {
   bool has_threadpool_size = false;
   uint64_t threadpool_size = 0;
   std::vector<ThreadEntry> threads;
+  // Keys 13-15; left out when 0 or empty.
+  uint64_t capabilities = 0;
+  std::string attribution_note;
+  uint64_t stack_threshold_ns = 0;
+  uint64_t stack_interval_ns = 0;
 };
 
 inline size_t VarintLength(uint64_t v) {
@@ -151,6 +160,14 @@ class Encoder {
     }
     EntryString(wire::kPlatform, h.platform);
     if (h.has_threadpool_size) EntryVarint(wire::kThreadpoolSize, h.threadpool_size);
+    if (h.capabilities != 0) EntryVarint(wire::kCapabilities, h.capabilities);
+    EntryString(wire::kAttributionNote, h.attribution_note);
+    if (h.stack_threshold_ns != 0) {
+      Varint(wire::kStackSampling);
+      Varint(VarintLength(h.stack_threshold_ns) + VarintLength(h.stack_interval_ns));
+      Varint(h.stack_threshold_ns);
+      Varint(h.stack_interval_ns);
+    }
     CloseFrame();
   }
 

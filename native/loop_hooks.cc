@@ -1,5 +1,9 @@
 #include "loop_hooks.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdlib>
 #include <ctime>
 
 // uv_metrics_info arrived in libuv 1.45 (Node 20.3). Referencing it weakly lets the addon load on
@@ -19,6 +23,16 @@ uint64_t ThreadCpuNs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+// Opens the calling thread's scheduler statistics (Linux). /proc/thread-self resolves to the
+// calling thread when opened, so the descriptor keeps reading this thread's numbers.
+int OpenSchedstat() {
+#ifdef __linux__
+  return open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+#else
+  return -1;
+#endif
+}
+
 bool ReadMetrics(uv_loop_t* loop, uv_metrics_t* metrics) {
   if (&uv_metrics_info == nullptr) return false;
   return uv_metrics_info(loop, metrics) == 0;
@@ -26,9 +40,13 @@ bool ReadMetrics(uv_loop_t* loop, uv_metrics_t* metrics) {
 
 }  // namespace
 
-LoopHooks::LoopHooks(napi_env env, uv_loop_t* loop, std::shared_ptr<ThreadState> thread,
-                     const Config& config, uint64_t generation)
-    : env_(env), loop_(loop), thread_(std::move(thread)), ring_(&thread_->ring),
+const LtCoreApi LoopHooks::kCoreApi = {LOOPTRACE_ATTRIBUTION_API_VERSION, LoopHooks::OnGcPause,
+                                       LoopHooks::OnStackSample};
+
+LoopHooks::LoopHooks(napi_env env, uv_loop_t* loop, std::shared_ptr<Recorder> recorder,
+                     std::shared_ptr<ThreadState> thread, const Config& config, uint64_t generation)
+    : env_(env), loop_(loop), recorder_(std::move(recorder)), thread_(std::move(thread)),
+      ring_(&thread_->ring),
       recorder_generation_(generation), cpu_threshold_ns_(config.cpu_threshold_ns),
       cpu_resample_ns_(config.cpu_threshold_ns / 2),
       sample_interval_ms_(config.queue_sample_interval_ms),
@@ -48,7 +66,8 @@ LoopHooks* LoopHooks::Attach(napi_env env, const std::shared_ptr<Recorder>& reco
   }
   Config config = recorder->config();
   if (!probe_threadpool) config.threadpool_probe_interval_ms = 0;
-  auto* self = new LoopHooks(env, loop, thread, config, recorder->generation());
+  auto* self = new LoopHooks(env, loop, recorder, thread, config, recorder->generation());
+  if (config.schedstat) self->schedstat_fd_ = OpenSchedstat();
   uv_metrics_t metrics;
   if (ReadMetrics(loop, &metrics)) {
     self->last_events_ = metrics.events;
@@ -56,6 +75,7 @@ LoopHooks* LoopHooks::Attach(napi_env env, const std::shared_ptr<Recorder>& reco
   }
   self->cpu_sample_wall_ns_ = uv_hrtime();
   self->cpu_sample_cpu_ns_ = ThreadCpuNs();
+  self->cpu_sample_runqueue_ns_ = self->ReadRunQueueNs();
   self->idle_at_last_check_ns_ = uv_metrics_idle_time(loop);
 
   // Every handle is unref'd: telemetry must never keep a process or a worker alive.
@@ -90,8 +110,83 @@ LoopHooks* LoopHooks::Attach(napi_env env, const std::shared_ptr<Recorder>& reco
   if (napi_add_async_cleanup_hook(env, OnEnvTeardown, self, &self->cleanup_handle_) != napi_ok) {
     self->cleanup_handle_ = nullptr;
   }
+  self->AttachAttribution(config);
   t_hooks = self;
   return self;
+}
+
+// Hooks this thread's isolate through the attribution part (GC callbacks, stack requests) and
+// shows the loop to the watchdog. Without the attribution part, nothing happens.
+void LoopHooks::AttachAttribution(const Config& config) {
+  const LtAttributionApi* api = config.attribution;
+  if (api == nullptr) return;
+  uint32_t flags = (config.gc_pauses ? static_cast<uint32_t>(kLtAttachGc) : 0u) |
+                   (config.stack_threshold_ns > 0 ? static_cast<uint32_t>(kLtAttachStacks) : 0u);
+  if (flags == 0) return;
+  attr_ = api->attach_thread(&kCoreApi, this, flags, config.stack_max_frames);
+  if (attr_ == nullptr) return;
+  Watchdog* watchdog = recorder_->watchdog();
+  if (watchdog == nullptr) return;
+  watch_ = std::make_shared<WatchedLoop>();
+  watch_->loop = loop_;
+  watch_->attr = attr_;
+  watch_->recording = &thread_->recording;
+  watchdog->Add(watch_);
+}
+
+void LoopHooks::DetachAttribution() {
+  if (watch_) {
+    if (Watchdog* watchdog = recorder_->watchdog()) watchdog->Remove(watch_.get());
+    watch_.reset();
+  }
+  if (attr_ != nullptr) {
+    recorder_->config().attribution->detach_thread(attr_);
+    attr_ = nullptr;
+  }
+}
+
+// Called by the attribution part from V8's GC epilogue, on this loop's thread.
+void LoopHooks::OnGcPause(void* ctx, uint64_t end_ns, uint64_t duration_ns, uint32_t gc_type) {
+  auto* self = static_cast<LoopHooks*>(ctx);
+  uint64_t now;
+  // Through Enter(): a pause right after enable() comes after the RESUMED record.
+  if (self->detaching_ || !self->Enter(&now)) return;
+  self->ring_->Push(wire::kGcPause, end_ns, duration_ns, gc_type);
+}
+
+// Called by the attribution part from a V8 interrupt, on this loop's thread, with the stack the
+// watchdog asked for. Interning takes a lock and may allocate: this is the slow path, taken only
+// while a loop is busy past the stack threshold.
+void LoopHooks::OnStackSample(void* ctx, uint64_t, uint64_t lag_ns, uint32_t reason,
+                              const LtFrame* frames, size_t frame_count) {
+  auto* self = static_cast<LoopHooks*>(ctx);
+  uint64_t now;
+  if (self->detaching_ || !self->Enter(&now)) return;
+  if (WatchedLoop* w = self->watch_.get()) {
+    // Served after the stretch it was asked for had ended (the thread left JavaScript right
+    // after the request): this stack belongs to later code, not to the busy stretch.
+    if (reason == 0 && w->requested_phase.load(std::memory_order_relaxed) !=
+                           w->phase.load(std::memory_order_relaxed)) {
+      w->stale_samples.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+  }
+  Definitions& defs = self->recorder_->definitions();
+  std::vector<Encoder::StackFrame>& stack = self->stack_frames_;
+  stack.resize(frame_count);
+  for (size_t i = 0; i < frame_count; i++) {
+    const LtFrame& f = frames[i];
+    stack[i].function_name_string_id =
+        f.function_name_length == 0 ? 0 : defs.InternString(std::string(f.function_name, f.function_name_length));
+    stack[i].script_string_id =
+        f.script_length == 0 ? 0 : defs.InternString(std::string(f.script, f.script_length));
+    stack[i].line = f.line;
+    stack[i].column = f.column;
+  }
+  uint64_t stack_id = frame_count == 0 ? 0 : defs.InternStack(stack);
+  // Stamped after interning rather than when the interrupt began: taking the stack can itself run
+  // a GC, whose pause record is already in the ring, and records of a thread go in time order.
+  self->ring_->Push(wire::kStackSample, uv_hrtime(), stack_id, lag_ns, reason);
 }
 
 bool LoopHooks::Active() {
@@ -110,8 +205,21 @@ inline bool LoopHooks::Enter(uint64_t* now) {
     seen_state_ = state;
     prepare_ns_ = 0;
     check_ns_ = 0;
+    // The watchdog must not see a stretch that spans the pause.
+    if (watch_) {
+      watch_->phase.store(0, std::memory_order_relaxed);
+      watch_->phase_state.store(state, std::memory_order_release);
+    }
     Rebaseline(*now);
   }
+  return true;
+}
+
+// Through Enter(), so that a record from JavaScript right after enable() follows the RESUMED.
+bool LoopHooks::PushFromJs(uint8_t code, uint64_t f0, uint64_t f1, uint32_t f2) {
+  uint64_t now;
+  if (detaching_ || !Enter(&now)) return false;
+  ring_->Push(code, now, f0, f1, f2);
   return true;
 }
 
@@ -122,6 +230,12 @@ void LoopHooks::OnPrepare(uv_prepare_t* handle) {
   uint64_t now;
   if (!self->Enter(&now)) return;
   self->ring_->Push(wire::kPollStart, now);
+  if (WatchedLoop* w = self->watch_.get()) {
+    // For the watchdog: inside the poll from now; the idle time at the last check is also the
+    // idle time now, since libuv adds to it only inside the poll.
+    w->idle_at_prepare_ns.store(self->idle_at_last_check_ns_, std::memory_order_relaxed);
+    w->phase.store((now << 1) | 1, std::memory_order_release);
+  }
   if (self->check_ns_ != 0 && now - self->check_ns_ >= self->cpu_threshold_ns_) {
     self->SampleCpu(now, true);
   } else if (now - self->cpu_sample_wall_ns_ >= self->cpu_resample_ns_) {
@@ -135,6 +249,8 @@ void LoopHooks::OnCheck(uv_check_t* handle) {
   auto* self = static_cast<LoopHooks*>(handle->data);
   uint64_t now;
   if (!self->Enter(&now)) return;
+  // For the watchdog: a busy stretch begins.
+  if (WatchedLoop* w = self->watch_.get()) w->phase.store(now << 1, std::memory_order_release);
   if (self->prepare_ns_ == 0) {
     // No POLL_START for this poll (recording began inside the iteration): only move the baseline.
     self->idle_at_last_check_ns_ = uv_metrics_idle_time(self->loop_);
@@ -180,11 +296,30 @@ void LoopHooks::Rebaseline(uint64_t now_ns) {
 
 void LoopHooks::SampleCpu(uint64_t now_ns, bool emit) {
   uint64_t cpu = ThreadCpuNs();
+  uint64_t runqueue = ReadRunQueueNs();
   if (emit) {
     ring_->Push(wire::kThreadCpu, now_ns, now_ns - cpu_sample_wall_ns_, cpu - cpu_sample_cpu_ns_);
+    if (runqueue > cpu_sample_runqueue_ns_) {
+      ring_->Push(wire::kThreadSched, now_ns, runqueue - cpu_sample_runqueue_ns_);
+    }
   }
   cpu_sample_wall_ns_ = now_ns;
   cpu_sample_cpu_ns_ = cpu;
+  cpu_sample_runqueue_ns_ = runqueue;
+}
+
+// The second number of schedstat: nanoseconds this thread has spent runnable, waiting in the run
+// queue for a core. One pread of a descriptor opened at attach; rate-limited like the CPU clock.
+uint64_t LoopHooks::ReadRunQueueNs() {
+  if (schedstat_fd_ < 0) return 0;
+  char buf[96];
+  ssize_t n = pread(schedstat_fd_, buf, sizeof buf - 1, 0);
+  if (n <= 0) return cpu_sample_runqueue_ns_;
+  buf[n] = 0;
+  char* end = nullptr;
+  std::strtoull(buf, &end, 10);
+  if (end == buf) return cpu_sample_runqueue_ns_;
+  return std::strtoull(end, nullptr, 10);
 }
 
 void LoopHooks::OnSampleTimer(uv_timer_t* handle) {
@@ -231,6 +366,11 @@ void LoopHooks::Detach(uint32_t stop_reason) {
   thread_->stop_reason.store(stop_reason, std::memory_order_relaxed);
   thread_->closed.store(true, std::memory_order_release);
   if (t_hooks == this) t_hooks = nullptr;
+  DetachAttribution();
+  if (schedstat_fd_ >= 0) {
+    close(schedstat_fd_);
+    schedstat_fd_ = -1;
+  }
   uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), OnClosed);
   uv_close(reinterpret_cast<uv_handle_t*>(&check_), OnClosed);
   uv_close(reinterpret_cast<uv_handle_t*>(&sample_timer_), OnClosed);

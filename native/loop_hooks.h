@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "recorder.h"
 
@@ -34,11 +35,23 @@ class LoopHooks {
   void MarkExiting() { exiting_ = true; }
 
   uint32_t thread_id() const { return thread_->thread_id; }
+  // A record from JavaScript on this loop's thread (the ring's one producer). False when this
+  // loop is not being recorded.
+  bool PushFromJs(uint8_t code, uint64_t f0, uint64_t f1, uint32_t f2);
+  // What the attribution part calls back into (attribution_api.h).
+  static const LtCoreApi kCoreApi;
   uint64_t recorder_generation() const { return recorder_generation_; }
 
  private:
-  LoopHooks(napi_env env, uv_loop_t* loop, std::shared_ptr<ThreadState> thread,
-            const Config& config, uint64_t generation);
+  LoopHooks(napi_env env, uv_loop_t* loop, std::shared_ptr<Recorder> recorder,
+            std::shared_ptr<ThreadState> thread, const Config& config, uint64_t generation);
+  static void OnGcPause(void* ctx, uint64_t end_ns, uint64_t duration_ns, uint32_t gc_type);
+  static void OnStackSample(void* ctx, uint64_t time_ns, uint64_t lag_ns, uint32_t reason,
+                            const LtFrame* frames, size_t frame_count);
+  void AttachAttribution(const Config& config);
+  void DetachAttribution();
+  // Run-queue time from /proc/thread-self/schedstat, or 0 when it cannot be read.
+  uint64_t ReadRunQueueNs();
   static void OnPrepare(uv_prepare_t* handle);
   static void OnCheck(uv_check_t* handle);
   static void OnSampleTimer(uv_timer_t* handle);
@@ -55,6 +68,8 @@ class LoopHooks {
 
   napi_env env_;
   uv_loop_t* loop_;
+  // Kept for the definitions that stack samples intern, and for the watchdog.
+  std::shared_ptr<Recorder> recorder_;
   std::shared_ptr<ThreadState> thread_;
   Ring* ring_;
   const uint64_t recorder_generation_;
@@ -81,6 +96,13 @@ class LoopHooks {
   uint64_t poll_events_waiting_ = 0;
   uint64_t cpu_sample_wall_ns_ = 0;
   uint64_t cpu_sample_cpu_ns_ = 0;
+  uint64_t cpu_sample_runqueue_ns_ = 0;
+  // This thread's /proc/thread-self/schedstat, kept open: one pread per CPU sample.
+  int schedstat_fd_ = -1;
+  // The watchdog's view of this loop, and the attribution part's handle for it.
+  std::shared_ptr<WatchedLoop> watch_;
+  void* attr_ = nullptr;
+  std::vector<Encoder::StackFrame> stack_frames_;
   bool probe_in_flight_ = false;
   uint64_t probe_submit_ns_ = 0;
   std::atomic<uint64_t> probe_start_ns_{0};

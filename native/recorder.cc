@@ -36,9 +36,10 @@ int FieldCount(uint8_t code) {
     case wire::kCallbackStart:
     case wire::kThreadStart:
       return 3;
+    case wire::kStackSample:
+      return 3;
     case wire::kThreadCpu:
     case wire::kGcPause:
-    case wire::kStackSample:
     case wire::kOperationStart:
     case wire::kOperationEnd:
     case wire::kMark:
@@ -64,7 +65,12 @@ std::shared_ptr<Recorder> Recorder::Current() {
 
 Recorder::Recorder(const Config& config, std::unique_ptr<Sink> sink, std::function<void()> notify)
     : config_(config), generation_(++g_generation), sink_(std::move(sink)),
-      notify_(std::move(notify)) {}
+      notify_(std::move(notify)) {
+  if (config_.attribution != nullptr && config_.stack_threshold_ns > 0) {
+    watchdog_ = std::make_unique<Watchdog>(config_.attribution, config_.stack_threshold_ns,
+                                           config_.stack_interval_ns);
+  }
+}
 
 Recorder::~Recorder() {
   if (writer_.joinable()) writer_.detach();
@@ -88,6 +94,7 @@ bool Recorder::Open(std::string* error) {
     *g_current = shared_from_this();
   }
   writer_ = std::thread([this] { Run(); });
+  if (watchdog_) watchdog_->Start();
   return true;
 }
 
@@ -130,6 +137,7 @@ void Recorder::Stop() {
       stop_requested_ = true;
       for (auto& t : threads_) t->recording.store(false, std::memory_order_relaxed);
     }
+    if (watchdog_) watchdog_->Stop();
     cv_.notify_all();
     if (writer_.joinable()) writer_.join();
     std::lock_guard<std::mutex> lock(*g_current_mu);
@@ -189,15 +197,28 @@ void Recorder::Cycle(bool flush) {
       enc.EndFrame();
     });
   }
+  // Each ring is drained only up to where it stood before the pending definitions were taken,
+  // so that every record drained now references only definitions already written.
+  std::vector<uint64_t> heads(threads.size());
+  std::vector<bool> closed(threads.size());
+  for (size_t i = 0; i < threads.size(); i++) {
+    // Read closed before the head: whatever the thread pushed before closing is then drained.
+    closed[i] = threads[i]->closed.load(std::memory_order_acquire);
+    heads[i] = threads[i]->ring.Head();
+  }
+  if (!defs_.WritePending(Relative(now), config_.target_frame_bytes,
+                          [this](const Encoder& enc) { return enc.size() == 0 || WriteFrame(enc); })) {
+    return;
+  }
   std::vector<ThreadState*> finished;
   busy_ = false;
   idle_ = true;
-  for (auto& t : threads) {
+  for (size_t i = 0; i < threads.size(); i++) {
     if (failed_) return;
-    // Read closed before draining: whatever the thread pushed before closing is then drained.
-    bool closed = t->closed.load(std::memory_order_acquire);
-    Drain(*t);
-    if (closed) {
+    auto& t = threads[i];
+    bool closed_now = closed[i];
+    Drain(*t, heads[i]);
+    if (closed_now) {
       if (!t->enc.FrameOpen()) t->enc.BeginFrame(t->thread_id, Relative(now));
       t->enc.Counted(wire::kThreadStop, Relative(now), 1,
                      t->stop_reason.load(std::memory_order_relaxed));
@@ -233,10 +254,10 @@ void Recorder::Cycle(bool flush) {
   }
 }
 
-void Recorder::Drain(ThreadState& t) {
+void Recorder::Drain(ThreadState& t, uint64_t head) {
   size_t drained = 0;
   for (;;) {
-    size_t n = t.ring.Pop(batch_.data(), batch_.size());
+    size_t n = t.ring.Pop(batch_.data(), batch_.size(), head);
     drained += n;
     if (drained >= t.ring.Capacity() / 16) busy_ = true;
     if (drained >= t.ring.Capacity() / 256) idle_ = false;
@@ -248,7 +269,14 @@ void Recorder::Drain(ThreadState& t) {
       if (!t.enc.FrameOpen()) {
         t.enc.BeginFrame(t.thread_id, time);
       }
-      t.enc.Counted(e.code, time, FieldCount(e.code), e.f0, e.f1, e.f2);
+      if (e.code == wire::kStackSample) {
+        // The ring keeps the lag in the 64-bit slot: stackId, reason, lagNs on the wire.
+        t.enc.Counted(e.code, time, 3, e.f0, e.f2, e.f1);
+      } else {
+        t.enc.Counted(e.code, time, FieldCount(e.code), e.f0, e.f1, e.f2);
+        // Later files need not repeat the trace context of an operation that has ended.
+        if (e.code == wire::kOperationEnd) defs_.EndOperation(e.f0);
+      }
       if (t.enc.FrameBodyBytes() >= config_.target_frame_bytes) CloseFrame(t);
     }
     records_ += n;
@@ -286,33 +314,16 @@ void Recorder::WriteProcessFrame(const std::function<void(Encoder&)>& fill) {
 void Recorder::Announce(ThreadState& t) {
   t.start_announced = true;
   if (t.announced_generation == file_generation_) return;
-  bool is_new = false;
-  uint64_t name_id = InternString(t.name, &is_new);
+  uint64_t name_id = defs_.InternString(t.name);
   uint64_t time = Relative(t.start_mono_ns);
-  if (is_new) {
-    WriteProcessFrame([&](Encoder& enc) {
-      enc.BeginFrame(0, time);
-      enc.StringDef(time, name_id, t.name);
-      enc.EndFrame();
-    });
+  if (!defs_.WritePending(time, config_.target_frame_bytes,
+                          [this](const Encoder& enc) { return enc.size() == 0 || WriteFrame(enc); })) {
+    return;
   }
   if (!t.enc.FrameOpen()) t.enc.BeginFrame(t.thread_id, time);
   t.enc.Counted(wire::kThreadStart, time, 3, t.node_thread_id, name_id, t.kind);
   records_++;
   t.announced_generation = file_generation_;
-}
-
-uint64_t Recorder::InternString(const std::string& s, bool* is_new) {
-  auto it = string_ids_.find(s);
-  if (it != string_ids_.end()) {
-    *is_new = false;
-    return it->second;
-  }
-  strings_.push_back(s);
-  uint64_t id = strings_.size();
-  string_ids_.emplace(s, id);
-  *is_new = true;
-  return id;
 }
 
 // The start of every file: magic, header with the live threads, and every string defined so far,
@@ -345,13 +356,15 @@ void Recorder::Preamble(Encoder& enc, uint64_t file_index) {
       t->announced_generation = file_generation_;
     }
   }
+  h.capabilities = config_.Capabilities();
+  h.attribution_note = config_.attribution_note;
+  if (config_.attribution != nullptr && config_.stack_threshold_ns > 0) {
+    h.stack_threshold_ns = config_.stack_threshold_ns;
+    h.stack_interval_ns = config_.stack_interval_ns;
+  }
   enc.WriteMagic();
   enc.WriteHeader(h);
-  if (!strings_.empty()) {
-    enc.BeginFrame(0, h.file_start_ns);
-    for (size_t i = 0; i < strings_.size(); i++) enc.StringDef(h.file_start_ns, i + 1, strings_[i]);
-    enc.EndFrame();
-  }
+  defs_.WriteAll(enc, h.file_start_ns, config_.target_frame_bytes);
   int64_t offset = static_cast<int64_t>(WallClockNs() - config_.origin_wall_unix_ns) -
                    static_cast<int64_t>(h.file_start_ns);
   enc.BeginFrame(0, h.file_start_ns);

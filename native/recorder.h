@@ -16,9 +16,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "attribution_api.h"
+#include "definitions.h"
 #include "encoder.h"
 #include "ring.h"
 #include "sinks.h"
+#include "watchdog.h"
 
 namespace looptrace {
 
@@ -39,6 +42,20 @@ struct Config {
   std::string service_name;
   std::string producer;
   std::string platform;
+  // Attribution (docs/FORMAT.md header keys 13-15). `attribution` is the V8 part's table, or
+  // nullptr when it did not load; `attribution_note` then says why.
+  const LtAttributionApi* attribution = nullptr;
+  std::string attribution_note;
+  uint64_t stack_threshold_ns = 0;  // 0: no stack sampling
+  uint64_t stack_interval_ns = 10'000'000;
+  uint32_t stack_max_frames = 32;
+  bool gc_pauses = false;
+  bool schedstat = false;
+  // Header key 13.
+  uint64_t Capabilities() const {
+    return (schedstat ? 1u : 0u) | (attribution != nullptr && stack_threshold_ns > 0 ? 2u : 0u) |
+           (attribution != nullptr && gc_pauses ? 4u : 0u);
+  }
 };
 
 struct ThreadState {
@@ -104,19 +121,22 @@ class Recorder : public std::enable_shared_from_this<Recorder> {
   // The first failure, or "" when none.
   std::string Error();
   const Config& config() const { return config_; }
+  // Strings, stacks and trace contexts; any thread may intern.
+  Definitions& definitions() { return defs_; }
+  // The stack watchdog, or nullptr when stacks are not sampled.
+  Watchdog* watchdog() { return watchdog_.get(); }
   uint64_t generation() const { return generation_; }
 
  private:
   Recorder(const Config& config, std::unique_ptr<Sink> sink, std::function<void()> notify);
   void Run();
   void Cycle(bool flush);
-  void Drain(ThreadState& t);
+  void Drain(ThreadState& t, uint64_t head);
   void CloseFrame(ThreadState& t);
   bool WriteFrame(const Encoder& enc);
   void WriteProcessFrame(const std::function<void(Encoder&)>& fill);
   void Announce(ThreadState& t);
   void Preamble(Encoder& enc, uint64_t file_index);
-  uint64_t InternString(const std::string& s, bool* is_new);
   uint64_t Relative(uint64_t mono_ns) const {
     return mono_ns > config_.origin_mono_ns ? mono_ns - config_.origin_mono_ns : 0;
   }
@@ -126,6 +146,8 @@ class Recorder : public std::enable_shared_from_this<Recorder> {
   const uint64_t generation_;
   std::unique_ptr<Sink> sink_;
   std::function<void()> notify_;
+  Definitions defs_;
+  std::unique_ptr<Watchdog> watchdog_;
 
   std::mutex mu_;  // guards threads_, error_, stop_requested_, next_thread_id_
   std::condition_variable cv_;
@@ -144,8 +166,6 @@ class Recorder : public std::enable_shared_from_this<Recorder> {
   uint64_t file_generation_ = 0;
   uint64_t last_flush_ns_ = 0;
   uint64_t last_clock_sync_ns_ = 0;
-  std::unordered_map<std::string, uint64_t> string_ids_;
-  std::vector<std::string> strings_;
   std::vector<Event> batch_ = std::vector<Event>(4096);
 
   std::atomic<uint64_t> records_{0};

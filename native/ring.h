@@ -5,6 +5,7 @@
 // thread and the consumer is the writer thread. Push() takes no lock, makes no syscall and
 // allocates nothing: it is on the loop's hot path.
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -65,10 +66,15 @@ class Ring {
     head_.store(head + 1, std::memory_order_release);
   }
 
-  // Consumer only. Copies up to `max` events into `out` and returns how many.
-  size_t Pop(Event* out, size_t max) {
+  // Consumer only: the producer's position now. Events pushed before this call are below it.
+  uint64_t Head() const { return head_.load(std::memory_order_acquire); }
+
+  // Consumer only. Copies up to `max` events, none at or past `limit` (a Head() reading), into
+  // `out` and returns how many.
+  size_t Pop(Event* out, size_t max, uint64_t limit) {
     uint64_t tail = tail_.load(std::memory_order_relaxed);
-    uint64_t head = head_.load(std::memory_order_acquire);
+    uint64_t head = std::min<uint64_t>(head_.load(std::memory_order_acquire), limit);
+    if (head <= tail) return 0;
     size_t n = static_cast<size_t>(head - tail);
     if (n > max) n = max;
     for (size_t i = 0; i < n; i++) out[i] = slots_[(tail + i) & mask_];

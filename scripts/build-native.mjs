@@ -1,4 +1,8 @@
-// Builds build/Release/looptrace.node with node-gyp. Runs as the npm "install" script, so it must
+// Builds the two native parts with node-gyp: build/Release/looptrace.node (the N-API core) and
+// native/attribution/build/Release/looptrace_v8.node (stacks and GC pauses, tied to this Node's
+// ABI). The second is optional: when it does not build, looptrace records everything but stacks
+// and GC pauses, and says so. It is a separate node-gyp project so that each build directory holds
+// exactly one .node file, which is what node-gyp-build expects. Runs as the npm "install" script, so it must
 // work on a machine whose ~/.npmrc says nothing about nodedir and that cannot download headers.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -70,6 +74,11 @@ const result = spawnSync(process.execPath, args, {
   stdio: ['ignore', 'pipe', 'inherit'],
   encoding: 'utf8',
 });
+const attribution = spawnSync(process.execPath, args, {
+  cwd: join(packageRoot, 'native', 'attribution'),
+  stdio: ['ignore', 'pipe', 'pipe'],
+  encoding: 'utf8',
+});
 if (result.error) {
   fail(`could not run node-gyp: ${result.error.message}`);
 }
@@ -82,3 +91,15 @@ if (result.status !== 0) {
 }
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 console.log(`looptrace: built build/Release/looptrace.node in ${seconds.toFixed(1)} s (nodedir ${nodeDir})`);
+if (attribution.error || attribution.status !== 0) {
+  process.stderr.write(attribution.stdout ?? '');
+  process.stderr.write(attribution.stderr ?? '');
+  console.warn(
+    `looptrace: the attribution part (native/attribution, V8 API) did not build ` +
+      `(${attribution.error?.message ?? `exit ${attribution.status ?? attribution.signal}`}); ` +
+      'telemetry will record no JavaScript stacks and no GC pauses.',
+  );
+} else {
+  process.stderr.write(attribution.stderr ?? '');
+  console.log('looptrace: built native/attribution/build/Release/looptrace_v8.node');
+}

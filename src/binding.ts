@@ -15,6 +15,12 @@ export interface NativeStats {
   files: number;
   threads: number;
   mainThreadRecords: number;
+  /** Header key 13 of docs/FORMAT.md: 1 schedstat, 2 stack sampling, 4 GC pauses. */
+  capabilities: number;
+  /** Stack samples the watchdog asked V8 for. */
+  stackRequests: number;
+  /** Strings, stacks or trace contexts not interned because a table was full. */
+  definitionMisses: number;
   running: boolean;
   enabled: boolean;
   /** The writer thread's first failure, when it failed. */
@@ -53,6 +59,14 @@ export interface NativeBinding {
   takeOutbox(): Uint8Array[];
   stop(): void;
   flushAtExit(): void;
+  /** Hands the attribution part's table (loadAttribution().api) to the core; false on a version mismatch. */
+  setAttribution(api: bigint, apiCheck: bigint): boolean;
+  /** Appends a record from JavaScript (operations, marks, user queues, callbacks) to this thread's ring; false when this loop is not recorded. */
+  pushRecord(code: number, f0?: number, f1?: number, f2?: number): boolean;
+  /** The id of a string in the running trace (0: none running, or the table is full). */
+  internString(value: string): number;
+  /** Gives an operation its W3C trace context: 16 bytes trace id, 8 span id, 8 parent span id, 1 flags. */
+  defineTraceContext(operationId: number, context: Uint8Array): boolean;
   /** Test support: runs encode steps (magic, header, frames of lowered records) through the C++ encoder. */
   encodeForTest(steps: unknown[]): Uint8Array;
   /** Benchmark support: pushes synthetic records through a ring and the writer thread into a file. */
@@ -60,6 +74,9 @@ export interface NativeBinding {
 }
 
 type NodeGypBuild = (packageRoot: string) => unknown;
+
+/** The attribution part (native/attribution): JavaScript stacks and GC pauses, built per Node ABI. */
+export type AttributionLoad = { ok: true; api: bigint; apiCheck: bigint } | { ok: false; reason: string };
 
 const require = createRequire(import.meta.url);
 let cached: NativeBinding | undefined;
@@ -137,4 +154,33 @@ export function loadBinding(): NativeBinding {
   }
   cached = loaded;
   return loaded;
+}
+
+let attribution: AttributionLoad | undefined;
+
+/**
+ * Loads the attribution part (looptrace_v8.node) once. It uses the V8 API, so it only loads into
+ * the Node.js it was built for; any failure is returned as a reason, never thrown: without it,
+ * looptrace records everything but stacks and GC pauses.
+ */
+export function loadAttribution(): AttributionLoad {
+  if (attribution !== undefined) return attribution;
+  let loaded: unknown;
+  try {
+    const root = findPackageRoot();
+    const nodeGypBuild = require('node-gyp-build') as NodeGypBuild;
+    loaded = nodeGypBuild(join(root, 'native', 'attribution'));
+  } catch (error) {
+    const reason = (error instanceof Error ? error.message : String(error)).split('\n')[0]!.trim();
+    attribution = {
+      ok: false,
+      reason: `the attribution part (looptrace_v8.node) for Node ${process.version} (ABI ${process.versions.modules}) did not load: ${reason}`,
+    };
+    return attribution;
+  }
+  const exported = loaded as { api?: unknown; apiCheck?: unknown } | null;
+  attribution = typeof exported?.api !== 'bigint' || typeof exported.apiCheck !== 'bigint'
+    ? { ok: false, reason: 'the attribution part (looptrace_v8.node) exports no api; it is probably stale (npm rebuild looptrace)' }
+    : { ok: true, api: exported.api, apiCheck: exported.apiCheck };
+  return attribution;
 }

@@ -52,6 +52,14 @@ describe('workers made from a Worker taken before start', () => {
     const started = ofType(trace.records, 'threadStart');
     expect(started.map((t) => t.nodeThreadId)).toEqual([run.result['lateId']]);
     expect(trace.strings.get(started[0]!.nameStringId)).toBe('image-resizer');
+    // Each untraced worker is a looptrace:untraced-worker mark on the main thread.
+    const marks = ofType(trace.records, 'mark').filter((m) => trace.strings.get(m.nameStringId) === UNTRACED_WORKER_MARK);
+    expect(marks.map((m) => m.threadId)).toEqual([1, 1]);
+    expect(marks.every((m) => m.value > 0 && m.value !== run.result['lateId'])).toBe(true);
+    // And analyze-trace says so.
+    const out = spawnSync(process.execPath, [join(ROOT, 'dist/cli/analyze-trace.js'), traces], { encoding: 'utf8' });
+    expect(out.status, out.stderr).toBe(0);
+    expect(out.stdout).toContain(SENTENCE);
   });
 });
 

@@ -19,6 +19,23 @@ export interface RuntimeTelemetryOptions {
   threadpoolProbeIntervalMs?: number;
   /** Busy stretches and I/O phases at least this long get a thread CPU time record. Default 2 ms. */
   cpuThresholdMs?: number;
+  /**
+   * A loop busy this long gets its JavaScript stack sampled, then every `stackIntervalMs` while it
+   * stays busy, so each long task carries a small profile. Default 30 ms (below the analyzer's
+   * 50 ms long-task threshold); 0 turns stack sampling off.
+   */
+  stackThresholdMs?: number;
+  /** Time between stack samples of a loop that stays busy. Default 10 ms. */
+  stackIntervalMs?: number;
+  /** Frames kept per stack, innermost first. Default 32. */
+  stackDepth?: number;
+  /** Record every V8 garbage-collection pause (GC_PAUSE records). Default true. */
+  gcPauses?: boolean;
+  /**
+   * Read each thread's scheduler statistics (Linux), to tell runnable from waiting (THREAD_SCHED
+   * records). Default false until every decoder in this package reads THREAD_SCHED.
+   */
+  schedulerStats?: boolean;
   /** Records each thread's buffer holds before it drops (rounded up to a power of two). Default 8192. */
   threadBufferRecords?: number;
   /** Trace worker threads created after start without code in the worker. Default true. */
@@ -48,6 +65,11 @@ const KNOWN = new Set([
   'threadpoolProbeIntervalMs',
   'cpuThresholdMs',
   'threadBufferRecords',
+  'stackThresholdMs',
+  'stackIntervalMs',
+  'stackDepth',
+  'gcPauses',
+  'schedulerStats',
   'traceWorkers',
   'exitHandlers',
   'throwOnStartError',
@@ -77,6 +99,11 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     threadpoolProbeIntervalMs: number(o, 'threadpoolProbeIntervalMs', 50, 0, 3_600_000, true),
     cpuThresholdMs: number(o, 'cpuThresholdMs', 2, 0.01, 60_000),
     threadBufferRecords: number(o, 'threadBufferRecords', 8192, 64, 1 << 22, true),
+    stackThresholdMs: number(o, 'stackThresholdMs', 30, 0, 3_600_000),
+    stackIntervalMs: number(o, 'stackIntervalMs', 10, 1, 3_600_000),
+    stackDepth: number(o, 'stackDepth', 32, 1, 256, true),
+    gcPauses: bool(o, 'gcPauses', true),
+    schedulerStats: bool(o, 'schedulerStats', false),
     traceWorkers: bool(o, 'traceWorkers', true),
     exitHandlers: bool(o, 'exitHandlers', true),
     throwOnStartError: bool(o, 'throwOnStartError', false),

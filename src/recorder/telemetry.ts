@@ -8,7 +8,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { isMainThread, threadId } from 'node:worker_threads';
-import { loadBinding, type NativeBinding, type NativeStats } from '../binding.js';
+import { loadAttribution, loadBinding, type NativeBinding, type NativeStats } from '../binding.js';
 import { TelemetryError } from './errors.js';
 import { installExitHandlers, markExitOnExit, type ExitHandlers } from './exit-handlers.js';
 import { resolveOptions, type ResolvedOptions, type RuntimeTelemetryOptions } from './options.js';
@@ -47,6 +47,21 @@ export interface TelemetryStats {
   warnings: string[];
   /** Why this handle never recorded: the environment refused the start. Undefined after a good start. */
   startError?: string;
+  /** What the trace can say about causes, and why a part is missing. */
+  attribution: AttributionStats;
+}
+
+export interface AttributionStats {
+  /** JavaScript stacks are sampled while a loop is busy past stackThresholdMs. */
+  stacks: boolean;
+  /** GC pauses are recorded. */
+  gcPauses: boolean;
+  /** Scheduler statistics split off-CPU time into runnable and waiting. */
+  schedulerStats: boolean;
+  /** Stack samples asked for so far. */
+  stackRequests: number;
+  /** Why stacks or GC pauses are missing, when they are. */
+  note?: string;
 }
 
 let running: RuntimeTelemetry | undefined;
@@ -113,6 +128,7 @@ export class RuntimeTelemetry extends EventEmitter {
   private lastStats: NativeStats | null = null;
   private untracedWorkers = 0;
   private stopWatchingWorkers: (() => void) | undefined;
+  private attributionNote: string | undefined;
 
   /** @internal Use startRuntimeTelemetry(). */
   constructor(binding: NativeBinding | undefined, options: ResolvedOptions, threadIdValue: number, joined: boolean) {
@@ -155,6 +171,14 @@ export class RuntimeTelemetry extends EventEmitter {
       : writer.kind === 'null'
         ? { sink: 'null' }
         : { sink: 'file', path: writer.path, replace: writer.kind === 'simple' && writer.replace, maxFileBytes: writer.kind === 'rotating' ? writer.maxFileBytes : 0, maxTotalBytes: writer.kind === 'rotating' ? writer.maxTotalBytes : 0 };
+    let attributionNote = '';
+    const wantsAttribution = o.stackThresholdMs > 0 || o.gcPauses;
+    if (wantsAttribution) {
+      const part = loadAttribution();
+      if (!part.ok) attributionNote = `no stacks and no GC pauses: ${part.reason}`;
+      else if (!binding.setAttribution(part.api, part.apiCheck)) attributionNote = 'no stacks and no GC pauses: the attribution part is of another version than the core (npm rebuild looptrace)';
+    }
+    this.attributionNote = attributionNote === '' ? undefined : attributionNote;
     let identity: { threadId: number };
     try {
       if (!isChunkWriter(writer) && writer.kind !== 'null') createDirectory(writer.path);
@@ -168,6 +192,12 @@ export class RuntimeTelemetry extends EventEmitter {
           threadpoolProbeIntervalMs: o.threadpoolProbeIntervalMs,
           cpuThresholdMs: o.cpuThresholdMs,
           threadBufferRecords: o.threadBufferRecords,
+          stackThresholdMs: o.stackThresholdMs,
+          stackIntervalMs: o.stackIntervalMs,
+          stackDepth: o.stackDepth,
+          gcPauses: o.gcPauses,
+          schedstat: o.schedulerStats,
+          attributionNote,
           pid: process.pid,
           hostname: hostname(),
           nodeVersion: process.version,
@@ -241,6 +271,13 @@ export class RuntimeTelemetry extends EventEmitter {
       untracedWorkers: this.untracedWorkers,
       warnings: this.untracedWorkers > 0 ? [untracedWorkersMessage(this.untracedWorkers)] : [],
       ...(this.startErrorMessage === undefined ? {} : { startError: this.startErrorMessage }),
+      attribution: {
+        stacks: ((s?.capabilities ?? 0) & 2) !== 0,
+        gcPauses: ((s?.capabilities ?? 0) & 4) !== 0,
+        schedulerStats: ((s?.capabilities ?? 0) & 1) !== 0,
+        stackRequests: s?.stackRequests ?? 0,
+        ...(this.attributionNote === undefined ? {} : { note: this.attributionNote }),
+      },
     };
   }
 

@@ -6,6 +6,8 @@
 // worker's threadId (docs/FORMAT.md 6.2), and reported once as a process warning.
 
 import type { Worker } from 'node:worker_threads';
+import { RecordCode } from '../format/constants.js';
+import { zigzag } from '../format/encoder.js';
 import { UNTRACED_WORKER_MARK } from '../format/reserved-marks.js';
 import { isTracedWorker } from './worker-tracing.js';
 
@@ -20,21 +22,17 @@ export function watchUntracedWorkers(onUntraced: (nodeThreadId: number) => void)
   return () => process.removeListener('worker', listener);
 }
 
-/** The native entry point that appends a MARK to the calling thread's records, where the addon has it. */
-interface MarkWriter {
-  mark?: (name: string, value: number) => void;
+/** The parts of the addon that append a record from JavaScript to the calling thread's ring. */
+interface RecordPusher {
+  internString(value: string): number;
+  pushRecord(code: number, f0?: number, f1?: number, f2?: number): boolean;
 }
 
-/**
- * Writes the MARK of an untraced worker into the calling thread's records. It needs the addon's
- * entry point for records from JavaScript; an addon without it records the worker in stats() only.
- */
-export function writeUntracedWorkerMark(binding: object, nodeThreadId: number): boolean {
-  const mark = (binding as MarkWriter).mark;
-  if (typeof mark !== 'function') return false;
+/** Writes the MARK of an untraced worker into the calling thread's records; false when it could not. */
+export function writeUntracedWorkerMark(binding: RecordPusher, nodeThreadId: number): boolean {
   try {
-    mark.call(binding, UNTRACED_WORKER_MARK, nodeThreadId);
-    return true;
+    const nameId = binding.internString(UNTRACED_WORKER_MARK);
+    return nameId !== 0 && binding.pushRecord(RecordCode.Mark, nameId, zigzag(nodeThreadId));
   } catch {
     // A mark that cannot be written must not disturb the application creating a worker.
     return false;

@@ -1,0 +1,99 @@
+#ifndef LOOPTRACE_NATIVE_WATCHDOG_H_
+#define LOOPTRACE_NATIVE_WATCHDOG_H_
+
+// The stack watchdog: a thread of its own that notices a loop busy for longer than the stack
+// threshold and asks V8 (through the attribution part) for that loop's JavaScript stack, then
+// again every stack interval while the loop stays busy. A long task thus gets a small profile.
+//
+// It reads each loop's state from a few atomics that the loop's hooks store on every iteration
+// (plain moves on x86: nothing measurable on the hot path) and, for a loop inside its poll phase,
+// from libuv's idle-time counter. That counter is mutex-guarded and, read from another thread,
+// includes the wait in progress, so it tells whether the loop is still waiting for I/O or has
+// returned and is running I/O callbacks: an HTTP handler that blocks is caught too, although no
+// hook runs between the poll's return and its callbacks.
+//
+// A separate thread rather than the writer: the writer may sit in a slow write() to a full disk,
+// and sampling must not wait for it.
+
+#include <uv.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "attribution_api.h"
+
+namespace looptrace {
+
+struct ThreadState;
+
+// One loop as the watchdog sees it. The loop thread owns it; the watchdog holds a reference.
+struct WatchedLoop {
+  // Stored by the hooks: (time of the latest prepare or check << 1) | 1 while inside the poll
+  // phase. One word, so that the watchdog reads a phase and its start together.
+  std::atomic<uint64_t> phase{0};
+  // The loop's idle time at the latest prepare (libuv adds to it only inside the poll).
+  std::atomic<uint64_t> idle_at_prepare_ns{0};
+  // The recording state (g_record_state) the hooks last saw. After disable() and enable(), the
+  // phase is stale until the loop's next hook; the watchdog ignores it until then.
+  std::atomic<uint32_t> phase_state{0};
+  // The phase word when the watchdog last asked for a stack. A stack that arrives after the loop
+  // has moved on (the request was served late, in a later stretch) describes other code and is
+  // dropped.
+  std::atomic<uint64_t> requested_phase{0};
+  std::atomic<uint64_t> stale_samples{0};
+  // Guarded by mu: cleared by the loop thread when it detaches, so that the watchdog never uses
+  // a loop or an isolate that is going away.
+  std::mutex mu;
+  uv_loop_t* loop = nullptr;
+  void* attr = nullptr;
+  const std::atomic<bool>* recording = nullptr;
+  // Watchdog thread only: the busy stretch being sampled and when its next sample is due.
+  uint64_t stretch_start_ns = 0;
+  uint64_t next_sample_ns = 0;
+};
+
+class Watchdog {
+ public:
+  Watchdog(const LtAttributionApi* api, uint64_t threshold_ns, uint64_t interval_ns);
+  ~Watchdog();
+  void Start();
+  // Joins the thread. Idempotent.
+  void Stop();
+  void Add(const std::shared_ptr<WatchedLoop>& loop);
+  // The loop thread detaches: after this returns, the watchdog no longer touches `loop`'s
+  // libuv loop or attribution handle.
+  void Remove(WatchedLoop* loop);
+  // Recording was enabled: a watchdog sleeping while disabled looks again.
+  void Wake();
+  uint64_t requests() const { return requests_.load(std::memory_order_relaxed); }
+  // CPU time the watchdog thread has used (its own thread CPU clock).
+  uint64_t cpu_ns() const { return cpu_ns_.load(std::memory_order_relaxed); }
+
+ private:
+  void Run();
+  // Looks at every loop; returns how long to sleep.
+  uint64_t Scan(uint64_t now_ns);
+
+  const LtAttributionApi* const api_;
+  const uint64_t threshold_ns_;
+  const uint64_t interval_ns_;
+  const uint64_t idle_tick_ns_;
+
+  std::mutex mu_;  // guards loops_, stop_
+  std::condition_variable cv_;
+  std::vector<std::shared_ptr<WatchedLoop>> loops_;
+  bool stop_ = false;
+  bool started_ = false;
+  std::thread thread_;
+  std::atomic<uint64_t> requests_{0};
+  std::atomic<uint64_t> cpu_ns_{0};
+};
+
+}  // namespace looptrace
+
+#endif  // LOOPTRACE_NATIVE_WATCHDOG_H_

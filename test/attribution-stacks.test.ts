@@ -1,0 +1,94 @@
+// Stack attribution on real programs: a 200 ms CPU block inside a named function, from a timer,
+// from an HTTP request handler (inside the poll phase, before any hook runs) and inside a worker.
+// The top frame of the hottest sampled stack of each block must name that function and line in
+// at least 19 of 20 blocks. Ground truth: the fixture's own monotonic clock around each block.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  decodeTraceFile,
+  describeRun,
+  expectCleanExit,
+  expectNoDiagnostics,
+  MS,
+  busyStretches,
+  ofType,
+  polls,
+  removeTempDirs,
+  requireBuild,
+  runFixture,
+  tempDir,
+  threadNames,
+  traceTime,
+  type Trace,
+} from './fixtures/recorder/harness.js';
+
+const FIXTURE_DIR = new URL('./fixtures/attribution/', import.meta.url);
+const BLOCK_SOURCE = new URL('block-cpu.mjs', FIXTURE_DIR);
+const BLOCK_LINE = readFileSync(BLOCK_SOURCE, 'utf8').split('\n').findIndex((line) => line.includes('// BLOCK-LINE')) + 1;
+
+interface Block {
+  from: string;
+  to: string;
+}
+
+/** For each block, the top frame (function, script, line) of the stack sampled most often inside it. */
+function hottestTopFrames(trace: Trace, blocks: Block[], threadId: number): { samples: number; top: string | undefined }[] {
+  const header = trace.headers[0]!;
+  const stacks = new Map<number, { functionNameStringId: number; scriptStringId: number; line: number }[]>();
+  for (const r of ofType(trace.records, 'stackDef')) stacks.set(r.stackId, r.frames);
+  const samples = ofType(trace.records, 'stackSample', threadId);
+  return blocks.map((b) => {
+    const from = traceTime(header, b.from);
+    const to = traceTime(header, b.to);
+    const counts = new Map<string, number>();
+    let n = 0;
+    for (const s of samples) {
+      if (s.timeNs < from || s.timeNs > to) continue;
+      n++;
+      const top = stacks.get(s.stackId)?.[0];
+      const key = top === undefined ? 'none' : `${trace.strings.get(top.functionNameStringId) ?? ''} ${trace.strings.get(top.scriptStringId) ?? ''}:${top.line}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    const best = [...counts.entries()].sort((a, b) => b[1] - a[1])[0];
+    return { samples: n, top: best?.[0] };
+  });
+}
+
+beforeAll(() => requireBuild());
+afterAll(() => removeTempDirs());
+
+describe.each(['timer', 'http', 'worker'] as const)('a 200 ms CPU block from a %s', (mode) => {
+  it('is sampled, and the hottest top frame names blockCpu and its line in at least 19 of 20 blocks', async () => {
+    const path = join(tempDir(), 'blocks.bin');
+    const run = await runFixture('../attribution/blocks.mjs', { path, mode, count: 20, ms: 200 }, { timeoutMs: 60_000 });
+    expectCleanExit(run);
+    const out = JSON.parse(run.stdout.split('\n').find((l) => l.startsWith('RESULT '))!.slice(7)) as { blocks: Block[]; attribution: { stacks: boolean; gcPauses: boolean } };
+    expect(out.attribution.stacks, describeRun(run)).toBe(true);
+    expect(out.blocks).toHaveLength(20);
+    const trace = decodeTraceFile(path);
+    expectNoDiagnostics(trace);
+    const names = threadNames(trace);
+    const threadId = mode === 'worker' ? [...names.entries()].find(([, t]) => t.kind === 1)?.[0] : 1;
+    expect(threadId, `no worker thread in ${JSON.stringify([...names])}`).toBeDefined();
+    const tops = hottestTopFrames(trace, out.blocks, threadId!);
+    const expected = `blockCpu ${BLOCK_SOURCE.href}:${BLOCK_LINE}`;
+    const hits = tops.filter((t) => t.top === expected).length;
+    expect(hits, `expected ${expected}; got ${JSON.stringify(tops)}`).toBeGreaterThanOrEqual(19);
+    // A 200 ms block past a 30 ms threshold, sampled every 10 ms: about 15 samples on a quiet
+    // machine, not one guess. (A loaded machine delays the watchdog; a small profile still.)
+    const perBlock = tops.map((t) => t.samples).sort((a, b) => a - b);
+    expect(perBlock[10]!, JSON.stringify(perBlock)).toBeGreaterThanOrEqual(3);
+    // Nothing is sampled unless the loop was busy past the 30 ms threshold: every sample of this
+    // thread lies in a busy stretch, or in a poll phase whose I/O callbacks, of at least 30 ms.
+    const busy = [
+      ...busyStretches(trace.records, threadId!).map((b) => ({ from: b.from, to: b.to, busyNs: b.to - b.from })),
+      ...polls(trace.records, threadId!).map((p) => ({ from: p.from, to: p.to, busyNs: p.to - p.from - p.end.blockedNs })),
+    ];
+    const unexplained = ofType(trace.records, 'stackSample', threadId!).filter(
+      (s) => !busy.some((b) => s.timeNs >= b.from && s.timeNs <= b.to && b.busyNs >= 29 * MS),
+    );
+    expect(unexplained.map((s) => s.timeNs)).toEqual([]);
+  }, 90_000);
+});
