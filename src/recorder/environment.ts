@@ -45,6 +45,11 @@ export const VARIABLES: Record<string, Variable> = {
   LOOPTRACE_THREADPOOL_PROBE_INTERVAL_MS: { kind: 'integer', min: 0, max: 3_600_000 },
   LOOPTRACE_CPU_THRESHOLD_MS: { kind: 'ms', min: 0.01, max: 60_000 },
   LOOPTRACE_THREAD_BUFFER_RECORDS: { kind: 'integer', min: 64, max: 1 << 22 },
+  LOOPTRACE_STACK_THRESHOLD_MS: { kind: 'ms', min: 0, max: 3_600_000 },
+  LOOPTRACE_STACK_INTERVAL_MS: { kind: 'ms', min: 1, max: 3_600_000 },
+  LOOPTRACE_STACK_DEPTH: { kind: 'integer', min: 1, max: 256 },
+  LOOPTRACE_GC_PAUSES: { kind: 'boolean' },
+  LOOPTRACE_SCHEDULER_STATS: { kind: 'boolean' },
   LOOPTRACE_TRACE_WORKERS: { kind: 'boolean' },
   LOOPTRACE_EXIT_HANDLERS: { kind: 'boolean' },
 };
@@ -94,6 +99,11 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env, cwd = proc
   set('threadpoolProbeIntervalMs', num('LOOPTRACE_THREADPOOL_PROBE_INTERVAL_MS'));
   set('cpuThresholdMs', num('LOOPTRACE_CPU_THRESHOLD_MS'));
   set('threadBufferRecords', num('LOOPTRACE_THREAD_BUFFER_RECORDS'));
+  set('stackThresholdMs', num('LOOPTRACE_STACK_THRESHOLD_MS'));
+  set('stackIntervalMs', num('LOOPTRACE_STACK_INTERVAL_MS'));
+  set('stackDepth', num('LOOPTRACE_STACK_DEPTH'));
+  set('gcPauses', bool('LOOPTRACE_GC_PAUSES'));
+  set('schedulerStats', bool('LOOPTRACE_SCHEDULER_STATS'));
   set('traceWorkers', bool('LOOPTRACE_TRACE_WORKERS'));
   set('exitHandlers', bool('LOOPTRACE_EXIT_HANDLERS'));
   return { start: bool('LOOPTRACE_OFF') !== true, directory, maxFileBytes, maxTotalBytes, options, warnings };
