@@ -19,16 +19,16 @@ echo '{ "name": "app", "version": "1.0.0", "private": true }' > package.json
 npm install --ignore-scripts --no-audit --no-fund --loglevel=error "$tarball"
 cat > app.mjs <<'APP'
 function blockCpu() { const s = Date.now(); while (Date.now() - s < 300); }
-setTimeout(blockCpu, 20);
-setTimeout(() => {}, 400);
+setTimeout(blockCpu, 200);
+setTimeout(() => {}, 700);
 APP
 LOOPTRACE_DIR=traces LOOPTRACE_STACK_THRESHOLD_MS=20 node --import looptrace/register app.mjs 2> stderr.txt
 if [[ -s stderr.txt ]]; then cat stderr.txt >&2; echo "check-package: the app wrote to stderr" >&2; exit 1; fi
 node node_modules/looptrace/dist/cli/analyze-trace.js --json traces > report.json
 node -e '
 const r = JSON.parse(require("fs").readFileSync("report.json", "utf8"));
-const frames = r.longTasks.items.flatMap((t) => (t.stacks ?? []).flatMap((s) => s.frames));
-console.log(`check-package: ${r.trace.records} records from the installed package (Node ${process.version}); top frames: ${frames.slice(0, 1).join(", ") || "none"}`);
-if (!(r.trace.records > 0)) process.exit(1);
+const frames = r.longTasks.items.flatMap((t) => (t.attribution?.stacks ?? []).map((s) => s.frames[0]));
+console.log(`check-package: ${r.trace.records} records, ${r.longTasks.count} long task(s), top frames ${JSON.stringify(frames)} from the installed package (Node ${process.version})`);
+if (!(r.trace.records > 0) || r.longTasks.count < 1) process.exit(1);
 if (!frames.some((f) => f.startsWith("blockCpu "))) { console.error("check-package: no stack names blockCpu: the attribution part did not load"); process.exit(1); }
 '

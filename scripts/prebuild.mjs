@@ -62,11 +62,17 @@ function build(part, node) {
 
 const started = Date.now();
 const nodes = [machineNode(), ...versions.filter((v) => v !== process.versions.node).map(packagedNode)];
+const failed = [];
 for (const part of PARTS) {
   mkdirSync(join(part.dir, 'prebuilds'), { recursive: true });
   for (const node of part.perAbi ? nodes : [nodes[0]]) {
     console.log(`prebuild: ${part.name} for Node ${node.version} (ABI ${node.abi})`);
-    await build(part, node);
+    try {
+      await build(part, node);
+    } catch (error) {
+      // One release that does not build must not cost the others their binaries.
+      failed.push(`${part.name} for Node ${node.version} (ABI ${node.abi}): ${error.message}`);
+    }
   }
 }
 for (const part of PARTS) {
@@ -74,3 +80,7 @@ for (const part of PARTS) {
   if (existsSync(dir)) for (const f of readdirSync(dir)) console.log(`prebuild: ${join(dir, f).slice(root.length + 1)}`);
 }
 console.log(`prebuild: done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+if (failed.length > 0) {
+  console.error(`prebuild: FAILED to build:\n  ${failed.join('\n  ')}`);
+  process.exit(1);
+}
