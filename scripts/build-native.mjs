@@ -88,7 +88,8 @@ function findNodeGyp() {
 const corePrebuild = loadablePrebuild(packageRoot);
 const attributionPrebuild = loadablePrebuild(join(packageRoot, 'native', 'attribution'));
 if (corePrebuild !== undefined && attributionPrebuild !== undefined) {
-  console.log(`looptrace: using the prebuilt binaries (${corePrebuild.slice(packageRoot.length + 1)}, ${attributionPrebuild.slice(packageRoot.length + 1)})`);
+  console.log(`looptrace: using the prebuilt ${corePrebuild.slice(packageRoot.length + 1)}`);
+  console.log(`looptrace: using the prebuilt ${attributionPrebuild.slice(packageRoot.length + 1)}`);
   process.exit(0);
 }
 

@@ -36,6 +36,17 @@ describe('prebuilt binaries', () => {
   it('an app records with no install script run and no build/ directory', async () => {
     const pkg = packageWithPrebuilds();
     expect(existsSync(join(pkg, 'build'))).toBe(false);
+    const dir = makeApp({ 'app.mjs': 'setTimeout(() => {}, 100);' }, pkg);
+    const run = await runNode(dir, ['--import', 'looptrace/register', 'app.mjs'], { LOOPTRACE_STACK_THRESHOLD_MS: '0', LOOPTRACE_GC_PAUSES: '0' });
+    expect(run.code, describeAppRun(run)).toBe(0);
+    expect(run.stderr, describeAppRun(run)).toBe('');
+    const trace = await decodeTraceFiles(readdirSync(join(dir, 'looptrace-traces')).map((f) => join(dir, 'looptrace-traces', f)));
+    expect(ofType(trace.records, 'pollStart').length).toBeGreaterThan(0);
+  });
+
+  it('the prebuilt attribution part for this Node ABI samples stacks', async () => {
+    const pkg = packageWithPrebuilds();
+    expect(existsSync(join(pkg, 'build'))).toBe(false);
     // A 300 ms block on the main thread: with the attribution part loaded, it gets stack samples.
     const dir = makeApp({ 'app.mjs': "function blockCpu() { const s = Date.now(); while (Date.now() - s < 300); }\nsetTimeout(blockCpu, 20); setTimeout(() => {}, 400);" }, pkg);
     const run = await runNode(dir, ['--import', 'looptrace/register', 'app.mjs'], { LOOPTRACE_STACK_THRESHOLD_MS: '20' });
@@ -52,7 +63,8 @@ describe('prebuilt binaries', () => {
     const pkg = packageWithPrebuilds();
     const out = spawnSync(process.execPath, [join(pkg, 'scripts/build-native.mjs')], { cwd: pkg, encoding: 'utf8', env: { ...process.env, LOOPTRACE_BUILD_FROM_SOURCE: undefined } });
     expect(out.status, out.stderr).toBe(0);
-    expect(out.stdout).toContain(`using the prebuilt binaries (prebuilds/${platform}/looptrace.node`);
+    expect(out.stdout).toContain(`using the prebuilt prebuilds/${platform}/looptrace.node`);
+    // The core was not compiled (the attribution part is, where it has no prebuild for this ABI).
     expect(existsSync(join(pkg, 'build'))).toBe(false);
   });
 });
