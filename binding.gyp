@@ -9,7 +9,6 @@
         "native/loop_hooks.cc",
         "native/recorder.cc",
         "native/sinks.cc",
-        "native/test_support.cc",
         "native/watchdog.cc"
       ],
       "include_dirs": [

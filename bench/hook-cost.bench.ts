@@ -1,7 +1,9 @@
 // Hook cost per loop iteration: a setImmediate ping-pong (one callback per loop iteration) run
 // in a fresh process per configuration, the configurations interleaved over several rounds.
 // The cost of the hooks is the median per-iteration time of a configuration minus the
-// baseline's in the same round.
+// baseline's in the same round. 'null-writer' is the default configuration (stack watchdog and
+// GC callbacks on); 'null-no-attribution' turns both off, so the pair shows what attribution adds
+// to an iteration while no stretch is long (it should add nothing measurable).
 //
 //   npm run bench:hooks -- [--rounds N] [--iterations N]
 
@@ -12,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NullWriter, RotatingWriter, startRuntimeTelemetry, type RuntimeTelemetry } from '../src/index.js';
 
-const CONFIGS = ['baseline', 'disabled', 'null-writer', 'rotating-writer'] as const;
+const CONFIGS = ['baseline', 'disabled', 'null-writer', 'null-no-attribution', 'rotating-writer'] as const;
 type Config = (typeof CONFIGS)[number];
 
 interface ChildResult {
@@ -28,6 +30,7 @@ async function child(config: Config, iterations: number, dir: string): Promise<v
   const common = { threadBufferRecords: 1 << 18, queueSampleIntervalMs: 0, threadpoolProbeIntervalMs: 0 };
   if (config === 'disabled') telemetry = startRuntimeTelemetry({ writer: new NullWriter(), enabled: false, ...common });
   if (config === 'null-writer') telemetry = startRuntimeTelemetry({ writer: new NullWriter(), ...common });
+  if (config === 'null-no-attribution') telemetry = startRuntimeTelemetry({ writer: new NullWriter(), stackThresholdMs: 0, gcPauses: false, ...common });
   if (config === 'rotating-writer') {
     telemetry = startRuntimeTelemetry({ writer: new RotatingWriter(join(dir, 'trace.bin'), { maxFileBytes: 8 << 20, maxTotalBytes: 64 << 20 }), ...common });
   }
@@ -79,17 +82,19 @@ function parent(rounds: number, iterations: number): void {
     rmSync(dir, { recursive: true, force: true });
   }
   console.log(`hook cost per loop iteration: setImmediate ping-pong, ${iterations} iterations, ${rounds} interleaved rounds, medians`);
-  console.log('configuration      ns/iteration  added ns/iteration  records/iteration  dropped');
+  console.log('configuration        ns/iteration  added ns/iteration  records/iteration  dropped');
   for (const config of CONFIGS) {
     const results = perConfig.get(config)!;
     const ns = median(results.map((r) => r.nsPerIteration));
     const added = median(deltas.get(config)!);
     const records = median(results.map((r) => r.records / iterations));
     const dropped = median(results.map((r) => r.droppedRecords));
-    console.log(`${config.padEnd(18)} ${ns.toFixed(0).padStart(12)}  ${(config === 'baseline' ? '-' : added.toFixed(0)).padStart(18)}  ${records.toFixed(2).padStart(17)}  ${String(dropped).padStart(7)}`);
+    console.log(`${config.padEnd(20)} ${ns.toFixed(0).padStart(12)}  ${(config === 'baseline' ? '-' : added.toFixed(0)).padStart(18)}  ${records.toFixed(2).padStart(17)}  ${String(dropped).padStart(7)}`);
   }
   const added = median(deltas.get('null-writer')!);
   console.log(`${added <= 150 ? 'PASS' : 'FAIL'} hook cost ${added.toFixed(0)} ns per iteration (bar: <= 150 ns)`);
+  const attribution = perConfig.get('null-writer')!.map((r, i) => r.nsPerIteration - perConfig.get('null-no-attribution')![i]!.nsPerIteration);
+  console.log(`attribution (stack watchdog + GC callbacks) adds ${median(attribution).toFixed(0)} ns per iteration while nothing is long (median of per-round differences)`);
 }
 
 function option(name: string, fallback: number): number {

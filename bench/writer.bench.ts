@@ -6,14 +6,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadBinding } from '../src/binding.js';
+import { loadTestBinding } from '../src/binding.js';
 
 const RUNS = 7;
 const RECORDS = 5_000_000;
 
 const dir = mkdtempSync(join(tmpdir(), 'looptrace-writer-'));
 try {
-  const binding = loadBinding();
+  const binding = loadTestBinding();
   const runs = [];
   for (let i = 0; i < RUNS; i++) runs.push(binding.benchmarkWriter(join(dir, `run-${i}.bin`), RECORDS));
   const rates = runs.map((r) => r.records / r.seconds).sort((a, b) => a - b);

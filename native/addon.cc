@@ -23,7 +23,9 @@
 #include "loop_hooks.h"
 #include "recorder.h"
 #include "sinks.h"
+#ifdef LOOPTRACE_TEST_SUPPORT
 #include "test_support.h"
+#endif
 
 namespace looptrace {
 namespace {
@@ -93,10 +95,31 @@ Napi::Value Crc32cFn(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(Crc32c(0, data.Data() + start, end - start)));
 }
 
-double NumberField(const Napi::Object& o, const char* key, double fallback) {
+// The backstop for numbers that TypeScript already checked: a value that is not a finite number
+// in [min, max] (an integer where `integer`) throws a RangeError naming the option and returns
+// false. Without it, a huge or NaN value would turn into an undefined conversion, a ring of 2^62
+// slots (abort) or a loop that never ends.
+bool CheckedField(const Napi::Object& o, const char* key, double fallback, double min, double max,
+                  bool integer, double* out) {
   Napi::Value v = o.Get(key);
-  return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : fallback;
+  if (v.IsUndefined()) {
+    *out = fallback;
+    return true;
+  }
+  double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : std::nan("");
+  if (!std::isfinite(d) || d < min || d > max || (integer && std::floor(d) != d)) {
+    std::string shown = v.IsNumber() ? std::to_string(d) : "a non-number";
+    Napi::RangeError::New(o.Env(), std::string("start: ") + key + " must be " +
+                                       (integer ? "an integer" : "a number") + " from " +
+                                       std::to_string(min) + " to " + std::to_string(max) +
+                                       ", got " + shown)
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  *out = d;
+  return true;
 }
+
 std::string StringField(const Napi::Object& o, const char* key) {
   Napi::Value v = o.Get(key);
   return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
@@ -170,38 +193,43 @@ Napi::Value Start(const Napi::CallbackInfo& info) {
   }
 
   Config config;
-  config.flush_interval_ns = static_cast<uint64_t>(NumberField(o, "flushIntervalMs", 100) * 1e6);
-  config.queue_sample_interval_ms = static_cast<uint64_t>(NumberField(o, "queueSampleIntervalMs", 100));
-  config.threadpool_probe_interval_ms =
-      static_cast<uint64_t>(NumberField(o, "threadpoolProbeIntervalMs", 50));
-  config.cpu_threshold_ns = static_cast<uint64_t>(NumberField(o, "cpuThresholdMs", 2) * 1e6);
-  size_t ring = static_cast<size_t>(NumberField(o, "threadBufferRecords", 8192));
+  constexpr double kMaxSafe = 9007199254740991.0;
+  double flush_ms, sample_ms, probe_ms, cpu_ms, ring_records, pid, pool, stack_threshold_ms,
+      stack_interval_ms, stack_depth, max_file, max_total, node_thread_id;
+  if (!CheckedField(o, "flushIntervalMs", 100, 1, 60'000, false, &flush_ms) ||
+      !CheckedField(o, "queueSampleIntervalMs", 100, 0, 3'600'000, true, &sample_ms) ||
+      !CheckedField(o, "threadpoolProbeIntervalMs", 50, 0, 3'600'000, true, &probe_ms) ||
+      !CheckedField(o, "cpuThresholdMs", 2, 0.01, 60'000, false, &cpu_ms) ||
+      !CheckedField(o, "threadBufferRecords", 8192, 64, 1 << 22, true, &ring_records) ||
+      !CheckedField(o, "pid", 0, 0, kMaxSafe, true, &pid) ||
+      !CheckedField(o, "threadpoolSize", 0, 0, 1024, true, &pool) ||
+      !CheckedField(o, "stackThresholdMs", 0, 0, 3'600'000, false, &stack_threshold_ms) ||
+      !CheckedField(o, "stackIntervalMs", 10, 1, 3'600'000, false, &stack_interval_ms) ||
+      !CheckedField(o, "stackDepth", 32, 1, 256, true, &stack_depth) ||
+      !CheckedField(o, "maxFileBytes", 0, 0, kMaxSafe, true, &max_file) ||
+      !CheckedField(o, "maxTotalBytes", 0, 0, kMaxSafe, true, &max_total) ||
+      !CheckedField(o, "nodeThreadId", 0, 0, 4294967295.0, true, &node_thread_id)) {
+    return env.Undefined();
+  }
+  config.flush_interval_ns = static_cast<uint64_t>(flush_ms * 1e6);
+  config.queue_sample_interval_ms = static_cast<uint64_t>(sample_ms);
+  config.threadpool_probe_interval_ms = static_cast<uint64_t>(probe_ms);
+  config.cpu_threshold_ns = static_cast<uint64_t>(cpu_ms * 1e6);
   size_t pow2 = 64;
-  while (pow2 < ring) pow2 <<= 1;
+  while (pow2 < static_cast<size_t>(ring_records)) pow2 <<= 1;
   config.ring_capacity = pow2;
-  config.pid = static_cast<uint64_t>(NumberField(o, "pid", 0));
-  config.threadpool_size = static_cast<uint64_t>(NumberField(o, "threadpoolSize", 0));
+  config.pid = static_cast<uint64_t>(pid);
+  config.threadpool_size = static_cast<uint64_t>(pool);
   config.hostname = StringField(o, "hostname");
   config.node_version = StringField(o, "nodeVersion");
   config.service_name = StringField(o, "serviceName");
   config.producer = StringField(o, "producer");
   config.platform = StringField(o, "platform");
-  // Attribution. A number that is not finite or out of range falls back to a safe value here;
-  // TypeScript has already rejected it with a message.
-  double stack_threshold_ms = NumberField(o, "stackThresholdMs", 0);
-  double stack_interval_ms = NumberField(o, "stackIntervalMs", 10);
-  double stack_depth = NumberField(o, "stackDepth", 32);
   config.attribution = g_attribution.load();
   config.attribution_note = StringField(o, "attributionNote");
-  if (std::isfinite(stack_threshold_ms) && stack_threshold_ms > 0 && stack_threshold_ms <= 3.6e6) {
-    config.stack_threshold_ns = static_cast<uint64_t>(stack_threshold_ms * 1e6);
-  }
-  if (std::isfinite(stack_interval_ms) && stack_interval_ms >= 1 && stack_interval_ms <= 3.6e6) {
-    config.stack_interval_ns = static_cast<uint64_t>(stack_interval_ms * 1e6);
-  }
-  if (std::isfinite(stack_depth) && stack_depth >= 1 && stack_depth <= 256) {
-    config.stack_max_frames = static_cast<uint32_t>(stack_depth);
-  }
+  config.stack_threshold_ns = static_cast<uint64_t>(stack_threshold_ms * 1e6);
+  config.stack_interval_ns = static_cast<uint64_t>(stack_interval_ms * 1e6);
+  config.stack_max_frames = static_cast<uint32_t>(stack_depth);
   config.gc_pauses = BoolField(o, "gcPauses", true);
   if (BoolField(o, "schedstat", true)) {
     int fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
@@ -233,12 +261,12 @@ Napi::Value Start(const Napi::CallbackInfo& info) {
   napi_unref_threadsafe_function(env, notify);
   auto wake = [notify] { napi_call_threadsafe_function(notify, nullptr, napi_tsfn_nonblocking); };
   if (kind == "file") {
-    uint64_t max_file = static_cast<uint64_t>(NumberField(o, "maxFileBytes", 0));
-    uint64_t max_total = static_cast<uint64_t>(NumberField(o, "maxTotalBytes", 0));
-    if (max_file != 0) {
-      config.target_frame_bytes = std::min<size_t>(wire::kTargetFrameBodyBytes, max_file / 4);
+    uint64_t max_file_bytes = static_cast<uint64_t>(max_file);
+    uint64_t max_total_bytes = static_cast<uint64_t>(max_total);
+    if (max_file_bytes != 0) {
+      config.target_frame_bytes = std::min<size_t>(wire::kTargetFrameBodyBytes, max_file_bytes / 4);
     }
-    sink = std::make_unique<FileSink>(StringField(o, "path"), max_file, max_total,
+    sink = std::make_unique<FileSink>(StringField(o, "path"), max_file_bytes, max_total_bytes,
                                       BoolField(o, "replace", false));
   } else if (kind == "null") {
     sink = std::make_unique<NullSink>();
@@ -257,7 +285,7 @@ Napi::Value Start(const Napi::CallbackInfo& info) {
   std::string error;
   auto recorder = Recorder::Create(config, std::move(sink), wake);
   // The calling thread registers before the sink opens, so the first file's header lists it.
-  auto thread = recorder->AddThread(static_cast<uint32_t>(NumberField(o, "nodeThreadId", 0)),
+  auto thread = recorder->AddThread(static_cast<uint32_t>(node_thread_id),
                                     is_main ? 0 : 1, StringField(o, "threadName"), is_main);
   if (!recorder->Open(&error)) {
     napi_release_threadsafe_function(notify, napi_tsfn_release);
@@ -301,8 +329,10 @@ Napi::Value AttachThread(const Napi::CallbackInfo& info) {
     }
     existing->Detach();
   }
+  double node_thread_id;
+  if (!CheckedField(o, "nodeThreadId", 0, 0, 4294967295.0, true, &node_thread_id)) return env.Undefined();
   std::string error;
-  auto thread = recorder->AddThread(static_cast<uint32_t>(NumberField(o, "nodeThreadId", 0)), 1,
+  auto thread = recorder->AddThread(static_cast<uint32_t>(node_thread_id), 1,
                                     StringField(o, "threadName"), false);
   LoopHooks* hooks =
       LoopHooks::Attach(env, recorder, thread, BoolField(o, "probeThreadpool", false), &error);
@@ -359,6 +389,8 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   const Config& config = recorder->config();
   out.Set("capabilities", static_cast<double>(config.Capabilities()));
   out.Set("stackRequests", static_cast<double>(recorder->watchdog() ? recorder->watchdog()->requests() : 0));
+  out.Set("stackSamples", static_cast<double>(s.stack_samples));
+  out.Set("stackSampleNs", static_cast<double>(s.stack_sample_ns));
   out.Set("definitionMisses", static_cast<double>(recorder->definitions().misses()));
   out.Set("enabled", (g_record_state.load() & 1) != 0);
   std::string error = recorder->Error();
@@ -548,8 +580,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pushRecord", Napi::Function::New(env, PushRecord, "pushRecord"));
   exports.Set("internString", Napi::Function::New(env, InternString, "internString"));
   exports.Set("defineTraceContext", Napi::Function::New(env, DefineTraceContext, "defineTraceContext"));
+#ifdef LOOPTRACE_TEST_SUPPORT
+  // Only in the test build (native/test): the production binary carries no test entry points.
   exports.Set("encodeForTest", Napi::Function::New(env, EncodeForTest, "encodeForTest"));
   exports.Set("benchmarkWriter", Napi::Function::New(env, BenchmarkWriter, "benchmarkWriter"));
+#endif
   return exports;
 }
 

@@ -157,7 +157,7 @@ void LoopHooks::OnGcPause(void* ctx, uint64_t end_ns, uint64_t duration_ns, uint
 // Called by the attribution part from a V8 interrupt, on this loop's thread, with the stack the
 // watchdog asked for. Interning takes a lock and may allocate: this is the slow path, taken only
 // while a loop is busy past the stack threshold.
-void LoopHooks::OnStackSample(void* ctx, uint64_t, uint64_t lag_ns, uint32_t reason,
+void LoopHooks::OnStackSample(void* ctx, uint64_t taken_ns, uint64_t lag_ns, uint32_t reason,
                               const LtFrame* frames, size_t frame_count) {
   auto* self = static_cast<LoopHooks*>(ctx);
   uint64_t now;
@@ -186,7 +186,11 @@ void LoopHooks::OnStackSample(void* ctx, uint64_t, uint64_t lag_ns, uint32_t rea
   uint64_t stack_id = frame_count == 0 ? 0 : defs.InternStack(stack);
   // Stamped after interning rather than when the interrupt began: taking the stack can itself run
   // a GC, whose pause record is already in the ring, and records of a thread go in time order.
-  self->ring_->Push(wire::kStackSample, uv_hrtime(), stack_id, lag_ns, reason);
+  uint64_t done = uv_hrtime();
+  self->ring_->Push(wire::kStackSample, done, stack_id, lag_ns, reason);
+  // What the sample cost this loop, from the interrupt's start (the V8 part's taken_ns) to here:
+  // the thread ran nothing else meanwhile.
+  self->recorder_->CountStackSample(done > taken_ns ? done - taken_ns : 0);
 }
 
 bool LoopHooks::Active() {
@@ -324,12 +328,14 @@ uint64_t LoopHooks::ReadRunQueueNs() {
 
 void LoopHooks::OnSampleTimer(uv_timer_t* handle) {
   auto* self = static_cast<LoopHooks*>(handle->data);
-  if (!self->Active()) return;
+  uint64_t now;
+  // Through Enter(): a sample right after enable() comes after the RESUMED record.
+  if (!self->Enter(&now)) return;
   // The probe in flight is ours; the application's requests are the rest.
   uint64_t requests = self->loop_->active_reqs.count;
   if (self->probe_in_flight_ && requests > 0) requests--;
   // Events waiting at the last poll (docs/FORMAT.md 6.1), as its POLL_END recorded them.
-  self->ring_->Push(wire::kQueueSample, uv_hrtime(), self->loop_->active_handles, requests,
+  self->ring_->Push(wire::kQueueSample, now, self->loop_->active_handles, requests,
                     static_cast<uint32_t>(self->poll_events_waiting_));
 }
 
@@ -352,9 +358,10 @@ void LoopHooks::OnProbeDone(uv_work_t* req, int status) {
   auto* self = static_cast<LoopHooks*>(req->data);
   self->probe_in_flight_ = false;
   uint64_t started = self->probe_start_ns_.load(std::memory_order_acquire);
-  if (status == 0 && started != 0 && !self->detaching_ && self->Active()) {
+  uint64_t now;
+  if (status == 0 && started != 0 && !self->detaching_ && self->Enter(&now)) {
     uint64_t delay = started > self->probe_submit_ns_ ? started - self->probe_submit_ns_ : 0;
-    self->ring_->Push(wire::kThreadpoolProbe, uv_hrtime(), delay);
+    self->ring_->Push(wire::kThreadpoolProbe, now, delay);
   }
   if (self->detaching_) self->MaybeFinish();
 }

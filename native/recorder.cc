@@ -167,6 +167,8 @@ Stats Recorder::GetStats() {
   s.bytes = bytes_.load();
   s.frames = frames_.load();
   s.main_records = main_records_.load();
+  s.stack_samples = stack_samples_.load();
+  s.stack_sample_ns = stack_sample_ns_.load();
   s.dropped_records = dropped_of_removed_threads_.load();
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& t : threads_) s.dropped_records += t->ring.DroppedTotal();

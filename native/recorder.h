@@ -95,6 +95,8 @@ struct Stats {
   uint64_t threads = 0;
   uint64_t errors = 0;
   uint64_t main_records = 0;
+  uint64_t stack_samples = 0;
+  uint64_t stack_sample_ns = 0;
 };
 
 // Bit 0: enabled. The rest counts enable() calls, so hooks notice that recording resumed.
@@ -123,6 +125,11 @@ class Recorder : public std::enable_shared_from_this<Recorder> {
   const Config& config() const { return config_; }
   // Strings, stacks and trace contexts; any thread may intern.
   Definitions& definitions() { return defs_; }
+  // A stack sample taken on some loop thread, and the loop time it took.
+  void CountStackSample(uint64_t cost_ns) {
+    stack_samples_.fetch_add(1, std::memory_order_relaxed);
+    stack_sample_ns_.fetch_add(cost_ns, std::memory_order_relaxed);
+  }
   // The stack watchdog, or nullptr when stacks are not sampled.
   Watchdog* watchdog() { return watchdog_.get(); }
   uint64_t generation() const { return generation_; }
@@ -173,6 +180,8 @@ class Recorder : public std::enable_shared_from_this<Recorder> {
   std::atomic<uint64_t> frames_{0};
   std::atomic<uint64_t> dropped_of_removed_threads_{0};
   std::atomic<uint64_t> main_records_{0};
+  std::atomic<uint64_t> stack_samples_{0};
+  std::atomic<uint64_t> stack_sample_ns_{0};
 };
 
 }  // namespace looptrace

@@ -19,8 +19,12 @@ import { fileURLToPath } from 'node:url';
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
+const buildingTestBinary = process.argv.includes('--test');
+
 function fail(message) {
   console.error(`looptrace: ${message}`);
+  // The test binary is the project's own; its failure must fail the build.
+  if (buildingTestBinary) process.exit(1);
   console.error('looptrace: telemetry cannot start without the addon; the decoder and analyze-trace still work.');
   process.exit(0);
 }
@@ -85,8 +89,8 @@ function findNodeGyp() {
   return found;
 }
 
-const corePrebuild = loadablePrebuild(packageRoot);
-const attributionPrebuild = loadablePrebuild(join(packageRoot, 'native', 'attribution'));
+const corePrebuild = buildingTestBinary ? undefined : loadablePrebuild(packageRoot);
+const attributionPrebuild = buildingTestBinary ? undefined : loadablePrebuild(join(packageRoot, 'native', 'attribution'));
 if (corePrebuild !== undefined && attributionPrebuild !== undefined) {
   console.log(`looptrace: using the prebuilt ${corePrebuild.slice(packageRoot.length + 1)}`);
   console.log(`looptrace: using the prebuilt ${attributionPrebuild.slice(packageRoot.length + 1)}`);
@@ -97,17 +101,41 @@ const nodeDir = findNodeDir();
 const nodeGyp = findNodeGyp();
 const args = [nodeGyp, 'rebuild', `--nodedir=${nodeDir}`, '--jobs=max', '--loglevel=warn'];
 
+// npm exports the user's config (a ~/.npmrc nodedir, say) as npm_config_* variables, and
+// node-gyp lets them override its command line: pin the headers of the Node.js running this
+// script both ways, or a V8-API build would target another Node.js ABI.
+const env = { ...process.env, npm_config_nodedir: nodeDir };
 const started = process.hrtime.bigint();
+
+// `--test` builds only the test binary (native/test: the core plus test entry points such as
+// encodeForTest), which `npm test` and the benches use; the installed package never builds it.
+if (buildingTestBinary) {
+  const test = spawnSync(process.execPath, args, {
+    cwd: join(packageRoot, 'native', 'test'),
+    env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+  });
+  if (test.error || test.status !== 0) {
+    process.stderr.write(test.stdout ?? '');
+    fail(`node-gyp rebuild of the test binary (native/test) failed (${test.error?.message ?? `exit ${test.status ?? test.signal}`}).`);
+  }
+  console.log(`looptrace: built native/test/build/Release/looptrace_test.node in ${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(1)} s`);
+  process.exit(0);
+}
+
 // The compiler's stdout (one line per file) is only shown on failure; warnings and errors go to
 // stderr and are always shown.
 const skipped = { status: 0, stdout: '', stderr: '' };
 const result = corePrebuild !== undefined ? skipped : spawnSync(process.execPath, args, {
   cwd: packageRoot,
+  env,
   stdio: ['ignore', 'pipe', 'inherit'],
   encoding: 'utf8',
 });
 const attribution = attributionPrebuild !== undefined ? skipped : spawnSync(process.execPath, args, {
   cwd: join(packageRoot, 'native', 'attribution'),
+  env,
   stdio: ['ignore', 'pipe', 'pipe'],
   encoding: 'utf8',
 });

@@ -19,6 +19,10 @@ export interface NativeStats {
   capabilities: number;
   /** Stack samples the watchdog asked V8 for. */
   stackRequests: number;
+  /** Stack samples taken and written. */
+  stackSamples: number;
+  /** Loop time those samples took, in all (V8's stack walk plus interning). */
+  stackSampleNs: number;
   /** Strings, stacks or trace contexts not interned because a table was full. */
   definitionMisses: number;
   running: boolean;
@@ -67,9 +71,13 @@ export interface NativeBinding {
   internString(value: string): number;
   /** Gives an operation its W3C trace context: 16 bytes trace id, 8 span id, 8 parent span id, 1 flags. */
   defineTraceContext(operationId: number, context: Uint8Array): boolean;
-  /** Test support: runs encode steps (magic, header, frames of lowered records) through the C++ encoder. */
+}
+
+/** The test build of the core (native/test): the same addon plus entry points for tests and benches. */
+export interface NativeTestBinding extends NativeBinding {
+  /** Runs encode steps (magic, header, frames of lowered records) through the C++ encoder. */
   encodeForTest(steps: unknown[]): Uint8Array;
-  /** Benchmark support: pushes synthetic records through a ring and the writer thread into a file. */
+  /** Pushes synthetic records through a ring and the writer thread into a file. */
   benchmarkWriter(path: string, records: number): { seconds: number; records: number; bytes: number; dropped: number };
 }
 
@@ -171,7 +179,8 @@ export function loadAttribution(): AttributionLoad {
     const nodeGypBuild = require('node-gyp-build') as NodeGypBuild;
     loaded = nodeGypBuild(join(root, 'native', 'attribution'));
   } catch (error) {
-    const reason = (error instanceof Error ? error.message : String(error)).split('\n')[0]!.trim();
+    // Node's message for a build of another ABI spans lines; the numbers are the useful part.
+    const reason = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ').trim();
     attribution = {
       ok: false,
       reason: `the attribution part (looptrace_v8.node) for Node ${process.version} (ABI ${process.versions.modules}) did not load: ${reason}`,
@@ -183,4 +192,22 @@ export function loadAttribution(): AttributionLoad {
     ? { ok: false, reason: 'the attribution part (looptrace_v8.node) exports no api; it is probably stale (npm rebuild looptrace)' }
     : { ok: true, api: exported.api, apiCheck: exported.apiCheck };
   return attribution;
+}
+
+let testBinding: NativeTestBinding | undefined;
+
+/**
+ * Loads the test build of the core (native/test/build/Release/looptrace_test.node, built by
+ * `npm run build:native-test`). Only tests and benches use it; the package's public API does not
+ * expose it, and the installed package does not contain it.
+ */
+export function loadTestBinding(): NativeTestBinding {
+  if (testBinding !== undefined) return testBinding;
+  const path = join(findPackageRoot(), 'native', 'test', 'build', 'Release', 'looptrace_test.node');
+  try {
+    testBinding = require(path) as NativeTestBinding;
+  } catch (error) {
+    throw new Error(`looptrace: cannot load the test build ${path}: ${(error as Error).message}. Run \`npm run build:native-test\`.`, { cause: error });
+  }
+  return testBinding;
 }

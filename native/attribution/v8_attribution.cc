@@ -169,7 +169,8 @@ const LtAttributionApi kApi = {LOOPTRACE_ATTRIBUTION_API_VERSION, AttachThread, 
 
 // Context-aware, so that workers may load it too.
 NODE_MODULE_INIT(/* exports, module, context */) {
-  v8::Isolate* isolate = context->GetIsolate();
+  // Context::GetIsolate() is gone from newer V8; the module initialises on its isolate's thread.
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
   uint64_t address = reinterpret_cast<uintptr_t>(&looptrace_v8::kApi);
   exports
       ->Set(context, v8::String::NewFromUtf8Literal(isolate, "api"),

@@ -60,6 +60,10 @@ export interface AttributionStats {
   schedulerStats: boolean;
   /** Stack samples asked for so far. */
   stackRequests: number;
+  /** Stack samples taken and written so far. */
+  stackSamples: number;
+  /** Loop time those samples took in all (V8's stack walk and interning), in ns. */
+  stackSampleNs: number;
   /** Why stacks or GC pauses are missing, when they are. */
   note?: string;
 }
@@ -276,6 +280,8 @@ export class RuntimeTelemetry extends EventEmitter {
         gcPauses: ((s?.capabilities ?? 0) & 4) !== 0,
         schedulerStats: ((s?.capabilities ?? 0) & 1) !== 0,
         stackRequests: s?.stackRequests ?? 0,
+        stackSamples: s?.stackSamples ?? 0,
+        stackSampleNs: s?.stackSampleNs ?? 0,
         ...(this.attributionNote === undefined ? {} : { note: this.attributionNote }),
       },
     };
