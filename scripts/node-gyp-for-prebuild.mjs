@@ -13,5 +13,8 @@ if (!nodeDir) {
 }
 const bundled = join(dirname(dirname(process.execPath)), 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
 const nodeGyp = process.env.npm_config_node_gyp && existsSync(process.env.npm_config_node_gyp) ? process.env.npm_config_node_gyp : bundled;
-const result = spawnSync(process.execPath, [nodeGyp, ...process.argv.slice(2), `--nodedir=${nodeDir}`, '--jobs=max', '--loglevel=warn'], { stdio: 'inherit' });
+// npm exports a configured nodedir (~/.npmrc) as npm_config_nodedir, which node-gyp prefers to
+// its command line: pin it too, or a part would be built against another Node's headers.
+const env = { ...process.env, npm_config_nodedir: nodeDir };
+const result = spawnSync(process.execPath, [nodeGyp, ...process.argv.slice(2), `--nodedir=${nodeDir}`, '--jobs=max', '--loglevel=warn'], { stdio: 'inherit', env });
 process.exit(result.status ?? 1);
