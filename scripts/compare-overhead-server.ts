@@ -120,6 +120,8 @@ async function instrument(spec: ServerSpec): Promise<Instrumentation> {
     case 'trace-events': // node's own flags, set by the parent
       return none;
     case 'rotating-writer':
+    case 'operations':
+    case 'callbacks':
     case 'null-writer':
     case 'disabled':
     case 'hooks-only':
@@ -127,23 +129,31 @@ async function instrument(spec: ServerSpec): Promise<Instrumentation> {
     case 'no-queue-sample': {
       const looptrace = await import('../src/index.js');
       const writer =
-        config === 'rotating-writer' || config === 'disabled'
+        config === 'rotating-writer' || config === 'disabled' || config === 'operations' || config === 'callbacks'
           ? new looptrace.RotatingWriter(join(spec.dir, 'trace.bin'), { maxFileBytes: 8 << 20, maxTotalBytes: 64 << 20 })
           : new looptrace.NullWriter();
       const telemetry = looptrace.startRuntimeTelemetry({
         writer,
         enabled: config !== 'disabled',
+        ...(config === 'operations' || config === 'callbacks' ? { operations: { http: true } } : {}),
         ...(config === 'hooks-only' || config === 'no-queue-sample' ? { queueSampleIntervalMs: 0 } : {}),
         ...(config === 'hooks-only' || config === 'no-probe' ? { threadpoolProbeIntervalMs: 0 } : {}),
         onError: (error) => console.error(`compare-overhead server (${config}): ${error.message}`),
       });
+      // Callback mode on for the whole measurement (windows are at most 10 minutes; re-armed).
+      const callbacks = config === 'callbacks' ? setInterval(() => telemetry.recordCallbacks({ durationMs: 60_000 }), 30_000) : undefined;
+      if (config === 'callbacks') telemetry.recordCallbacks({ durationMs: 60_000 });
+      callbacks?.unref();
       return {
         stats: () => {
           const s = telemetry.stats();
           return { records: s.records, bytes: s.bytes, droppedRecords: s.droppedRecords, errors: s.errors };
         },
         tracerRecords: () => null,
-        stop: () => telemetry.stop(),
+        stop: () => {
+          if (callbacks !== undefined) clearInterval(callbacks);
+          return telemetry.stop();
+        },
       };
     }
     case 'async-hooks': {

@@ -47,6 +47,8 @@ import type { ServerReport, ServerSpec } from './compare-overhead-server.js';
 export const CONFIGS = {
   baseline: 'no telemetry',
   'rotating-writer': 'looptrace, defaults, RotatingWriter into a temp dir',
+  operations: 'looptrace, RotatingWriter, operations: { http: true } (default sampler: every request an operation)',
+  callbacks: 'as operations, plus callback mode on for the whole run (recordCallbacks)',
   'null-writer': 'looptrace, defaults, NullWriter (encodes, writes nothing)',
   disabled: 'looptrace started with enabled: false (hooks installed, a flag check each)',
   'hooks-only': 'looptrace, NullWriter, queueSampleIntervalMs 0, threadpoolProbeIntervalMs 0',

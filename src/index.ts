@@ -4,3 +4,4 @@ export * from './format/index.js';
 export { loadBinding } from './binding.js';
 export type { NativeBinding } from './binding.js';
 export * from './analyze/index.js';
+export * from './operations/index.js';

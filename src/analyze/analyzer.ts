@@ -14,6 +14,7 @@ import { resolveAnalysisOptions, type AnalysisOptions, type ResolvedAnalysisOpti
 import { ANALYZE_SCHEMA_VERSION, type DecodeInfo, type DiagnosticEntry, type ThreadReport, type TraceFileEntry, type TraceReport } from './report.js';
 import { ThreadTracker, type TrackerContext } from './thread-stats.js';
 import { ThreadpoolAnalyzer } from './threadpool.js';
+import { OperationsAnalyzer } from './operations.js';
 import { BucketGrid } from './time-series.js';
 import { WallClock } from './wall-clock.js';
 
@@ -60,6 +61,7 @@ export class TraceAnalyzer {
   private pollEndRecord: PollEndRecord | undefined;
   /** Latest time of any record: where a stretch still open at the end is measured to. */
   private maxTimeNs = 0;
+  private readonly operations: OperationsAnalyzer;
 
   constructor(options: AnalysisOptions = {}) {
     this.options = resolveAnalysisOptions(options);
@@ -73,6 +75,8 @@ export class TraceAnalyzer {
       maxSeriesBuckets: this.options.maxSeriesBuckets,
       top: this.options.top,
     });
+    this.operations = new OperationsAnalyzer(this.options.operations, this.sinceNs, this.untilNs);
+    this.operations.useStrings(this.strings);
   }
 
   /** Callbacks for a TraceDecoder that feed this analyzer. */
@@ -208,6 +212,15 @@ export class TraceAnalyzer {
       case 'stackDef':
         this.stacks.set(r.stackId, r.frames);
         break;
+      case 'traceContext':
+        this.operations.traceContext(r);
+        break;
+      case 'operationStart':
+        this.operations.operationStart(r);
+        break;
+      case 'operationEnd':
+        this.operations.operationEnd(r);
+        break;
       default:
         break;
     }
@@ -242,6 +255,10 @@ export class TraceAnalyzer {
     };
     const threads = trackers.filter((t) => t.firstNs >= 0 || t.busyNs + t.blockedNs > 0).map((t) => threadReport(t));
     const longTasks = this.longTasks.report(clock, lookup);
+    for (const task of longTasks.items) {
+      const ops = this.operations.forTask(task.threadId, task.startNs, this.strings);
+      if (ops.items.length > 0) task.attribution.operations = ops;
+    }
     const window = { sinceNs: this.sinceNs, untilNs: this.untilNs };
     const idleWorkers = analyzeIdleWorkers(trackers, this.grid, { idleNs: this.options.idleNs, saturation: this.options.saturation, top: this.options.top, ...window }, clock);
     const threadpool = this.threadpool.report(this.header?.threadpoolSize ?? null, clock, window);
@@ -303,6 +320,9 @@ export class TraceAnalyzer {
       idleWorkers,
       threadpool,
       checks: [],
+      ...(this.operations.seen || this.options.operations.traceId !== undefined || this.options.operations.filter !== undefined
+        ? { operations: this.operations.report(this.strings, clock, (id) => this.threadName(id)) }
+        : {}),
     };
   }
 
@@ -342,7 +362,10 @@ export class TraceAnalyzer {
         longTaskNs: this.options.longTaskNs,
         idleNs: this.options.idleNs,
         grid: this.grid,
-        onLongRun: (run) => this.longTasks.add(run),
+        onLongRun: (run) => {
+          this.operations.longRun(run);
+          this.longTasks.add(run);
+        },
       };
     }
     const t = new ThreadTracker(threadId, this.ctx);

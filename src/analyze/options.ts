@@ -1,6 +1,8 @@
 // The thresholds of the analyses, their defaults, and their validation. The CLI's flags map onto
 // these one for one (docs/ANALYZE-JSON.md echoes them in every report).
 
+import type { OperationsAnalysisOptions } from './operations.js';
+
 export interface AnalysisOptions {
   /** A busy stretch at least this long is a long task. Default 50 ms. */
   longTaskNs?: number;
@@ -19,9 +21,11 @@ export interface AnalysisOptions {
   untilNs?: number;
   /** Bucket cap of the activity and threadpool time series. Default 240. */
   maxSeriesBuckets?: number;
+  /** Operation filters and the trace id whose tree to build (src/analyze/operations.ts). */
+  operations?: OperationsAnalysisOptions;
 }
 
-export type ResolvedAnalysisOptions = Required<Omit<AnalysisOptions, 'sinceNs' | 'untilNs'>> & { sinceNs: number; untilNs: number };
+export type ResolvedAnalysisOptions = Required<Omit<AnalysisOptions, 'sinceNs' | 'untilNs' | 'operations'>> & { sinceNs: number; untilNs: number; operations: OperationsAnalysisOptions };
 
 export const DEFAULT_ANALYSIS_OPTIONS = {
   longTaskNs: 50e6,
@@ -46,6 +50,7 @@ export function resolveAnalysisOptions(options: AnalysisOptions = {}): ResolvedA
     maxSeriesBuckets: check('maxSeriesBuckets', options.maxSeriesBuckets ?? d.maxSeriesBuckets, (v) => Number.isInteger(v) && v >= 2),
     sinceNs: check('sinceNs', options.sinceNs ?? -Infinity, (v) => !Number.isNaN(v)),
     untilNs: check('untilNs', options.untilNs ?? Infinity, (v) => !Number.isNaN(v)),
+    operations: options.operations ?? {},
   };
   if (!(resolved.sinceNs < resolved.untilNs)) {
     throw new RangeError(`looptrace: sinceNs (${resolved.sinceNs}) must be before untilNs (${resolved.untilNs})`);

@@ -6,6 +6,8 @@
 // Stability: fields are only added within a schemaVersion; a rename, removal or change of meaning
 // increases it. Consumers should ignore fields they do not know.
 
+import type { LongTaskOperation, OperationsReport } from './operations.js';
+
 /** The version of this shape. docs/ANALYZE-JSON.md describes version 1. */
 export const ANALYZE_SCHEMA_VERSION = 1;
 
@@ -24,6 +26,8 @@ export interface TraceReport {
   threadpool: ThreadpoolReport;
   /** Results of --fail-on conditions; empty when none were given. */
   checks: CheckResult[];
+  /** Operations (traced() and HTTP) when the trace holds any, or filters were given. */
+  operations?: OperationsReport;
 }
 
 export interface TraceInfo {
@@ -183,6 +187,8 @@ export interface LongTask {
 export interface LongTaskAttribution {
   gc: { pauses: number; totalNs: number } | null;
   stacks: { stackId: number; samples: number; frames: string[] }[];
+  /** Operations that ran (or were open) on the thread during the task; absent when none. */
+  operations?: { items: LongTaskOperation[]; more: number };
 }
 
 export interface LongTasksReport {

@@ -19,6 +19,7 @@ import { palette, useColor } from './ansi.js';
 import { parseArgs, USAGE, UsageError, type CliOptions } from './args.js';
 import { ProgressBar } from './progress.js';
 import { renderText } from './render-text.js';
+import { operationsOptions } from './operations-args.js';
 
 const NAME = 'analyze-trace';
 /** Inputs above this size get a progress bar on a terminal. */
@@ -128,6 +129,7 @@ function run(argv: readonly string[]): number {
         threadpoolP90Ns: options.threadpoolP90Ns,
         threadpoolSustainNs: options.threadpoolSustainNs,
         top: options.top,
+        operations: operationsOptions(options),
         since: options.since,
         until: options.until,
         jsonl,
@@ -162,7 +164,7 @@ function run(argv: readonly string[]): number {
   if (options.json) {
     stdout(JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2) + '\n');
   } else if (options.jsonl !== '-') {
-    stdout(renderText(reports, palette(useColor(isatty(1), process.env, options.color))));
+    stdout(renderText(reports, palette(useColor(isatty(1), process.env, options.color)), { allOperations: options.operations }));
   }
   // The text report shows its checks; other outputs get each violated condition on stderr.
   if (options.json || options.jsonl === '-') {

@@ -4,6 +4,8 @@
 
 import { parseFailOn, FailOnError, type FailOnCondition } from '../analyze/fail-on.js';
 import { parseTimeSpec, type TimeSpec } from '../analyze/window.js';
+import type { OperationStatusName } from '../analyze/operations.js';
+import { operationFlags, OPERATION_USAGE } from './operations-args.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -28,6 +30,13 @@ export interface CliOptions {
   color: boolean | undefined;
   help: boolean;
   version: boolean;
+  /** Operation flags (src/cli/operations-args.ts). */
+  operations: boolean;
+  traceId: string | undefined;
+  op: string | undefined;
+  status: OperationStatusName | undefined;
+  last: number | undefined;
+  minDurationNs: number | undefined;
 }
 
 type Handler = (options: CliOptions, value: string, flag: string) => void;
@@ -78,6 +87,7 @@ const FLAGS: Record<string, Flag> = {
   '--help': { takesValue: false, apply: (o) => (o.help = true) },
   '-h': { takesValue: false, apply: (o) => (o.help = true) },
   '--version': { takesValue: false, apply: (o) => (o.version = true) },
+  ...operationFlags((message) => new UsageError(message)),
 };
 
 export function parseArgs(argv: readonly string[]): CliOptions {
@@ -98,6 +108,12 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     color: undefined,
     help: false,
     version: false,
+    operations: false,
+    traceId: undefined,
+    op: undefined,
+    status: undefined,
+    last: undefined,
+    minDurationNs: undefined,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -177,6 +193,7 @@ Thresholds
   --threadpool-sustain-s <n>  ... flagged when it lasts this long (default 3)
   --top <n>                list this many long tasks and idle episodes (default 10)
 
+${OPERATION_USAGE}
 CI
   --fail-on <condition>    exit 1 when the condition holds; repeatable. METRIC OP VALUE with
                            OP one of > >= < <=, for example:

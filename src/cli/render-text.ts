@@ -5,17 +5,18 @@ import { describeTask } from '../analyze/findings.js';
 import { formatCount, formatDuration, formatPercent, timeOfDay } from '../analyze/format.js';
 import type { Finding, ThreadpoolReport, TraceReport } from '../analyze/report.js';
 import { visibleLength, type Palette } from './ansi.js';
+import { renderOperations, renderTaskOperations } from './render-operations.js';
 
 const SPARK = '▁▂▃▄▅▆▇█';
 const MAX_SPARK_CELLS = 60;
 const BAR_CELLS = 20;
 const MAX_THREAD_ROWS = 40;
 
-export function renderText(reports: readonly TraceReport[], p: Palette): string {
-  return reports.map((r, i) => renderReport(r, p, reports.length > 1 ? `Trace ${i + 1} of ${reports.length}` : undefined)).join('\n' + '─'.repeat(72) + '\n\n');
+export function renderText(reports: readonly TraceReport[], p: Palette, options: { allOperations?: boolean } = {}): string {
+  return reports.map((r, i) => renderReport(r, p, reports.length > 1 ? `Trace ${i + 1} of ${reports.length}` : undefined, options.allOperations === true)).join('\n' + '─'.repeat(72) + '\n\n');
 }
 
-function renderReport(r: TraceReport, p: Palette, title: string | undefined): string {
+function renderReport(r: TraceReport, p: Palette, title: string | undefined, allOperations: boolean): string {
   const out: string[] = [];
   const t = r.trace;
   const who = [t.serviceName, t.pid === null ? null : `pid ${t.pid}`, t.nodeVersion === null ? null : `Node ${t.nodeVersion}`, t.platform, t.hostname === null ? null : `host ${t.hostname}`]
@@ -82,6 +83,10 @@ function renderReport(r: TraceReport, p: Palette, title: string | undefined): st
       const top = task.attribution.stacks[0];
       if (top !== undefined && top.frames.length > 0) out.push(p.dim(`  ${formatDuration(task.durationNs)} on ${task.threadName}: ${top.frames.slice(0, 3).join(' ← ')}`));
     }
+    for (const task of lt.items) {
+      const line = renderTaskOperations(task, p);
+      if (line !== undefined) out.push(line);
+    }
   }
   out.push('');
 
@@ -108,6 +113,7 @@ function renderReport(r: TraceReport, p: Palette, title: string | undefined): st
   out.push('');
 
   out.push(...renderThreadpool(r.threadpool, p));
+  if (r.operations !== undefined) out.push('', ...renderOperations(r.operations, p, allOperations));
 
   if (r.checks.length > 0) {
     out.push('');

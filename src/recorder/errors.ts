@@ -8,7 +8,8 @@ export type TelemetryErrorCode =
   | 'WRITE_FAILED'
   | 'WRITER_THREW'
   | 'NO_RECORDS'
-  | 'NATIVE_UNAVAILABLE';
+  | 'NATIVE_UNAVAILABLE'
+  | 'OPERATIONS_CALLBACK_THREW';
 
 export class TelemetryError extends Error {
   readonly code: TelemetryErrorCode;

@@ -3,6 +3,7 @@
 import { invalidOption, TelemetryError } from './errors.js';
 import { MAX_SERVICE_NAME_BYTES, utf8Bytes } from './name-limits.js';
 import { checkWriter, type TraceWriter } from './writers.js';
+import { resolveOperationsOptions, type OperationsOptions } from '../operations/options.js';
 
 export interface RuntimeTelemetryOptions {
   /** Where the trace goes. Required. */
@@ -51,10 +52,12 @@ export interface RuntimeTelemetryOptions {
   throwOnStartError?: boolean;
   /** Called with every error; telemetry has turned itself off when it is called. */
   onError?: (error: TelemetryError) => void;
+  /** Traced operations: traced(), HTTP, sampling, metrics, exporters (true for the defaults). Default off. */
+  operations?: boolean | OperationsOptions;
 }
 
-export type ResolvedOptions = Required<Omit<RuntimeTelemetryOptions, 'serviceName' | 'onError'>> &
-  Pick<RuntimeTelemetryOptions, 'serviceName' | 'onError'>;
+export type ResolvedOptions = Required<Omit<RuntimeTelemetryOptions, 'serviceName' | 'onError' | 'operations'>> &
+  Pick<RuntimeTelemetryOptions, 'serviceName' | 'onError'> & { operations: OperationsOptions | undefined };
 
 const KNOWN = new Set([
   'writer',
@@ -74,6 +77,7 @@ const KNOWN = new Set([
   'exitHandlers',
   'throwOnStartError',
   'onError',
+  'operations',
 ]);
 
 export function resolveOptions(options: unknown): ResolvedOptions {
@@ -108,7 +112,15 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     exitHandlers: bool(o, 'exitHandlers', true),
     throwOnStartError: bool(o, 'throwOnStartError', false),
     onError: o['onError'] as ((error: TelemetryError) => void) | undefined,
+    operations: operationsOption(o['operations']),
   };
+}
+
+/** Checked here so that a bad operations option fails before anything starts. */
+function operationsOption(value: unknown): OperationsOptions | undefined {
+  if (value === undefined || value === false) return undefined;
+  resolveOperationsOptions(value);
+  return value === true ? {} : (value as OperationsOptions);
 }
 
 function bool(o: Record<string, unknown>, name: string, fallback: boolean): boolean {

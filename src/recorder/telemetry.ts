@@ -16,6 +16,9 @@ import { installWorkerTracing, uninstallWorkerTracing } from './worker-tracing.j
 import { threadName } from './thread-name.js';
 import { untracedWorkersMessage, watchUntracedWorkers, writeUntracedWorkerMark } from './untraced-workers.js';
 import { isChunkWriter, type ChunkWriter } from './writers.js';
+import { startOperationsForTelemetry, type Operations } from '../operations/start.js';
+import type { MetricsSnapshot } from '../operations/metrics.js';
+import type { CallbackWindow } from '../operations/callbacks.js';
 
 const PRODUCER = 'looptrace/0.1.0';
 /** How long after start records must have arrived (section "No silent nothing" of the README). */
@@ -88,7 +91,9 @@ export function startRuntimeTelemetry(options: RuntimeTelemetryOptions): Runtime
     const joined = binding.attachThread({ threadName: threadName(), nodeThreadId: threadId });
     if (joined !== null) {
       markExitOnExit(binding);
-      return new RuntimeTelemetry(binding, resolved, joined.threadId, true);
+      const worker = new RuntimeTelemetry(binding, resolved, joined.threadId, true);
+      worker.startOperations();
+      return worker;
     }
   }
   if (running !== undefined && running.isRunning) {
@@ -105,6 +110,7 @@ export function startRuntimeTelemetry(options: RuntimeTelemetryOptions): Runtime
     return refused(resolved, error as TelemetryError);
   }
   running = telemetry;
+  telemetry.startOperations();
   return telemetry;
 }
 
@@ -132,6 +138,7 @@ export class RuntimeTelemetry extends EventEmitter {
   private lastStats: NativeStats | null = null;
   private untracedWorkers = 0;
   private stopWatchingWorkers: (() => void) | undefined;
+  private operations: Operations | undefined;
   private attributionNote: string | undefined;
 
   /** @internal Use startRuntimeTelemetry(). */
@@ -233,6 +240,33 @@ export class RuntimeTelemetry extends EventEmitter {
     if (o.enabled) this.scheduleArrivalCheck();
   }
 
+  /** @internal Turns on the `operations` option for this thread, writing into this trace. */
+  startOperations(): void {
+    if (this.options.operations === undefined || this.binding === undefined) return;
+    try {
+      this.operations = startOperationsForTelemetry(this.options.operations, this.binding, (error) => this.report(error));
+    } catch (error) {
+      // Operations already on in this thread (startOperations() before): the loop is still recorded.
+      this.report(error as TelemetryError);
+    }
+  }
+
+  /** Per-operation metrics of this thread (all zero without the `operations` option). */
+  metrics(): MetricsSnapshot {
+    return this.operations?.metrics() ?? { timestampMs: Date.now(), operations: {}, overflowedNames: 0, exporterErrors: 0 };
+  }
+
+  /**
+   * Callback mode for a window (needs the `operations` option): every callback's start, end,
+   * resource type and operation are recorded until durationMs have passed.
+   */
+  recordCallbacks(options: { durationMs: number }): CallbackWindow {
+    if (this.operations === undefined) {
+      throw new TelemetryError('INVALID_OPTION', 'looptrace: recordCallbacks() needs the operations option of startRuntimeTelemetry()');
+    }
+    return this.operations.recordCallbacks(options);
+  }
+
   /**
    * Resumes recording on every thread. Cheap; safe to call when already enabled. Returns false,
    * with a process warning, when this handle cannot record any more (after stop(), a failure or
@@ -295,8 +329,12 @@ export class RuntimeTelemetry extends EventEmitter {
     this.stopped = true;
     if (!this.active || this.binding === undefined) return;
     this.active = false;
+    // Operations turn off at once (their exporters' shutdown may take longer); the trace is then
+    // stopped synchronously, as an application calling stop() without awaiting it expects.
+    const operationsStopped = this.operations?.stop();
     if (this.joined) {
       this.binding!.detachThread();
+      await operationsStopped;
       return;
     }
     this.teardown();
@@ -304,6 +342,7 @@ export class RuntimeTelemetry extends EventEmitter {
     this.binding!.stop();
     this.lastStats = this.binding!.stats() ?? this.lastStats;
     this.deliverChunks();
+    await operationsStopped;
   }
 
   private teardown(): void {
@@ -312,6 +351,8 @@ export class RuntimeTelemetry extends EventEmitter {
     this.arrivalTimer = undefined;
     this.exitHandlers?.remove();
     this.exitHandlers = undefined;
+    // Operations go on (metrics, exporters) but no longer write into the closed trace.
+    this.operations?.setSink(undefined);
     if (this.options.traceWorkers && isMainThread) uninstallWorkerTracing();
     this.stopWatchingWorkers?.();
     this.stopWatchingWorkers = undefined;

@@ -1,0 +1,119 @@
+// Callback mode: for a window of time, every callback the loop runs (timers, I/O, promise
+// reactions, immediates, ...) is recorded with its start, its end, its async resource type and
+// the operation it ran for. Off by default: it costs an async_hooks hook per callback while on,
+// and nothing when off (the hook is disabled, not just ignored).
+
+import { createHook, executionAsyncResource, type AsyncHook } from 'node:async_hooks';
+import { operationStorage } from './context.js';
+import { invalidArgument } from './errors.js';
+
+/** Where callback records go: the trace (CALLBACK_START / CALLBACK_END) or a test's memory. */
+export interface CallbackSink {
+  callbackStart(asyncId: number, resourceType: string, operationId: number): void;
+  callbackEnd(asyncId: number): void;
+}
+
+export interface CallbackWindow {
+  /** Resolves when the window closes, with what it saw. */
+  done: Promise<{ callbacks: number; durationMs: number }>;
+  /** Closes the window now. */
+  stop(): void;
+}
+
+/** The longest window one call may ask for: callback mode is for looking closely, not for always. */
+export const MAX_CALLBACK_WINDOW_MS = 10 * 60_000;
+
+// The resource's type, stamped on the resource object at init so that before() finds it without a
+// map (and without a destroy hook to clean one up).
+const kType = Symbol('looptrace.asyncType');
+
+export class CallbackRecorder {
+  private readonly sink: CallbackSink;
+  private hook: AsyncHook | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private callbacks = 0;
+  private startedMs = 0;
+  private resolveDone: ((value: { callbacks: number; durationMs: number }) => void) | undefined;
+  private readonly onError: (error: unknown) => void;
+
+  constructor(sink: CallbackSink, onError: (error: unknown) => void) {
+    this.sink = sink;
+    this.onError = onError;
+  }
+
+  get recording(): boolean {
+    return this.hook !== undefined;
+  }
+
+  /** Opens a window of durationMs; a window already open is extended to end durationMs from now. */
+  record(durationMs: number): CallbackWindow {
+    if (typeof durationMs !== 'number' || !Number.isFinite(durationMs) || durationMs <= 0 || durationMs > MAX_CALLBACK_WINDOW_MS) {
+      throw invalidArgument('recordCallbacks() durationMs', `a number of milliseconds above 0 and at most ${MAX_CALLBACK_WINDOW_MS}`, durationMs);
+    }
+    if (this.hook === undefined) {
+      this.callbacks = 0;
+      this.startedMs = performance.now();
+      const sink = this.sink;
+      const self = this;
+      this.hook = createHook({
+        init(_asyncId, type, _trigger, resource) {
+          if (typeof resource === 'object' && resource !== null) (resource as Record<symbol, string>)[kType] = type;
+        },
+        before(asyncId) {
+          self.callbacks++;
+          const resource = executionAsyncResource() as Record<symbol, string | undefined>;
+          const op = operationStorage.getStore();
+          try {
+            sink.callbackStart(asyncId, resource[kType] ?? 'UNKNOWN', op === undefined ? 0 : op.operationId);
+          } catch (error) {
+            self.fail(error);
+          }
+        },
+        after(asyncId) {
+          try {
+            sink.callbackEnd(asyncId);
+          } catch (error) {
+            self.fail(error);
+          }
+        },
+      });
+      this.hook.enable();
+    }
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.close(), durationMs);
+    this.timer.unref();
+    const done = new Promise<{ callbacks: number; durationMs: number }>((resolve) => {
+      const previous = this.resolveDone;
+      this.resolveDone = (value) => {
+        previous?.(value);
+        resolve(value);
+      };
+    });
+    return { done, stop: () => this.close() };
+  }
+
+  /** Closes the window: the hook is disabled, so the loop pays nothing any more. */
+  close(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.hook === undefined) return;
+    this.hook.disable();
+    this.hook = undefined;
+    const resolve = this.resolveDone;
+    this.resolveDone = undefined;
+    resolve?.({ callbacks: this.callbacks, durationMs: performance.now() - this.startedMs });
+  }
+
+  private failing = false;
+
+  private fail(error: unknown): void {
+    // A sink that throws (the trace has stopped) ends the window; the application goes on.
+    if (this.failing) return;
+    this.failing = true;
+    setImmediate(() => {
+      this.failing = false;
+      this.close();
+    });
+    this.onError(error);
+  }
+}
