@@ -266,7 +266,8 @@ Napi::Value Start(const Napi::CallbackInfo& info) {
     if (max_file_bytes != 0) {
       config.target_frame_bytes = std::min<size_t>(wire::kTargetFrameBodyBytes, max_file_bytes / 4);
     }
-    sink = std::make_unique<FileSink>(StringField(o, "path"), max_file_bytes, max_total_bytes);
+    sink = std::make_unique<FileSink>(StringField(o, "path"), max_file_bytes, max_total_bytes,
+                                      BoolField(o, "replace", false));
   } else if (kind == "null") {
     sink = std::make_unique<NullSink>();
   } else if (kind == "js") {

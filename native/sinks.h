@@ -45,9 +45,19 @@ class NullSink final : public Sink {
 };
 
 // SimpleBinaryWriter (max_file_bytes == 0) and RotatingWriter.
+//
+// Files are created with O_EXCL and O_NOFOLLOW: an existing file (or a symlink planted in its
+// place) is never truncated or followed. A RotatingWriter's files carry a tag unique to this
+// process ("trace.<pid>-<random>.N.bin"), so processes sharing a directory never open, rename
+// or delete each other's files. While it runs, a process holds an flock on its hidden lock file
+// ".trace.<tag>.lock"; files whose tag has no held lock belong to a process that has ended, and
+// a process that starts later counts them against its own budget (docs: "Many processes, one
+// directory" in the README).
 class FileSink final : public Sink {
  public:
-  FileSink(std::string path, uint64_t max_file_bytes, uint64_t max_total_bytes);
+  // `replace` (SimpleBinaryWriter only): truncate an existing file instead of refusing it; a
+  // symlink is still refused.
+  FileSink(std::string path, uint64_t max_file_bytes, uint64_t max_total_bytes, bool replace = false);
   ~FileSink() override;
   bool Open(const PreambleFn& preamble, std::string* error) override;
   bool WriteFrame(const uint8_t* data, size_t size, std::string* error) override;
@@ -61,16 +71,26 @@ class FileSink final : public Sink {
     uint64_t bytes;
   };
   bool rotating() const { return max_file_bytes_ != 0; }
-  std::string NumberedPath(uint64_t index, bool active) const;
+  std::string NumberedPath(uint64_t index, bool active) const { return NumberedPath(tag_, index, active); }
+  std::string NumberedPath(const std::string& tag, uint64_t index, bool active) const;
+  std::string LockPath(const std::string& tag) const;
+  bool TakeLock(std::string* error);
+  // Seals the current file, if any, and opens the next one.
   bool OpenFile(std::string* error);
+  int CreateExclusive(const std::string& path, std::string* error);
   bool SealFile(std::string* error);
   bool WriteAll(const uint8_t* data, size_t size, std::string* error);
   bool MakeRoom(uint64_t bytes, std::string* error);
   void ScanExisting();
 
   const std::string path_;
+  // This process's part of the rotating file names: "<pid>-<8 random hex digits>".
+  std::string tag_;
+  int lock_fd_ = -1;
+  std::string lock_path_;
   const uint64_t max_file_bytes_;
   const uint64_t max_total_bytes_;
+  const bool replace_;
   PreambleFn preamble_;
   int fd_ = -1;
   uint64_t file_index_ = 0;

@@ -4,16 +4,43 @@
 // and GC pauses, and says so. It is a separate node-gyp project so that each build directory holds
 // exactly one .node file, which is what node-gyp-build expects. Runs as the npm "install" script, so it must
 // work on a machine whose ~/.npmrc says nothing about nodedir and that cannot download headers.
+//
+// A part whose prebuilt binary (prebuilds/, scripts/prebuild.mjs) loads into this Node is not
+// compiled: an installed package on linux-x64 needs no compiler, and works the same when the
+// package manager skips this script (pnpm's ignored build scripts, npm's allowScripts).
+// LOOPTRACE_BUILD_FROM_SOURCE=1 compiles anyway. A failed build never fails the installation:
+// the decoder and analyze-trace need no native code, and telemetry then reports that it cannot
+// start (NATIVE_UNAVAILABLE) instead of recording.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
+const buildingTestBinary = process.argv.includes('--test');
+
 function fail(message) {
   console.error(`looptrace: ${message}`);
-  process.exit(1);
+  // The test binary is the project's own; its failure must fail the build.
+  if (buildingTestBinary) process.exit(1);
+  console.error('looptrace: telemetry cannot start without the addon; the decoder and analyze-trace still work.');
+  process.exit(0);
+}
+
+/** The prebuilt binary of the part in `dir` when it loads into this Node; undefined otherwise. */
+function loadablePrebuild(dir) {
+  if (process.env.LOOPTRACE_BUILD_FROM_SOURCE === '1' || existsSync(join(dir, 'build'))) return undefined;
+  try {
+    const require = createRequire(import.meta.url);
+    const path = require('node-gyp-build').path(dir);
+    if (!path.includes(`${join('prebuilds', '')}`)) return undefined;
+    require(path);
+    return path;
+  } catch {
+    return undefined;
+  }
 }
 
 // Node installs its own headers under <prefix>/include/node, next to bin/node; using them avoids a
@@ -62,6 +89,14 @@ function findNodeGyp() {
   return found;
 }
 
+const corePrebuild = buildingTestBinary ? undefined : loadablePrebuild(packageRoot);
+const attributionPrebuild = buildingTestBinary ? undefined : loadablePrebuild(join(packageRoot, 'native', 'attribution'));
+if (corePrebuild !== undefined && attributionPrebuild !== undefined) {
+  console.log(`looptrace: using the prebuilt ${corePrebuild.slice(packageRoot.length + 1)}`);
+  console.log(`looptrace: using the prebuilt ${attributionPrebuild.slice(packageRoot.length + 1)}`);
+  process.exit(0);
+}
+
 const nodeDir = findNodeDir();
 const nodeGyp = findNodeGyp();
 const args = [nodeGyp, 'rebuild', `--nodedir=${nodeDir}`, '--jobs=max', '--loglevel=warn'];
@@ -74,7 +109,7 @@ const started = process.hrtime.bigint();
 
 // `--test` builds only the test binary (native/test: the core plus test entry points such as
 // encodeForTest), which `npm test` and the benches use; the installed package never builds it.
-if (process.argv.includes('--test')) {
+if (buildingTestBinary) {
   const test = spawnSync(process.execPath, args, {
     cwd: join(packageRoot, 'native', 'test'),
     env,
@@ -91,13 +126,14 @@ if (process.argv.includes('--test')) {
 
 // The compiler's stdout (one line per file) is only shown on failure; warnings and errors go to
 // stderr and are always shown.
-const result = spawnSync(process.execPath, args, {
+const skipped = { status: 0, stdout: '', stderr: '' };
+const result = corePrebuild !== undefined ? skipped : spawnSync(process.execPath, args, {
   cwd: packageRoot,
   env,
   stdio: ['ignore', 'pipe', 'inherit'],
   encoding: 'utf8',
 });
-const attribution = spawnSync(process.execPath, args, {
+const attribution = attributionPrebuild !== undefined ? skipped : spawnSync(process.execPath, args, {
   cwd: join(packageRoot, 'native', 'attribution'),
   env,
   stdio: ['ignore', 'pipe', 'pipe'],
@@ -114,7 +150,8 @@ if (result.status !== 0) {
   );
 }
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-console.log(`looptrace: built build/Release/looptrace.node in ${seconds.toFixed(1)} s (nodedir ${nodeDir})`);
+if (corePrebuild !== undefined) console.log(`looptrace: using the prebuilt ${corePrebuild.slice(packageRoot.length + 1)}`);
+else console.log(`looptrace: built build/Release/looptrace.node in ${seconds.toFixed(1)} s (nodedir ${nodeDir})`);
 if (attribution.error || attribution.status !== 0) {
   process.stderr.write(attribution.stdout ?? '');
   process.stderr.write(attribution.stderr ?? '');
@@ -123,6 +160,8 @@ if (attribution.error || attribution.status !== 0) {
       `(${attribution.error?.message ?? `exit ${attribution.status ?? attribution.signal}`}); ` +
       'telemetry will record no JavaScript stacks and no GC pauses.',
   );
+} else if (attributionPrebuild !== undefined) {
+  console.log(`looptrace: using the prebuilt ${attributionPrebuild.slice(packageRoot.length + 1)}`);
 } else {
   process.stderr.write(attribution.stderr ?? '');
   console.log('looptrace: built native/attribution/build/Release/looptrace_v8.node');

@@ -1,4 +1,5 @@
-// Failures of the recorder: a trace that cannot be opened throws OPEN_FAILED at start; a trace
+// Failures of the recorder: a trace that cannot be opened leaves an inert handle and reports
+// OPEN_FAILED (or throws it, with throwOnStartError); a trace
 // that cannot be written later (disk full, directory removed) turns telemetry off with a
 // WRITE_FAILED error and never takes the application down.
 
@@ -54,7 +55,7 @@ describe('a trace that cannot be opened', () => {
     out = result(run);
   });
 
-  it('makes startRuntimeTelemetry throw OPEN_FAILED naming the path', () => {
+  it('with throwOnStartError, makes startRuntimeTelemetry throw OPEN_FAILED naming the path', () => {
     for (const [name, r] of Object.entries(out.results)) {
       expect(r, name).toMatchObject({ threw: true, name: 'TelemetryError', code: 'OPEN_FAILED', isTelemetryError: true });
       expect(r.errors, `${name}: a failed start reports through the throw only`).toEqual([]);
@@ -62,11 +63,11 @@ describe('a trace that cannot be opened', () => {
     expect(out.results['proc']!.message).toContain('/proc/nonexistent/x.bin');
     expect(out.results['proc']!.message).toContain('ENOENT');
     expect(out.results['underFile']!.message).toContain(out.results['underFile']!.path);
-    expect(out.results['missingDir']!.message).toContain(out.results['missingDir']!.path);
+    expect(out.results['fileAsDir']!.message).toContain(out.results['fileAsDir']!.path);
     expect(out.results['directory']!.message).toContain(out.results['directory']!.path);
-    // A RotatingWriter names the numbered file it tried, in the directory given.
+    // A RotatingWriter whose directory cannot be created names it and the path given.
     const rotating = out.results['rotatingUnderFile']!;
-    expect(rotating.message).toContain(rotating.path.replace(/trace\.bin$/, 'trace.0.active.bin'));
+    expect(rotating.message).toContain(`trace directory ${rotating.path.replace(/\/trace\.bin$/, '')} for ${rotating.path}`);
   });
 
   it('leaves nothing behind: no listeners, no patched Worker, and a valid start works', () => {
@@ -169,5 +170,53 @@ describe('a trace directory removed mid-run', () => {
     expect(out.warnings[0]!.message).toMatch(/^looptrace: telemetry stopped: /);
     expect(run.stderr).toContain('[LOOPTRACE_WRITE_FAILED] Warning: looptrace: telemetry stopped');
     expect(out.stats).toMatchObject({ running: false });
+  });
+});
+
+describe('a start the environment refuses (no throwOnStartError)', () => {
+  let out: {
+    onErrorBeforeReturn: number;
+    viaOnError: ErrorInfo[];
+    viaListener: ErrorInfo[];
+    inert: { stats: { running: boolean; enabled: boolean; startError?: string; errors: string[]; records: number }; running: boolean; enableReturned: boolean };
+    goodStats: { running: boolean; files: number };
+    modes: { nested: number; parent: number };
+    enableAfterStop: boolean;
+    warningsBeforeEnable: { code: string; message: string }[];
+    warningsAfterEnable: { code: string; message: string }[];
+  };
+
+  beforeAll(async () => {
+    const run = await runFixture('start-refused.mjs', { dir: tempDir() });
+    expect(run.code, describeRun(run)).toBe(0);
+    out = result(run);
+  });
+
+  it('returns an inert handle whose stats() says why', () => {
+    expect(out.inert.running).toBe(false);
+    expect(out.inert.stats).toMatchObject({ running: false, enabled: false, records: 0 });
+    expect(out.inert.stats.startError).toMatch(/cannot create the trace directory .*a-file for .*a-file\/x\.bin/);
+    expect(out.inert.enableReturned).toBe(false);
+  });
+
+  it('reports once, after start returns: onError, else an error listener, else a process warning', () => {
+    expect(out.onErrorBeforeReturn).toBe(0);
+    expect(out.viaOnError).toEqual([expect.objectContaining({ code: 'OPEN_FAILED', isTelemetryError: true })]);
+    expect(out.viaListener).toEqual([expect.objectContaining({ code: 'OPEN_FAILED' })]);
+    expect(out.viaListener[0]!.message).toContain('sub');
+    expect(out.warningsBeforeEnable.filter((w) => w.code === 'LOOPTRACE_OPEN_FAILED').map((w) => w.message)).toEqual([
+      expect.stringContaining('/proc/nonexistent'),
+    ]);
+  });
+
+  it('creates a missing trace directory, owner-only, and records', () => {
+    expect(out.goodStats.running).toBe(true);
+    expect(out.goodStats.files).toBe(1);
+    expect(out.modes).toEqual({ nested: 0o700, parent: 0o700 });
+  });
+
+  it('enable() after stop() returns false with a warning saying it does nothing', () => {
+    expect(out.enableAfterStop).toBe(false);
+    expect(out.warningsAfterEnable).toEqual([expect.objectContaining({ code: 'LOOPTRACE_NOT_RUNNING', message: expect.stringMatching(/enable\(\) after stop\(\) does nothing/) })]);
   });
 });

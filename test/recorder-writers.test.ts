@@ -30,12 +30,16 @@ afterAll(removeTempDirs);
 
 type Stats = TelemetryStats;
 
-const NAME = /^trace\.(\d+)(\.active)?\.bin$/;
+// trace.<pid>-<random>.<index>[.active].bin: the process's tag keeps processes sharing a directory apart.
+const NAME = /^trace\.\d+-[0-9a-f]{8}\.(\d+)(\.active)?\.bin$/;
+/** The hidden lock file a running RotatingWriter holds (and a temporary name it has while being created). */
+const LOCK = /^\.trace\.\d+-[0-9a-f]{8}\.lock(\.tmp)?$/;
 
 interface Observation {
   total: number;
   names: string[];
   modes: number[];
+  locks: string[];
 }
 
 /**
@@ -45,7 +49,9 @@ interface Observation {
  * file was measured.
  */
 function observe(dir: string): Observation {
-  const names = readdirSync(dir);
+  const all = readdirSync(dir);
+  const locks = all.filter((n) => LOCK.test(n));
+  const names = all.filter((n) => !LOCK.test(n));
   const ordered = [...names].sort((a, b) => {
     const ma = NAME.exec(a);
     const mb = NAME.exec(b);
@@ -64,7 +70,7 @@ function observe(dir: string): Observation {
       if ((error as { code?: string }).code !== 'ENOENT') throw error;
     }
   }
-  return { total, names, modes };
+  return { total, names, modes, locks };
 }
 
 /**
@@ -130,15 +136,17 @@ describe('RotatingWriter under a tiny budget and a high record rate', () => {
     expect(worst).toBeGreaterThan(MAX_TOTAL / 2);
   });
 
-  it('names files trace.N.bin, the one being written trace.N.active.bin, with mode 0600', () => {
+  it('names files trace.<tag>.N.bin, the one being written trace.<tag>.N.active.bin, with mode 0600', () => {
+    for (const o of observations) expect(o.locks.filter((n) => !n.endsWith('.tmp')).length).toBeLessThanOrEqual(1);
+    expect(observations.some((o) => o.locks.length === 1)).toBe(true);
     for (const o of observations) {
       for (const name of o.names) expect(name).toMatch(NAME);
       expect(o.names.filter((n) => n.includes('.active.')).length).toBeLessThanOrEqual(1);
       for (const mode of o.modes) expect(mode.toString(8)).toBe('600');
     }
     expect(observations.some((o) => o.names.some((n) => n.includes('.active.')))).toBe(true);
-    // After stop() every file is sealed.
-    expect(readdirSync(dir).filter((n) => n.includes('.active.'))).toEqual([]);
+    // After stop() every file is sealed and the lock file is gone.
+    expect(readdirSync(dir).filter((n) => n.includes('.active.') || LOCK.test(n))).toEqual([]);
   });
 
   it('each sealed file decodes alone, with its index and the trace id in its header', () => {

@@ -8,6 +8,7 @@ import { describeDiagnostic, type SourcedDiagnostic, type TraceDiagnostic } from
 import { Capability } from '../format/constants.js';
 import type { PollEndRecord, PollStartRecord, StackFrame, TraceHeader, TraceRecord } from '../format/records.js';
 import { BlockingCodeCollector, StackResolver } from './attribution.js';
+import { UNTRACED_WORKER_MARK } from '../format/reserved-marks.js';
 import { buildFindings } from './findings.js';
 import { analyzeIdleWorkers } from './idle-workers.js';
 import { LongTaskCollector, roundMs, type AttributionLookup } from './long-tasks.js';
@@ -47,6 +48,8 @@ export class TraceAnalyzer {
   private stackSampling: TraceCapabilities['stackSampling'] = null;
   private readonly threadpool: ThreadpoolAnalyzer;
   private readonly strings = new Map<number, string>();
+  /** worker_threads ids of workers marked untraced (a Set: rotated files may repeat nothing, but merged inputs may). */
+  private readonly untracedWorkers = new Set<number>();
   private readonly stacks = new Map<number, StackFrame[]>();
   private readonly diagnostics: DiagnosticEntry[] = [];
   private diagnosticsOmitted = 0;
@@ -217,6 +220,9 @@ export class TraceAnalyzer {
       case 'stringDef':
         this.strings.set(r.stringId, r.value);
         break;
+      case 'mark':
+        if (this.strings.get(r.nameStringId) === UNTRACED_WORKER_MARK) this.untracedWorkers.add(r.value);
+        break;
       case 'stackDef':
         this.stacks.set(r.stackId, r.frames);
         break;
@@ -318,6 +324,7 @@ export class TraceAnalyzer {
         },
         records: this.recordsInWindow,
         capabilities,
+        untracedWorkers: [...this.untracedWorkers],
       },
       decode,
       options: {
@@ -329,7 +336,7 @@ export class TraceAnalyzer {
         top: this.options.top,
         sourceMaps: this.options.sourceMaps,
       },
-      findings: buildFindings({ threads, longTasks, idleWorkers, threadpool, decode, threadBlocking }),
+      findings: buildFindings({ threads, longTasks, idleWorkers, threadpool, decode, threadBlocking, untracedWorkers: this.untracedWorkers.size }),
       threads,
       longTasks,
       idleWorkers,

@@ -5,6 +5,7 @@
 import { frameLocation, functionName } from './attribution.js';
 import { formatCount, formatDuration, formatPercent, timeOfDay } from './format.js';
 import { listWorkers } from './idle-workers.js';
+import { untracedWorkersMessage } from '../format/reserved-marks.js';
 import type { BlockingSite, DecodeInfo, Finding, IdleWorkersReport, LongTask, LongTasksReport, Severity, ThreadReport, ThreadpoolReport } from './report.js';
 
 /** A long task this many times the threshold (or a second or more) is critical. */
@@ -27,6 +28,8 @@ export interface FindingInputs {
   decode: DecodeInfo;
   /** Per thread, the blocking site that took most of its sampled long-task time. */
   threadBlocking?: ReadonlyMap<number, { site: BlockingSite; weightNs: number; share: number } | undefined>;
+  /** Workers the recorder saw created but could not trace. */
+  untracedWorkers?: number;
 }
 
 export function buildFindings(input: FindingInputs): Finding[] {
@@ -114,6 +117,10 @@ export function buildFindings(input: FindingInputs): Finding[] {
       message: `${formatCount(total)} records were dropped (a thread's buffer was full) on ${dropped.map((t) => t.name).join(', ')}: stretches around the gaps are not measured`,
       impactNs: 0,
     });
+  }
+  const untraced = input.untracedWorkers ?? 0;
+  if (untraced > 0) {
+    findings.push({ severity: 'warning', kind: 'untraced-workers', threadId: null, message: untracedWorkersMessage(untraced), impactNs: 0 });
   }
   const d = input.decode;
   if (d.corruptFrames > 0 || d.truncated > 0) {

@@ -129,6 +129,11 @@ export interface TraceInfo {
   records: number;
   /** What the recorder could measure. */
   capabilities: TraceCapabilities;
+  /**
+   * worker_threads ids of workers the recorder saw created but could not trace (made from a
+   * Worker class taken before telemetry started), in order of creation.
+   */
+  untracedWorkers: number[];
 }
 
 export interface TraceFileEntry {
@@ -172,7 +177,7 @@ export type Severity = 'critical' | 'warning' | 'info';
 
 export interface Finding {
   severity: Severity;
-  kind: 'long-task' | 'unbalanced-pool' | 'idle-worker' | 'threadpool-pressure' | 'dropped-records' | 'damaged-trace';
+  kind: 'long-task' | 'unbalanced-pool' | 'idle-worker' | 'threadpool-pressure' | 'dropped-records' | 'damaged-trace' | 'untraced-workers';
   /** The thread the finding is about, when there is one. */
   threadId: number | null;
   message: string;

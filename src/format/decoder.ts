@@ -393,11 +393,17 @@ export class TraceDecoder {
     this.cur = start;
     this.lim = end;
     const threadId = this.varint();
-    let t = this.varint();
+    // A base time may exceed 2^53 ns (a process traced for more than 104 days): it is read whole
+    // and rounded to the nearest double. Past 2^52 ns each record's time is then the base plus
+    // its exact offset in the frame, so rounding never accumulates from record to record.
+    const baseNs = this.longVarint();
+    let t = baseNs;
     if (threadId < 0 || t < 0) {
       this.malformed(frameOffset, 'bad thread id or base time');
       return;
     }
+    const longBase = baseNs >= LONG_TIME_NS;
+    let offsetNs = 0;
     // The record loop keeps its cursor in a local: varints go through readVarint(), whose
     // one-byte case is inlined here, rather than through this.cur.
     const onRecord = this.onRecord;
@@ -432,7 +438,10 @@ export class TraceDecoder {
         p += 3;
       } else if ((x = readVarint(b, p, end)) < 0) return this.malformed(frameOffset, 'bad time delta');
       else p = varintEnd;
-      t += x;
+      if (longBase) {
+        offsetNs += x;
+        t = baseNs + offsetNs;
+      } else t += x;
       if (shape === SHAPE_BYTES) {
         const length = readVarint(b, p, end);
         if (length < 0 || length > end - varintEnd) return this.malformed(frameOffset, 'definition runs past the end of the frame');
@@ -855,10 +864,33 @@ export class TraceDecoder {
   }
 
   private headerNumber(header: TraceHeader, name: 'fileIndex' | 'fileStartNs' | 'pid' | 'threadpoolSize' | 'capabilities'): string {
-    const value = this.varint();
+    // fileStartNs, like a frame's base time, may exceed 2^53 ns in a trace older than 104 days.
+    const value = name === 'fileStartNs' ? this.longVarint() : this.varint();
     if (value < 0) return `${name} is cut short or too large`;
     header[name] = value;
     return '';
+  }
+
+  /**
+   * Reads a varint of up to 10 bytes (a value below 2^64) at this.cur as the nearest double, for
+   * times since the origin (docs/FORMAT.md section 2); returns PAST_END or TOO_LARGE on a fault.
+   */
+  private longVarint(): number {
+    const b = this.buf;
+    let p = this.cur;
+    const e = this.lim;
+    let value = 0n;
+    for (let i = 0; i < 10; i++) {
+      if (p >= e) return PAST_END;
+      const byte = b[p++]!;
+      value |= BigInt(byte & 0x7f) << BigInt(7 * i);
+      if (byte < 0x80) {
+        if (value >= 1n << 64n) return TOO_LARGE;
+        this.cur = p;
+        return Number(value);
+      }
+    }
+    return TOO_LARGE;
   }
 
   /** Reads a varint of at most 8 bytes at this.cur; returns PAST_END or TOO_LARGE on a fault. */
@@ -887,6 +919,9 @@ export class TraceDecoder {
     return value;
   }
 }
+
+/** From this base time on, record times are computed as base + offset (see recordsFrame). */
+const LONG_TIME_NS = 2 ** 52;
 
 /** Where the last successful readVarint() stopped. */
 let varintEnd = 0;

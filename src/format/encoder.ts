@@ -80,7 +80,7 @@ export class TraceEncoder {
       this.varint64(header.originMonoNs);
       this.varint64(header.originWallUnixNs);
     });
-    this.entry(HeaderKey.FileStartNs, () => this.varint(header.fileStartNs));
+    this.entry(HeaderKey.FileStartNs, () => this.timeVarint(header.fileStartNs));
     if (header.pid !== undefined) this.entry(HeaderKey.Pid, () => this.varint(header.pid!));
     if (header.hostname !== undefined) this.entryBytes(HeaderKey.Hostname, textEncoder.encode(header.hostname));
     if (header.nodeVersion !== undefined) this.entryBytes(HeaderKey.NodeVersion, textEncoder.encode(header.nodeVersion));
@@ -112,7 +112,7 @@ export class TraceEncoder {
   beginFrame(threadId: number, baseTimeNs: number): void {
     this.openFrame(FrameKind.Records);
     this.varint(threadId);
-    this.varint(baseTimeNs);
+    this.timeVarint(baseTimeNs);
     this.lastTimeNs = baseTimeNs;
   }
 
@@ -335,6 +335,13 @@ export class TraceEncoder {
 
   private varint(value: number): void {
     this.pos = putVarint(this.buf, this.pos, value);
+  }
+
+  /** A time since the origin: any integer below 2^64, also past 2^53 (docs/FORMAT.md section 2). */
+  private timeVarint(value: number): void {
+    if (value <= Number.MAX_SAFE_INTEGER) this.varint(value);
+    else if (Number.isInteger(value)) this.varint64(BigInt(value));
+    else throw new RangeError(`looptrace: time ${value} ns is not an integer`);
   }
 
   private varint64(value: bigint): void {

@@ -6,4 +6,5 @@ export { TraceDecoder, type DecoderCallbacks, type DecoderStats } from './decode
 export { TraceFormatError, describeDiagnostic, type TraceDiagnostic, type SourcedDiagnostic, type TraceDiagnosticKind, type TraceFormatErrorCode } from './diagnostics.js';
 export * from './records.js';
 export * from './sources.js';
+export { UNTRACED_WORKER_MARK } from './reserved-marks.js';
 export { encodeTrace, type TraceSpec, type FrameSpec } from './spec-encoder.js';

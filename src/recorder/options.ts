@@ -1,14 +1,14 @@
 // The options of startRuntimeTelemetry(), with their defaults, checked before anything starts.
 
-import { invalidOption } from './errors.js';
+import { invalidOption, TelemetryError } from './errors.js';
+import { MAX_SERVICE_NAME_BYTES, utf8Bytes } from './name-limits.js';
 import { checkWriter, type TraceWriter } from './writers.js';
-import type { TelemetryError } from './errors.js';
 import { resolveOperationsOptions, type OperationsOptions } from '../operations/options.js';
 
 export interface RuntimeTelemetryOptions {
   /** Where the trace goes. Required. */
   writer: TraceWriter;
-  /** Recorded in the file header, to tell services apart. Default: none. */
+  /** Recorded in the file header, to tell services apart; at most 256 bytes of UTF-8. Default: none. */
   serviceName?: string;
   /** Start recording at once. Default true; enable() starts it later. */
   enabled?: boolean;
@@ -44,6 +44,13 @@ export interface RuntimeTelemetryOptions {
   traceWorkers?: boolean;
   /** Flush on process.exit(), an uncaught exception, SIGTERM and SIGINT. Default true. */
   exitHandlers?: boolean;
+  /**
+   * When the environment refuses a start (no usable native addon, a trace directory that cannot
+   * be created or written), throw a TelemetryError from startRuntimeTelemetry(). Default false:
+   * the failure is reported through onError, the 'error' event or a process warning, and the
+   * returned handle is inert; its stats().startError says why.
+   */
+  throwOnStartError?: boolean;
   /** Called with every error; telemetry has turned itself off when it is called. */
   onError?: (error: TelemetryError) => void;
   /** Traced operations: traced(), HTTP, sampling, metrics, exporters (true for the defaults). Default off. */
@@ -69,6 +76,7 @@ const KNOWN = new Set([
   'schedulerStats',
   'traceWorkers',
   'exitHandlers',
+  'throwOnStartError',
   'onError',
   'operations',
 ]);
@@ -80,6 +88,12 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     if (!KNOWN.has(key)) throw invalidOption(key, `one of ${[...KNOWN].join(', ')} (unknown option)`, o[key]);
   }
   if (o['serviceName'] !== undefined && typeof o['serviceName'] !== 'string') throw invalidOption('serviceName', 'a string', o['serviceName']);
+  if (typeof o['serviceName'] === 'string' && utf8Bytes(o['serviceName']) > MAX_SERVICE_NAME_BYTES) {
+    throw new TelemetryError(
+      'INVALID_OPTION',
+      `looptrace: option serviceName must be at most ${MAX_SERVICE_NAME_BYTES} bytes of UTF-8, got a string of ${utf8Bytes(o['serviceName'])} bytes starting ${JSON.stringify(o['serviceName'].slice(0, 40))}`,
+    );
+  }
   if (o['onError'] !== undefined && typeof o['onError'] !== 'function') throw invalidOption('onError', 'a function', o['onError']);
   return {
     writer: checkWriter(o['writer']),
@@ -97,6 +111,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     schedulerStats: bool(o, 'schedulerStats', true),
     traceWorkers: bool(o, 'traceWorkers', true),
     exitHandlers: bool(o, 'exitHandlers', true),
+    throwOnStartError: bool(o, 'throwOnStartError', false),
     onError: o['onError'] as ((error: TelemetryError) => void) | undefined,
     operations: operationsOption(o['operations']),
   };

@@ -4,7 +4,9 @@
 
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { mkdirSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { dirname } from 'node:path';
 import { isMainThread, threadId } from 'node:worker_threads';
 import { loadAttribution, loadBinding, type NativeBinding, type NativeStats } from '../binding.js';
 import { TelemetryError } from './errors.js';
@@ -12,6 +14,7 @@ import { installExitHandlers, markExitOnExit, type ExitHandlers } from './exit-h
 import { resolveOptions, type ResolvedOptions, type RuntimeTelemetryOptions } from './options.js';
 import { installWorkerTracing, uninstallWorkerTracing } from './worker-tracing.js';
 import { threadName } from './thread-name.js';
+import { untracedWorkersMessage, watchUntracedWorkers, writeUntracedWorkerMark } from './untraced-workers.js';
 import { isChunkWriter, type ChunkWriter } from './writers.js';
 import { startOperationsForTelemetry, type Operations } from '../operations/start.js';
 import type { MetricsSnapshot } from '../operations/metrics.js';
@@ -41,6 +44,12 @@ export interface TelemetryStats {
   recordsArriving: boolean;
   /** Every error reported so far; the first one turned telemetry off. */
   errors: string[];
+  /** Workers created from a Worker class taken before start, which are not in the trace. */
+  untracedWorkers: number;
+  /** What the application should know about this trace, such as workers that were not traced. */
+  warnings: string[];
+  /** Why this handle never recorded: the environment refused the start. Undefined after a good start. */
+  startError?: string;
   /** What the trace can say about causes, and why a part is missing. */
   attribution: AttributionStats;
 }
@@ -76,7 +85,7 @@ export function startRuntimeTelemetry(options: RuntimeTelemetryOptions): Runtime
   try {
     binding = loadBinding();
   } catch (error) {
-    throw new TelemetryError('NATIVE_UNAVAILABLE', (error as Error).message, { cause: error });
+    return refused(resolved, new TelemetryError('NATIVE_UNAVAILABLE', (error as Error).message, { cause: error }));
   }
   if (!isMainThread) {
     const joined = binding.attachThread({ threadName: threadName(), nodeThreadId: threadId });
@@ -94,14 +103,29 @@ export function startRuntimeTelemetry(options: RuntimeTelemetryOptions): Runtime
     );
   }
   const telemetry = new RuntimeTelemetry(binding, resolved, 0, false);
-  telemetry.begin();
+  try {
+    telemetry.begin();
+  } catch (error) {
+    if ((error as TelemetryError).code === 'ALREADY_RUNNING') throw error;
+    return refused(resolved, error as TelemetryError);
+  }
   running = telemetry;
   telemetry.startOperations();
   return telemetry;
 }
 
+/** A start the environment refused: thrown when asked for, else an inert handle that reports it. */
+function refused(options: ResolvedOptions, error: TelemetryError): RuntimeTelemetry {
+  if (options.throwOnStartError) throw error;
+  const inert = new RuntimeTelemetry(undefined, options, 0, false);
+  inert.refuse(error);
+  return inert;
+}
+
 export class RuntimeTelemetry extends EventEmitter {
-  private readonly binding: NativeBinding;
+  private readonly binding: NativeBinding | undefined;
+  private startErrorMessage: string | undefined;
+  private stopped = false;
   private readonly options: ResolvedOptions;
   private readonly joined: boolean;
   private readonly chunkWriter: ChunkWriter | undefined;
@@ -112,11 +136,13 @@ export class RuntimeTelemetry extends EventEmitter {
   private exitHandlers: ExitHandlers | undefined;
   private arrivalTimer: NodeJS.Timeout | undefined;
   private lastStats: NativeStats | null = null;
+  private untracedWorkers = 0;
+  private stopWatchingWorkers: (() => void) | undefined;
   private operations: Operations | undefined;
   private attributionNote: string | undefined;
 
   /** @internal Use startRuntimeTelemetry(). */
-  constructor(binding: NativeBinding, options: ResolvedOptions, threadIdValue: number, joined: boolean) {
+  constructor(binding: NativeBinding | undefined, options: ResolvedOptions, threadIdValue: number, joined: boolean) {
     super();
     this.binding = binding;
     this.options = options;
@@ -135,26 +161,39 @@ export class RuntimeTelemetry extends EventEmitter {
     return this.active;
   }
 
+  /**
+   * @internal The start was refused: the handle stays inert and the error is reported on the
+   * next tick, so that an 'error' listener added right after start hears it.
+   */
+  refuse(error: TelemetryError): void {
+    this.failed = true;
+    this.startErrorMessage = error.message;
+    this.errorMessages.push(error.message);
+    process.nextTick(() => this.report(error));
+  }
+
   /** @internal */
   begin(): void {
+    const binding = this.binding!;
     const o = this.options;
     const writer = o.writer;
     const sink = isChunkWriter(writer)
       ? { sink: 'js' }
       : writer.kind === 'null'
         ? { sink: 'null' }
-        : { sink: 'file', path: writer.path, maxFileBytes: writer.kind === 'rotating' ? writer.maxFileBytes : 0, maxTotalBytes: writer.kind === 'rotating' ? writer.maxTotalBytes : 0 };
+        : { sink: 'file', path: writer.path, replace: writer.kind === 'simple' && writer.replace, maxFileBytes: writer.kind === 'rotating' ? writer.maxFileBytes : 0, maxTotalBytes: writer.kind === 'rotating' ? writer.maxTotalBytes : 0 };
     let attributionNote = '';
     const wantsAttribution = o.stackThresholdMs > 0 || o.gcPauses;
     if (wantsAttribution) {
       const part = loadAttribution();
       if (!part.ok) attributionNote = `no stacks and no GC pauses: ${part.reason}`;
-      else if (!this.binding.setAttribution(part.api, part.apiCheck)) attributionNote = 'no stacks and no GC pauses: the attribution part is of another version than the core (npm rebuild looptrace)';
+      else if (!binding.setAttribution(part.api, part.apiCheck)) attributionNote = 'no stacks and no GC pauses: the attribution part is of another version than the core (npm rebuild looptrace)';
     }
     this.attributionNote = attributionNote === '' ? undefined : attributionNote;
     let identity: { threadId: number };
     try {
-      identity = this.binding.start(
+      if (!isChunkWriter(writer) && writer.kind !== 'null') createDirectory(writer.path);
+      identity = binding.start(
         {
           ...sink,
           traceId: randomBytes(16).toString('hex'),
@@ -185,6 +224,7 @@ export class RuntimeTelemetry extends EventEmitter {
         () => this.onNotify(),
       );
     } catch (error) {
+      if (error instanceof TelemetryError) throw error;
       if ((error as { code?: unknown }).code === 'ALREADY_RUNNING') {
         throw new TelemetryError('ALREADY_RUNNING', `looptrace: ${(error as Error).message} (started by another thread); stop it there first`, { cause: error });
       }
@@ -192,14 +232,17 @@ export class RuntimeTelemetry extends EventEmitter {
     }
     this.threadIdValue = identity.threadId;
     this.active = true;
-    if (o.traceWorkers && isMainThread) installWorkerTracing();
+    if (o.traceWorkers && isMainThread) {
+      installWorkerTracing();
+      this.stopWatchingWorkers = watchUntracedWorkers((nodeThreadId) => this.onUntracedWorker(nodeThreadId));
+    }
     if (o.exitHandlers) this.exitHandlers = installExitHandlers(() => this.flushAtExit());
     if (o.enabled) this.scheduleArrivalCheck();
   }
 
   /** @internal Turns on the `operations` option for this thread, writing into this trace. */
   startOperations(): void {
-    if (this.options.operations === undefined) return;
+    if (this.options.operations === undefined || this.binding === undefined) return;
     try {
       this.operations = startOperationsForTelemetry(this.options.operations, this.binding, (error) => this.report(error));
     } catch (error) {
@@ -224,21 +267,30 @@ export class RuntimeTelemetry extends EventEmitter {
     return this.operations.recordCallbacks(options);
   }
 
-  /** Resumes recording on every thread. Cheap; safe to call when already enabled. */
-  enable(): void {
-    if (!this.active) return;
+  /**
+   * Resumes recording on every thread. Cheap; safe to call when already enabled. Returns false,
+   * with a process warning, when this handle cannot record any more (after stop(), a failure or
+   * a refused start): a new startRuntimeTelemetry() is needed then.
+   */
+  enable(): boolean {
+    if (!this.active || this.binding === undefined) {
+      const why = this.stopped ? 'after stop()' : this.startErrorMessage !== undefined ? 'on a handle whose start was refused' : 'after telemetry turned itself off';
+      process.emitWarning(`looptrace: enable() ${why} does nothing; call startRuntimeTelemetry() to record again`, { code: 'LOOPTRACE_NOT_RUNNING' });
+      return false;
+    }
     this.binding.setEnabled(true);
     if (this.arrivalTimer === undefined && (this.lastStats?.mainThreadRecords ?? 0) === 0) this.scheduleArrivalCheck();
+    return true;
   }
 
   /** Pauses recording on every thread: the hooks stay installed and cost a flag check. */
   disable(): void {
-    if (!this.active) return;
+    if (!this.active || this.binding === undefined) return;
     this.binding.setEnabled(false);
   }
 
   stats(): TelemetryStats {
-    const s = this.binding.stats() ?? this.lastStats;
+    const s = this.binding?.stats() ?? this.lastStats;
     if (s !== null) this.lastStats = s;
     return {
       records: s?.records ?? 0,
@@ -254,6 +306,9 @@ export class RuntimeTelemetry extends EventEmitter {
       // there (as in a worker that joined) any record shows that recording works.
       recordsArriving: (s?.mainThreadRecords ?? 0) > 0 || ((this.joined || !isMainThread) && (s?.records ?? 0) > 0),
       errors: [...this.errorMessages],
+      untracedWorkers: this.untracedWorkers,
+      warnings: this.untracedWorkers > 0 ? [untracedWorkersMessage(this.untracedWorkers)] : [],
+      ...(this.startErrorMessage === undefined ? {} : { startError: this.startErrorMessage }),
       attribution: {
         stacks: ((s?.capabilities ?? 0) & 2) !== 0,
         gcPauses: ((s?.capabilities ?? 0) & 4) !== 0,
@@ -271,20 +326,21 @@ export class RuntimeTelemetry extends EventEmitter {
    * joined a trace, it only detaches this worker's loop.
    */
   async stop(): Promise<void> {
-    if (!this.active) return;
+    this.stopped = true;
+    if (!this.active || this.binding === undefined) return;
     this.active = false;
     // Operations turn off at once (their exporters' shutdown may take longer); the trace is then
     // stopped synchronously, as an application calling stop() without awaiting it expects.
     const operationsStopped = this.operations?.stop();
     if (this.joined) {
-      this.binding.detachThread();
+      this.binding!.detachThread();
       await operationsStopped;
       return;
     }
     this.teardown();
-    this.lastStats = this.binding.stats() ?? this.lastStats;
-    this.binding.stop();
-    this.lastStats = this.binding.stats() ?? this.lastStats;
+    this.lastStats = this.binding!.stats() ?? this.lastStats;
+    this.binding!.stop();
+    this.lastStats = this.binding!.stats() ?? this.lastStats;
     this.deliverChunks();
     await operationsStopped;
   }
@@ -298,27 +354,42 @@ export class RuntimeTelemetry extends EventEmitter {
     // Operations go on (metrics, exporters) but no longer write into the closed trace.
     this.operations?.setSink(undefined);
     if (this.options.traceWorkers && isMainThread) uninstallWorkerTracing();
+    this.stopWatchingWorkers?.();
+    this.stopWatchingWorkers = undefined;
   }
 
   private flushAtExit(): void {
     if (!this.active) return;
     this.active = false;
     this.teardown();
-    this.binding.flushAtExit();
+    this.binding!.flushAtExit();
     this.deliverChunks();
+  }
+
+  /**
+   * A worker was created from a Worker class taken before start: count it, mark it in the trace
+   * and say so once, since its loop cannot be recorded.
+   */
+  private onUntracedWorker(nodeThreadId: number): void {
+    if (!this.active) return;
+    this.untracedWorkers++;
+    writeUntracedWorkerMark(this.binding!, nodeThreadId);
+    if (this.untracedWorkers === 1) {
+      process.emitWarning(`looptrace: worker ${nodeThreadId} was created from a Worker class taken before looptrace started and is not traced; start looptrace before taking Worker, or use --import looptrace/register`, { code: 'LOOPTRACE_UNTRACED_WORKER' });
+    }
   }
 
   /** Called on this thread when the writer thread has chunks for a JavaScript writer or has failed. */
   private onNotify(): void {
     this.deliverChunks();
-    const error = this.binding.stats()?.error;
+    const error = this.binding!.stats()?.error;
     if (error !== undefined && !this.failed) {
       this.fail(new TelemetryError('WRITE_FAILED', `looptrace: telemetry stopped: ${error}`));
     }
   }
 
   private deliverChunks(): void {
-    const chunks = this.binding.takeOutbox();
+    const chunks = this.binding!.takeOutbox();
     const writer = this.chunkWriter;
     if (writer === undefined || this.failed) return;
     for (const chunk of chunks) {
@@ -339,7 +410,7 @@ export class RuntimeTelemetry extends EventEmitter {
     if (this.active && !this.joined) {
       this.active = false;
       this.teardown();
-      this.binding.stop();
+      this.binding!.stop();
     }
     this.active = false;
     this.report(error);
@@ -359,7 +430,7 @@ export class RuntimeTelemetry extends EventEmitter {
   private scheduleArrivalCheck(): void {
     const check = (retry: boolean): void => {
       this.arrivalTimer = undefined;
-      if (!this.active || this.failed || !(this.binding.stats()?.enabled ?? false)) return;
+      if (!this.active || this.failed || !(this.binding!.stats()?.enabled ?? false)) return;
       if (this.stats().recordsArriving) return;
       // The loop may have been blocked until now: give the writer one drain after it moves again.
       if (retry) {
@@ -377,4 +448,32 @@ function threadpoolSize(): number {
   const configured = Number.parseInt(process.env['UV_THREADPOOL_SIZE'] ?? '', 10);
   if (!Number.isFinite(configured) || configured < 1) return 4;
   return Math.min(configured, 1024);
+}
+
+/** Creates a file writer's missing directory, owner-only like the files in it. */
+function createDirectory(path: string): void {
+  const directory = dirname(path);
+  try {
+    makeDirectory(directory);
+  } catch (error) {
+    throw new TelemetryError('OPEN_FAILED', `looptrace: cannot start telemetry: cannot create the trace directory ${directory} for ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+// One level at a time rather than mkdirSync({ recursive: true }), which never returns for a path
+// under /proc on Node 20 (mkdir there keeps failing with ENOENT while the parent exists).
+function makeDirectory(directory: string): void {
+  const existing = statSync(directory, { throwIfNoEntry: false });
+  if (existing !== undefined) {
+    if (!existing.isDirectory()) throw new Error(`${directory} exists and is not a directory`);
+    return;
+  }
+  const parent = dirname(directory);
+  if (parent !== directory) makeDirectory(parent);
+  try {
+    mkdirSync(directory, { mode: 0o700 });
+  } catch (error) {
+    // Another process may have created it in the meantime.
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(directory).isDirectory()) throw error;
+  }
 }

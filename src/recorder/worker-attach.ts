@@ -5,12 +5,13 @@
 import { isMainThread, threadId } from 'node:worker_threads';
 import { loadBinding } from '../binding.js';
 import { markExitOnExit } from './exit-handlers.js';
-import { threadName, WORKER_SCRIPT_ENV } from './thread-name.js';
+import { threadName, WORKER_NAME_ENV, WORKER_SCRIPT_ENV } from './thread-name.js';
 
 if (!isMainThread) {
   try {
     const name = threadName();
     delete process.env[WORKER_SCRIPT_ENV];
+    delete process.env[WORKER_NAME_ENV];
     const binding = loadBinding();
     if (binding.attachThread({ threadName: name, nodeThreadId: threadId }) !== null) markExitOnExit(binding);
   } catch {

@@ -6,12 +6,19 @@ import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { basename, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { SHARE_ENV, Worker as WorkerType, WorkerOptions } from 'node:worker_threads';
-import { WORKER_SCRIPT_ENV } from './thread-name.js';
+import { cutName, MAX_THREAD_NAME_BYTES, utf8Bytes } from './name-limits.js';
+import { WORKER_NAME_ENV, WORKER_SCRIPT_ENV } from './thread-name.js';
 
 const require = createRequire(import.meta.url);
 const workerThreads = require('node:worker_threads') as { Worker: typeof WorkerType; SHARE_ENV: typeof SHARE_ENV };
 
 let original: typeof WorkerType | undefined;
+/** Workers that the replacement class created, and so preloaded the attach module into. */
+const tracedWorkers = new WeakSet<object>();
+
+export function isTracedWorker(worker: object): boolean {
+  return tracedWorkers.has(worker);
+}
 
 /**
  * The flags that preload the attach module in a worker: --require of the CommonJS preload where
@@ -43,6 +50,7 @@ export function installWorkerTracing(): void {
         const invalid = new Set(String((error as Error).message).replace(/^.*flags: /s, '').split(/,\s*/));
         super(filename, { ...traced, execArgv: [...userArgv.filter((a) => !invalid.has(a)), ...preload] });
       }
+      tracedWorkers.add(this);
     }
   }
   Object.defineProperty(TracedWorker, 'name', { value: 'Worker' });
@@ -57,10 +65,18 @@ export function uninstallWorkerTracing(): void {
   syncBuiltinESMExports();
 }
 
-/** The worker's environment plus its script name, for its thread name; SHARE_ENV is left alone. */
+/**
+ * The worker's environment plus what names its thread: the Worker's `name` option when given,
+ * else its script file. SHARE_ENV is left alone.
+ */
 function withScriptName(filename: string | URL, options: WorkerOptions | undefined): WorkerOptions['env'] {
   const env = options?.env;
   if (env === workerThreads.SHARE_ENV) return env;
   const script = options?.eval === true ? '[eval]' : basename(filename instanceof URL ? fileURLToPath(filename) : filename);
-  return { ...((env as Record<string, string | undefined> | undefined) ?? process.env), [WORKER_SCRIPT_ENV]: script };
+  const name = (options as { name?: unknown } | undefined)?.name;
+  const named = typeof name === 'string' && name !== '' ? { [WORKER_NAME_ENV]: name } : {};
+  if (typeof name === 'string' && utf8Bytes(name) > MAX_THREAD_NAME_BYTES) {
+    process.emitWarning(`looptrace: the worker name of ${utf8Bytes(name)} bytes is cut to ${MAX_THREAD_NAME_BYTES} bytes in the trace: ${JSON.stringify(cutName(name, MAX_THREAD_NAME_BYTES))}`, { code: 'LOOPTRACE_NAME_CUT' });
+  }
+  return { ...((env as Record<string, string | undefined> | undefined) ?? process.env), [WORKER_SCRIPT_ENV]: script, ...named };
 }

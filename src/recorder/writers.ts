@@ -15,9 +15,12 @@ export interface RotatingWriterOptions {
 }
 
 /**
- * Writes numbered files next to `path`: `trace.bin` becomes `trace.0.bin`, `trace.1.bin`, ...
- * The file being written is named `trace.N.active.bin` and renamed when sealed. Every file
- * decodes alone, and the total on disk never exceeds maxTotalBytes.
+ * Writes numbered files next to `path`, named for this process: `trace.bin` becomes
+ * `trace.<pid>-<random>.0.bin`, `trace.<pid>-<random>.1.bin`, ... The file being written is
+ * named `….N.active.bin` and renamed when sealed. Every file decodes alone. This process's
+ * files never exceed maxTotalBytes together; processes sharing the directory each keep their own
+ * budget and never touch each other's files, and the files of processes that have ended count
+ * against the budget of the next process started with the same path.
  */
 export class RotatingWriter {
   readonly kind = 'rotating' as const;
@@ -39,12 +42,24 @@ export class RotatingWriter {
   }
 }
 
-/** Writes one file with no size limit: for experiments. */
+export interface SimpleBinaryWriterOptions {
+  /** Replace a file that already exists at the path. Default false: starting fails instead. */
+  replace?: boolean;
+}
+
+/**
+ * Writes one file with no size limit: for experiments. The file must not exist unless
+ * `replace` is set; a symlink at the path is never followed.
+ */
 export class SimpleBinaryWriter {
   readonly kind = 'simple' as const;
   readonly path: string;
-  constructor(path: string) {
+  readonly replace: boolean;
+  constructor(path: string, options: SimpleBinaryWriterOptions = {}) {
     this.path = checkPath('SimpleBinaryWriter', path);
+    if (typeof options !== 'object' || options === null) throw invalidOption('SimpleBinaryWriter options', 'an object', options);
+    if (options.replace !== undefined && typeof options.replace !== 'boolean') throw invalidOption('replace', 'true or false', options.replace);
+    this.replace = options.replace ?? false;
   }
 }
 

@@ -412,6 +412,32 @@ function bigValues(): Built {
   );
 }
 
+/** 365 days in nanoseconds: an exact double (31536 * 10^12). */
+const YEAR_NS = 31_536_000_000_000_000;
+
+function yearLong(): Built {
+  const b = new Builder();
+  b.magic();
+  b.header(minimalHeader({ fileStartNs: YEAR_NS, pid: 4242 }));
+  // Across 2^53: base 2^53 - 4, records at 2^53 and 2^53 + 4 (exact doubles).
+  const edge = 2 ** 53 - 4;
+  b.frame(1, edge, [r('pollStart', edge, {}), r('pollEnd', 2 ** 53, { blockedNs: 4, events: 1, eventsWaiting: 0 }), r('pollStart', 2 ** 53 + 4, {})]);
+  // A year in: base times of 9 bytes; times multiples of 4, the spacing of doubles there.
+  const base = YEAR_NS + 1_000_000;
+  b.frame(1, base, [
+    r('pollEnd', base + 4_000_000, { blockedNs: 3_999_996, events: 2, eventsWaiting: 0 }),
+    r('threadCpu', base + 4_000_000, { wallNs: 4_000_000, cpuNs: 12 }),
+    r('pollStart', base + 4_000_000 + 2 ** 28, {}),
+  ]);
+  b.frame(1, 2 ** 55, [r('pollEnd', 2 ** 55 + 8, { blockedNs: 8, events: 0, eventsWaiting: 0 })]);
+  return fromBuilder(
+    'year-long',
+    'valid',
+    'A trace more than a year old: fileStartNs of one year (31536000000000000 ns, a 9-byte varint), frame base times across 2^53 (2^53 - 4 with records at 2^53 and 2^53 + 4), a year plus 1 ms, and 2^55; each decodes to the exact time (all are doubles).',
+    b,
+  );
+}
+
 function rotated(fileIndex: 0 | 1): Built {
   const b = new Builder();
   const worker = { threadId: 2, nodeThreadId: 1, kind: 1, name: 'worker-1' };
@@ -692,6 +718,7 @@ export function buildVectors(): Vector[] {
     trailingZeros(),
     signedValues(),
     bigValues(),
+    yearLong(),
     r0,
     r1,
     concatOf('rotated-concat', 'rotated-0 and rotated-1 concatenated (cat trace.*.bin): the second magic starts a new file with its own header.', [r0, r1]),
