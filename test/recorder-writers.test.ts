@@ -191,6 +191,8 @@ describe('RotatingWriter while workers come and go', () => {
       maxTotalBytes: 64 << 20,
       durationMs: 400,
       workers: 2,
+      minWorkers: 4,
+      minFiles: 20,
     });
     expectCleanExit(run);
     const out = result<{ workersRun: number; errors: string[]; after: Stats }>(run);
