@@ -13,6 +13,12 @@
 // The builds happen in a temporary copy of the checkout, so the normal build is left alone.
 //
 //   npm run test:sanitizers -- [--only asan|tsan] [--keep]
+//
+// CI runs `--only asan`. ThreadSanitizer is not clean yet: under TSan, processes in which a worker
+// owns the trace end with SIGSEGV at exit, and the 200-worker churn runs past its time limit; it
+// is not yet known whether that is TSan with an uninstrumented Node or a fault of looptrace's
+// (ASan and UBSan find nothing on the same tests). No TSan report so far involves looptrace's
+// code.
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -72,17 +78,19 @@ for (const [mode, config] of Object.entries(MODES)) {
   const runtime = runtimePath(config.runtime);
   const dir = mkdtempSync(join(tmpdir(), `looptrace-${mode}-`));
   console.log(`sanitizers: ${mode} build in ${dir}`);
+  // No build output and no prebuilt binaries: the install script would use a prebuilt binary
+  // that loads instead of compiling, and that one is not instrumented.
   for (const entry of readdirSync(root)) {
-    if (['node_modules', 'build', '.git', 'out'].includes(entry)) continue;
+    if (['node_modules', 'build', '.git', 'out', 'prebuilds'].includes(entry)) continue;
     cpSync(join(root, entry), join(dir, entry), {
       recursive: true,
-      filter: (source) => basename(source) !== 'build' || !source.includes(`${join(root, 'native')}`),
+      filter: (source) => !['build', 'prebuilds'].includes(basename(source)) || !source.includes(`${join(root, 'native')}`),
     });
   }
   symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
   const buildEnv = { ...process.env, CXXFLAGS: config.flags, CFLAGS: config.flags, LDFLAGS: config.flags };
-  if (run(process.execPath, ['scripts/build-native.mjs'], { cwd: dir, env: buildEnv }) !== 0 ||
-      run(process.execPath, ['scripts/build-native.mjs', '--test'], { cwd: dir, env: buildEnv }) !== 0) {
+  // The core and the attribution part; none of the tests above needs the test build.
+  if (run(process.execPath, ['scripts/build-native.mjs'], { cwd: dir, env: buildEnv }) !== 0) {
     console.error(`sanitizers: the ${mode} build failed`);
     failed = true;
     continue;
