@@ -1,5 +1,6 @@
 #include "recorder.h"
 
+#include <pthread.h>
 #include <uv.h>
 
 #include <algorithm>
@@ -110,6 +111,8 @@ std::shared_ptr<ThreadState> Recorder::AddThread(uint32_t node_thread_id, uint32
 }
 
 void Recorder::Run() {
+  // Named so that /proc/<pid>/task/*/comm (and top -H) tell looptrace's threads apart.
+  pthread_setname_np(pthread_self(), "looptrace-write");
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     // After a pass that found a ring a sixteenth full, come back sooner: a loop spinning through

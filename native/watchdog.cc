@@ -1,5 +1,7 @@
 #include "watchdog.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -66,6 +68,7 @@ void Watchdog::Remove(WatchedLoop* loop) {
 void Watchdog::Wake() { cv_.notify_all(); }
 
 void Watchdog::Run() {
+  pthread_setname_np(pthread_self(), "looptrace-watch");
   uint64_t last_cpu_read_ns = 0;
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
