@@ -1,6 +1,9 @@
 // idle-cost: what looptrace costs a process that does nothing, and whether its threads sleep.
 //
-//   npm run idle-cost -- [--rounds N] [--seconds S] [--json]
+//   npm run idle-cost -- [--rounds N] [--seconds S] [--options JSON] [--json]
+//
+// --options adds startRuntimeTelemetry options (for example '{"stackThresholdMs":0}') to the
+// traced children, to see what each part costs.
 //
 // Each round starts one child process per mode, interleaved: untraced, telemetry enabled with
 // the default RotatingWriter, and telemetry started then disabled. A child settles for a second,
@@ -52,13 +55,14 @@ export function threadSwitches(): Map<string, { name: string; switches: number }
   return out;
 }
 
-async function child(mode: IdleMode, seconds: number, dir: string): Promise<void> {
+async function child(mode: IdleMode, seconds: number, dir: string, extra: Record<string, unknown>): Promise<void> {
   const root = new URL('../../', import.meta.url);
   const looptrace = (await import(new URL('dist/index.js', root).href)) as typeof import('../src/index.js');
   let telemetry: import('../src/index.js').RuntimeTelemetry | undefined;
   if (mode !== 'untraced') {
     telemetry = looptrace.startRuntimeTelemetry({
       writer: new looptrace.RotatingWriter(join(dir, 'trace.bin'), { maxFileBytes: 8 << 20, maxTotalBytes: 64 << 20 }),
+      ...extra,
     });
   }
   const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -86,10 +90,10 @@ async function child(mode: IdleMode, seconds: number, dir: string): Promise<void
   await telemetry?.stop();
 }
 
-function runChild(mode: IdleMode, seconds: number): Promise<IdleChildReport> {
+function runChild(mode: IdleMode, seconds: number, extra: string): Promise<IdleChildReport> {
   const dir = mkdtempSync(join(tmpdir(), 'looptrace-idle-'));
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', mode, String(seconds), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const proc = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', mode, String(seconds), dir, extra], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
     proc.on('close', (code) => {
@@ -109,15 +113,25 @@ function median(values: number[]): number {
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === '--child') {
-    await child(argv[1] as IdleMode, Number(argv[2]), argv[3]!);
+    await child(argv[1] as IdleMode, Number(argv[2]), argv[3]!, JSON.parse(argv[4] ?? '{}') as Record<string, unknown>);
     return 0;
   }
   let rounds = 3;
   let seconds = 3;
   let json = false;
+  let extra = '{}';
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--json') json = true;
+    else if (a === '--options') {
+      extra = argv[++i] ?? '';
+      try {
+        if (typeof JSON.parse(extra) !== 'object') throw new Error('not an object');
+      } catch {
+        process.stderr.write(`idle-cost: --options must be a JSON object of startRuntimeTelemetry options, got ${JSON.stringify(extra)}\n`);
+        return 2;
+      }
+    }
     else if (a === '--rounds' || a === '--seconds') {
       const v = Number(argv[++i]);
       if (!Number.isInteger(v) || v < 1 || v > 60) {
@@ -136,7 +150,7 @@ async function main(argv: string[]): Promise<number> {
     for (let r = 0; r < rounds; r++) {
       for (let k = 0; k < MODES.length; k++) {
         const mode = MODES[(k + r) % MODES.length]!;
-        byMode[mode].push(await runChild(mode, seconds));
+        byMode[mode].push(await runChild(mode, seconds, extra));
       }
     }
   } catch (error) {
