@@ -316,9 +316,11 @@ void LoopHooks::SampleHookCost(uint64_t start_ns) {
   }
 }
 
-// Timers run a few dozen times a second: each is timed whole.
-void LoopHooks::AddTimerCost(uint64_t start_ns) {
-  timers_ns_ += uv_hrtime() - start_ns;
+// Timers run a few dozen times a second: each is timed whole, on the thread's CPU clock (two
+// reads of about 250 ns each), so that a callback descheduled on a busy machine does not count
+// the time it waited. The first probe also pays for starting libuv's threadpool.
+void LoopHooks::AddTimerCost(uint64_t start_cpu_ns) {
+  timers_ns_ += ThreadCpuNs() - start_cpu_ns;
   thread_->timers_ns.store(timers_ns_, std::memory_order_relaxed);
 }
 
@@ -383,6 +385,7 @@ uint64_t LoopHooks::ReadRunQueueNs() {
 void LoopHooks::OnSampleTimer(uv_timer_t* handle) {
   auto* self = static_cast<LoopHooks*>(handle->data);
   uint64_t now;
+  uint64_t cpu = ThreadCpuNs();
   // Through Enter(): a sample right after enable() comes after the RESUMED record.
   if (!self->Enter(&now)) {
     if (!self->Active()) self->StopTimers();
@@ -394,7 +397,7 @@ void LoopHooks::OnSampleTimer(uv_timer_t* handle) {
   // Events waiting at the last poll (docs/FORMAT.md 6.1), as its POLL_END recorded them.
   self->ring_->Push(wire::kQueueSample, now, self->loop_->active_handles, requests,
                     static_cast<uint32_t>(self->poll_events_waiting_));
-  self->AddTimerCost(now);
+  self->AddTimerCost(cpu);
 }
 
 void LoopHooks::OnProbeTimer(uv_timer_t* handle) {
@@ -404,13 +407,14 @@ void LoopHooks::OnProbeTimer(uv_timer_t* handle) {
     return;
   }
   if (self->probe_in_flight_) return;
+  uint64_t cpu = ThreadCpuNs();
   self->probe_in_flight_ = true;
   self->probe_start_ns_.store(0, std::memory_order_relaxed);
   self->probe_submit_ns_ = uv_hrtime();
   if (uv_queue_work(self->loop_, &self->probe_req_, OnProbeWork, OnProbeDone) != 0) {
     self->probe_in_flight_ = false;
   }
-  self->AddTimerCost(self->probe_submit_ns_);
+  self->AddTimerCost(cpu);
 }
 
 void LoopHooks::OnProbeWork(uv_work_t* req) {
@@ -419,13 +423,14 @@ void LoopHooks::OnProbeWork(uv_work_t* req) {
 
 void LoopHooks::OnProbeDone(uv_work_t* req, int status) {
   auto* self = static_cast<LoopHooks*>(req->data);
+  uint64_t cpu = ThreadCpuNs();
   self->probe_in_flight_ = false;
   uint64_t started = self->probe_start_ns_.load(std::memory_order_acquire);
   uint64_t now;
   if (status == 0 && started != 0 && !self->detaching_ && self->Enter(&now)) {
     uint64_t delay = started > self->probe_submit_ns_ ? started - self->probe_submit_ns_ : 0;
     self->ring_->Push(wire::kThreadpoolProbe, now, delay);
-    self->AddTimerCost(now);
+    self->AddTimerCost(cpu);
   }
   if (self->detaching_) self->MaybeFinish();
 }

@@ -69,7 +69,7 @@ class LoopHooks {
   // own first clock reading); the estimate is calls times the mean sampled time.
   inline void CountHookCall(uint64_t start_ns);
   void SampleHookCost(uint64_t start_ns);
-  void AddTimerCost(uint64_t start_ns);
+  void AddTimerCost(uint64_t start_cpu_ns);
   // The timers stop at their first tick after disable() and start again when recording resumes,
   // so that a disabled loop is not woken by looptrace.
   void StopTimers();

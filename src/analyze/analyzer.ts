@@ -11,6 +11,7 @@ import { analyzeIdleWorkers } from './idle-workers.js';
 import { LongTaskCollector, roundMs, type AttributionLookup } from './long-tasks.js';
 import { resolveAnalysisOptions, type AnalysisOptions, type ResolvedAnalysisOptions } from './options.js';
 import { ANALYZE_SCHEMA_VERSION, type DecodeInfo, type DiagnosticEntry, type ThreadReport, type TraceFileEntry, type TraceReport } from './report.js';
+import { SelfCostAccumulator } from './self-cost.js';
 import { ThreadTracker, type TrackerContext } from './thread-stats.js';
 import { ThreadpoolAnalyzer } from './threadpool.js';
 import { BucketGrid } from './time-series.js';
@@ -37,6 +38,7 @@ export class TraceAnalyzer {
   private ctx: TrackerContext | undefined;
   private readonly longTasks: LongTaskCollector;
   private readonly threadpool: ThreadpoolAnalyzer;
+  private readonly selfCost = new SelfCostAccumulator();
   private readonly strings = new Map<number, string>();
   private readonly stacks = new Map<number, StackFrame[]>();
   private readonly diagnostics: DiagnosticEntry[] = [];
@@ -187,6 +189,9 @@ export class TraceAnalyzer {
       case 'resumed':
         if (r.threadId !== 0) this.tracker(r.threadId).gap();
         break;
+      case 'selfCost':
+        if (t >= this.sinceNs && t <= this.untilNs) this.selfCost.add(r.threadId, r.component, r.cpuNs);
+        break;
       case 'threadStart':
         this.describeThread(r.threadId, r.nodeThreadId, r.kind, this.strings.get(r.nameStringId) ?? '');
         break;
@@ -295,6 +300,7 @@ export class TraceAnalyzer {
       longTasks,
       idleWorkers,
       threadpool,
+      selfCost: this.selfCost.report((id) => this.threadName(id)),
       checks: [],
     };
   }

@@ -9,6 +9,8 @@
 /** The version of this shape. docs/ANALYZE-JSON.md describes version 1. */
 export const ANALYZE_SCHEMA_VERSION = 1;
 
+import type { SelfCostReport } from './self-cost.js';
+
 export interface TraceReport {
   schemaVersion: number;
   /** What wrote the report, for example "looptrace/0.1.0 analyze-trace". */
@@ -22,6 +24,8 @@ export interface TraceReport {
   longTasks: LongTasksReport;
   idleWorkers: IdleWorkersReport;
   threadpool: ThreadpoolReport;
+  /** looptrace's own CPU cost from SELF_COST records; null when the trace has none. */
+  selfCost: SelfCostReport | null;
   /** Results of --fail-on conditions; empty when none were given. */
   checks: CheckResult[];
 }

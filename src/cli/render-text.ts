@@ -4,6 +4,7 @@
 import { describeTask } from '../analyze/findings.js';
 import { formatCount, formatDuration, formatPercent, timeOfDay } from '../analyze/format.js';
 import type { Finding, ThreadpoolReport, TraceReport } from '../analyze/report.js';
+import type { SelfCostReport } from '../analyze/self-cost.js';
 import { visibleLength, type Palette } from './ansi.js';
 
 const SPARK = '▁▂▃▄▅▆▇█';
@@ -108,6 +109,7 @@ function renderReport(r: TraceReport, p: Palette, title: string | undefined): st
   out.push('');
 
   out.push(...renderThreadpool(r.threadpool, p));
+  out.push(...renderSelfCost(r.selfCost));
 
   if (r.checks.length > 0) {
     out.push('');
@@ -119,6 +121,26 @@ function renderReport(r: TraceReport, p: Palette, title: string | undefined): st
     out.push(p.yellow(`The decoder reported ${r.decode.diagnostics.length + r.decode.diagnosticsOmitted} problem${r.decode.diagnostics.length + r.decode.diagnosticsOmitted === 1 ? '' : 's'} (listed on stderr); intact frames were analyzed.`));
   }
   return out.join('\n') + '\n';
+}
+
+/** "looptrace's own cost: 0.12% of CPU (writer 0.05%, hooks 0.04%, …)", then one line per loop. */
+function renderSelfCost(sc: SelfCostReport | null): string[] {
+  if (sc === null) return [];
+  const pct = (ratio: number): string => `${(ratio * 100).toFixed(2)}%`;
+  const parts = (Object.entries(sc.parts) as [string, { cpuNs: number; ratio: number }][])
+    .filter(([, v]) => v.cpuNs > 0)
+    .sort((a, b) => b[1].cpuNs - a[1].cpuNs)
+    .map(([k, v]) => `${k} ${pct(v.ratio)}`);
+  const out = ['', `looptrace's own cost: ${pct(sc.ratio)} of CPU (${parts.join(', ') || 'nothing measured'})`];
+  for (const t of sc.threads) {
+    const own = [['hooks', t.hooksNs], ['timers', t.timersNs], ['stacks', t.stacksNs]]
+      .filter(([, ns]) => (ns as number) > 0)
+      .map(([k, ns]) => `${k} ${pct(sc.processCpuNs > 0 ? (ns as number) / sc.processCpuNs : 0)}`);
+    // Thread names come from the trace: control characters are shown escaped, never sent.
+    const name = JSON.stringify(t.name).slice(1, -1);
+    out.push(`  ${name} (thread ${t.threadId}): ${pct(t.ratio)}${own.length > 0 ? ` (${own.join(', ')})` : ''}`);
+  }
+  return out;
 }
 
 function renderThreadpool(tp: ThreadpoolReport, p: Palette): string[] {

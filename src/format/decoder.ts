@@ -24,6 +24,7 @@ import type {
   ClockSyncRecord,
   DroppedRecord,
   ResumedRecord,
+  SelfCostRecord,
   GcPauseRecord,
   MarkRecord,
   OperationEndRecord,
@@ -132,6 +133,7 @@ export class TraceDecoder {
   private readonly rThreadStop: ThreadStopRecord = { type: 'threadStop', threadId: 0, timeNs: 0, reason: 0 };
   private readonly rClockSync: ClockSyncRecord = { type: 'clockSync', threadId: 0, timeNs: 0, wallOffsetNs: 0 };
   private readonly rResumed: ResumedRecord = { type: 'resumed', threadId: 0, timeNs: 0 };
+  private readonly rSelfCost: SelfCostRecord = { type: 'selfCost', threadId: 0, timeNs: 0, component: 0, cpuNs: 0 };
 
   constructor(callbacks: DecoderCallbacks = {}) {
     const noop = (): void => {};
@@ -621,6 +623,15 @@ export class TraceDecoder {
           const r = this.rResumed;
           r.threadId = threadId;
           r.timeNs = t;
+          onRecord(r);
+          break;
+        }
+        case 20: {
+          const r = this.rSelfCost;
+          r.threadId = threadId;
+          r.timeNs = t;
+          r.component = f0;
+          r.cpuNs = f1;
           onRecord(r);
           break;
         }

@@ -97,6 +97,13 @@ export interface ClockSyncRecord extends RecordBase {
 export interface ResumedRecord extends RecordBase {
   type: 'resumed';
 }
+export interface SelfCostRecord extends RecordBase {
+  type: 'selfCost';
+  /** SelfCostComponent: 0 the whole process, 1 writer, 2 watchdog, 3 hooks, 4 timers, 5 stacks. */
+  component: number;
+  /** CPU time of that component since the previous SELF_COST of it in the same stream. */
+  cpuNs: Nanoseconds;
+}
 export interface StringDefRecord extends RecordBase {
   type: 'stringDef';
   stringId: number;
@@ -143,7 +150,8 @@ export type CountedRecord =
   | ThreadStartRecord
   | ThreadStopRecord
   | ClockSyncRecord
-  | ResumedRecord;
+  | ResumedRecord
+  | SelfCostRecord;
 export type DefinitionRecord = StringDefRecord | StackDefRecord | TraceContextRecord;
 export type TraceRecord = CountedRecord | DefinitionRecord;
 export type RecordTypeName = TraceRecord['type'];
@@ -181,6 +189,7 @@ export const COUNTED_TYPES: readonly CountedTypeInfo[] = [
   counted(RecordCode.ThreadStop, 'threadStop', ['reason']),
   counted(RecordCode.ClockSync, 'clockSync', ['wallOffsetNs'], ['wallOffsetNs']),
   counted(RecordCode.Resumed, 'resumed', []),
+  counted(RecordCode.SelfCost, 'selfCost', ['component', 'cpuNs']),
 ];
 
 export const COUNTED_BY_TYPE: ReadonlyMap<string, CountedTypeInfo> = new Map(COUNTED_TYPES.map((t) => [t.type, t]));
