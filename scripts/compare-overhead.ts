@@ -38,6 +38,7 @@ import { createReadStream, mkdtempSync, readdirSync, rmSync, statSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { instructionsMain } from './compare-overhead-instructions.js';
 import type { LoadResult } from './compare-overhead-load.js';
 import type { ServerReport, ServerSpec } from './compare-overhead-server.js';
 
@@ -752,6 +753,8 @@ async function runRound(options: Options, round: number, load: Child, pinning: P
 }
 
 async function main(): Promise<number> {
+  // The deterministic figure (instruction counts under callgrind) has its own options.
+  if (process.argv.includes('--instructions')) return instructionsMain(process.argv.slice(2));
   let options: Options;
   try {
     const parsed = parseArgs(process.argv.slice(2));
