@@ -22,9 +22,9 @@ std::atomic<uint64_t> g_generation{0};
 // Wakes the writer this often to drain rings, so that a busy loop's ring rarely fills.
 constexpr uint64_t kDrainIntervalNs = 5'000'000;
 constexpr uint64_t kBusyDrainIntervalNs = 500'000;
-// After a pass that found almost nothing, the writer sleeps longer: an idle process should not
-// pay for 200 wake-ups a second.
-constexpr uint64_t kIdleDrainIntervalNs = 100'000'000;
+// After a pass that found almost nothing (under a 64th of a ring from every ring), the writer waits
+// twice as long as before, up to the flush interval: an idle process should not pay for 200
+// wake-ups a second.
 // SELF_COST records go out this often (docs/FORMAT.md 6.3).
 constexpr uint64_t kSelfCostIntervalNs = 1'000'000'000;
 // SELF_COST components.
@@ -154,9 +154,18 @@ void Recorder::Run() {
       wake_requested_ = false;
     } else {
       // After a pass that found a ring a sixteenth full, come back sooner: a loop spinning
-      // through millions of iterations a second fills its ring in a few milliseconds.
-      uint64_t wait_ns = busy_ ? kBusyDrainIntervalNs : idle_ ? kIdleDrainIntervalNs : kDrainIntervalNs;
-      cv_.wait_for(lock, std::chrono::nanoseconds(std::min<uint64_t>(wait_ns, config_.flush_interval_ns)));
+      // through millions of iterations a second fills its ring in a few milliseconds. After a
+      // pass that found little, wait twice as long, up to the flush interval: each wake-up
+      // costs the same whatever it drains, so a steady load is drained in fewer, fuller passes.
+      if (busy_) {
+        wait_ns_ = kBusyDrainIntervalNs;
+      } else if (idle_) {
+        wait_ns_ = std::max<uint64_t>(wait_ns_, kDrainIntervalNs) * 2;
+      } else {
+        wait_ns_ = std::max<uint64_t>(wait_ns_, kDrainIntervalNs);
+      }
+      wait_ns_ = std::min<uint64_t>(wait_ns_, config_.flush_interval_ns);
+      cv_.wait_for(lock, std::chrono::nanoseconds(wait_ns_));
     }
     if (stop_requested_) break;
     lock.unlock();
@@ -384,7 +393,7 @@ void Recorder::Drain(ThreadState& t, uint64_t head) {
     size_t n = t.ring.Pop(batch_.data(), batch_.size(), head);
     drained += n;
     if (drained >= t.ring.Capacity() / 16) busy_ = true;
-    if (drained >= t.ring.Capacity() / 256) idle_ = false;
+    if (drained >= t.ring.Capacity() / 64) idle_ = false;
     if (n == 0) return;
     if (!t.start_announced) Announce(t);
     for (size_t i = 0; i < n && !failed_; i++) {

@@ -199,6 +199,7 @@ class Recorder : public std::enable_shared_from_this<Recorder> {
   bool stopping_ = false;
   bool busy_ = false;
   bool idle_ = false;
+  uint64_t wait_ns_ = 0;
   uint64_t file_generation_ = 0;
   uint64_t last_flush_ns_ = 0;
   uint64_t last_clock_sync_ns_ = 0;

@@ -25,6 +25,8 @@ export interface ServerSpec {
   handler: 'async' | 'sync';
   /** A directory of this run's own, for trace files. */
   dir: string;
+  /** Extra startRuntimeTelemetry options for looptrace configurations (compare-overhead --instructions). */
+  telemetryOptions?: Record<string, number>;
 }
 
 /** Deltas over the measured window, sent at 'report'. */
@@ -135,6 +137,7 @@ async function instrument(spec: ServerSpec): Promise<Instrumentation> {
         enabled: config !== 'disabled',
         ...(config === 'hooks-only' || config === 'no-queue-sample' ? { queueSampleIntervalMs: 0 } : {}),
         ...(config === 'hooks-only' || config === 'no-probe' ? { threadpoolProbeIntervalMs: 0 } : {}),
+        ...spec.telemetryOptions,
         onError: (error) => console.error(`compare-overhead server (${config}): ${error.message}`),
       });
       return {
