@@ -209,7 +209,7 @@ async function sendRequests(port: number, count: number): Promise<void> {
 async function runOne(key: RunKey, dir: string): Promise<CallgrindCounts> {
   const serverJs = fileURLToPath(new URL('./compare-overhead-server.js', import.meta.url));
   const out = join(dir, `${key.label}-${key.handler}-${key.requests}.callgrind`);
-  const spec: ServerSpec = { config: key.config, handler: key.handler, dir, telemetryOptions: TIME_SCALED_OPTIONS };
+  const spec: ServerSpec = { config: key.config, handler: key.handler, dir, telemetryOptions: TIME_SCALED_OPTIONS, noKeepAliveTimeout: true };
   const child = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, '--compress-strings=yes', process.execPath, ...NODE_FLAGS, serverJs, JSON.stringify(spec)], {
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });

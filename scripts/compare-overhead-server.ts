@@ -27,6 +27,8 @@ export interface ServerSpec {
   dir: string;
   /** Extra startRuntimeTelemetry options for looptrace configurations (compare-overhead --instructions). */
   telemetryOptions?: Record<string, number>;
+  /** Keep idle connections open for ever (under callgrind the server is slow to come back to them). */
+  noKeepAliveTimeout?: boolean;
 }
 
 /** Deltas over the measured window, sent at 'report'. */
@@ -225,6 +227,11 @@ const handler = spec.handler === 'sync' ? handleSync : handleAsync;
 const server = createServer((req, res) => {
   void handler(req, res);
 });
+if (spec.noKeepAliveTimeout === true) {
+  server.keepAliveTimeout = 0;
+  server.headersTimeout = 0;
+  server.requestTimeout = 0;
+}
 
 let markElu = performance.eventLoopUtilization();
 let markCpu = process.cpuUsage();

@@ -63,7 +63,7 @@ describe('the vectors are self-consistent', () => {
     expect([...types].sort()).toEqual(
       [
         'pollStart', 'pollEnd', 'threadCpu', 'queueSample', 'threadpoolProbe', 'gcPause', 'stackSample', 'callbackStart', 'callbackEnd',
-        'operationStart', 'operationEnd', 'mark', 'userQueueSample', 'dropped', 'threadStart', 'threadStop', 'clockSync', 'resumed',
+        'operationStart', 'operationEnd', 'mark', 'userQueueSample', 'dropped', 'threadStart', 'threadStop', 'clockSync', 'resumed', 'selfCost',
         'stringDef', 'stackDef', 'traceContext',
       ].sort(),
     );
@@ -101,6 +101,7 @@ const COUNTED: Record<string, [number, string[], string[]]> = {
   threadStop: [16, ['reason'], []],
   clockSync: [17, ['wallOffsetNs'], ['wallOffsetNs']],
   resumed: [18, [], []],
+  selfCost: [20, ['component', 'cpuNs'], []],
 };
 
 type Json = Record<string, unknown>;
