@@ -47,7 +47,8 @@ export interface InstructionOptions {
 }
 
 export const INSTRUCTIONS_USAGE = `usage: npm run compare-overhead -- --instructions [options]
-  --requests LOW,HIGH               request counts of the two runs (default 1000,3000)
+  --requests LOW,HIGH               request counts of the two runs (default 2000,3000: the first
+                                    2000 warm the JIT up, the last 1000 are measured)
   --handler async|sync|both         the request handler (default both)
   --configs a,b,...                 configurations besides baseline (default rotating-writer)
   --no-aa                           skip the second baseline (the A/A pair that shows resolution)
@@ -58,7 +59,7 @@ export const INSTRUCTIONS_USAGE = `usage: npm run compare-overhead -- --instruct
 export class InstructionUsageError extends Error {}
 
 export function parseInstructionArgs(argv: string[]): InstructionOptions {
-  const o: InstructionOptions = { requestsLow: 1000, requestsHigh: 3000, handlers: ['async', 'sync'], configs: ['rotating-writer'], aa: true, parallel: 2, maxOverheadPct: 1, json: false };
+  const o: InstructionOptions = { requestsLow: 2000, requestsHigh: 3000, handlers: ['async', 'sync'], configs: ['rotating-writer'], aa: true, parallel: 2, maxOverheadPct: 1, json: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {
@@ -209,7 +210,7 @@ async function sendRequests(port: number, count: number): Promise<void> {
 async function runOne(key: RunKey, dir: string): Promise<CallgrindCounts> {
   const serverJs = fileURLToPath(new URL('./compare-overhead-server.js', import.meta.url));
   const out = join(dir, `${key.label}-${key.handler}-${key.requests}.callgrind`);
-  const spec: ServerSpec = { config: key.config, handler: key.handler, dir, telemetryOptions: TIME_SCALED_OPTIONS, noKeepAliveTimeout: true };
+  const spec: ServerSpec = { config: key.config, handler: key.handler, dir, telemetryOptions: TIME_SCALED_OPTIONS, noKeepAliveTimeout: true, gcAtBoundaries: true };
   const child = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, '--compress-strings=yes', process.execPath, ...NODE_FLAGS, serverJs, JSON.stringify(spec)], {
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });
@@ -243,14 +244,16 @@ export interface InstructionResult {
   looptracePerRequest: number;
   /** Functions whose instructions per request differ most from the baseline's. */
   topDifferences: { fn: string; perRequest: number }[];
+  /** looptrace's own functions by exclusive instructions per request. */
+  looptraceFunctions: { fn: string; perRequest: number }[];
 }
 
 /**
  * V8 made repeatable: no background compilation or GC threads, whose work would land at
- * different requests from run to run, and a fixed random seed. Overridable for experiments
+ * different requests from run to run, and a fixed random seed; gc() for gcAtBoundaries. Overridable for experiments
  * with LOOPTRACE_INSTRUCTIONS_NODE_FLAGS.
  */
-const NODE_FLAGS = (process.env['LOOPTRACE_INSTRUCTIONS_NODE_FLAGS'] ?? '--predictable').split(' ').filter((f) => f !== '');
+const NODE_FLAGS = (process.env['LOOPTRACE_INSTRUCTIONS_NODE_FLAGS'] ?? '--predictable --expose-gc').split(' ').filter((f) => f !== '');
 
 /**
  * Under callgrind the server runs hundreds of times slower, and its wall-clock time depends on
@@ -325,9 +328,15 @@ export async function runInstructions(o: InstructionOptions, log: (line: string)
         .sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]))
         .slice(0, 12)
         .map(([fn, perRequest]) => ({ fn, perRequest: Math.round(perRequest * 10) / 10 }));
+      const looptraceFunctions = [...p.byFunction.entries()]
+        .filter(([k, v]) => v >= 0.5 && LOOPTRACE_OBJECTS.some((obj) => k.startsWith(`${obj}:`)))
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 12)
+        .map(([fn, perRequest]) => ({ fn, perRequest: Math.round(perRequest * 10) / 10 }));
       results.push({
         handler,
         label,
+        looptraceFunctions: label.startsWith('baseline') ? [] : looptraceFunctions,
         perRequest: Math.round(p.total),
         overheadPct: label === 'baseline' ? 0 : (p.total / base.total - 1) * 100,
         looptracePerRequest: Math.round(own * 10) / 10,
@@ -348,7 +357,11 @@ export function renderInstructions(results: InstructionResult[], o: InstructionO
       const sign = r.overheadPct >= 0 ? '+' : '';
       const what = r.label === 'baseline' ? '' : r.label === 'baseline#2' ? `  A/A ${sign}${r.overheadPct.toFixed(3)}% (resolution)` : `  ${sign}${r.overheadPct.toFixed(3)}%, of which looptrace's own code ${r.looptracePerRequest.toFixed(0)}`;
       lines.push(`  ${r.label.padEnd(16)} ${String(r.perRequest).padStart(9)}${what}`);
-      for (const d of r.label.startsWith('baseline') ? [] : r.topDifferences) lines.push(`      ${(d.perRequest >= 0 ? '+' : '') + d.perRequest.toFixed(1)}  ${d.fn}`);
+      if (r.label.startsWith('baseline')) continue;
+      lines.push('    largest differences from baseline, instructions per request:');
+      for (const d of r.topDifferences) lines.push(`      ${(d.perRequest >= 0 ? '+' : '') + d.perRequest.toFixed(1)}  ${d.fn}`);
+      lines.push("    looptrace's own functions, instructions per request:");
+      for (const d of r.looptraceFunctions) lines.push(`      ${d.perRequest.toFixed(1)}  ${d.fn}`);
     }
   }
   lines.push(`gate: rotating-writer ≤ ${o.maxOverheadPct}% instructions per request on each handler: ${pass ? 'PASS' : 'FAIL'}`);

@@ -29,6 +29,12 @@ export interface ServerSpec {
   telemetryOptions?: Record<string, number>;
   /** Keep idle connections open for ever (under callgrind the server is slow to come back to them). */
   noKeepAliveTimeout?: boolean;
+  /**
+   * Collect garbage fully before listening and before stopping (node --expose-gc): with the heap
+   * in the same state at both ends, runs of different request counts or configurations do not
+   * differ by a scavenge that happened to fall inside one of them (compare-overhead --instructions).
+   */
+  gcAtBoundaries?: boolean;
 }
 
 /** Deltas over the measured window, sent at 'report'. */
@@ -283,6 +289,7 @@ process.on('message', (message: { type?: string }) => {
     }
     case 'stop':
       void (async () => {
+        if (spec.gcAtBoundaries === true) (globalThis as { gc?: () => void }).gc?.();
         await instrumentation.stop();
         server.closeAllConnections();
         server.close();
@@ -300,6 +307,7 @@ process.on('message', (message: { type?: string }) => {
 // The parent gone (killed, crashed): do not linger as an orphan holding a port.
 process.on('disconnect', () => process.exit(0));
 
+if (spec.gcAtBoundaries === true) (globalThis as { gc?: () => void }).gc?.();
 server.listen(0, '127.0.0.1', () => {
   tell({ type: 'listening', port: (server.address() as AddressInfo).port });
 });
