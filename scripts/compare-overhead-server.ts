@@ -52,7 +52,7 @@ export interface ServerReport {
   /** performance.eventLoopUtilization() over the window: near 1 means the loop never waited for I/O (saturated). */
   loopUtilization: number;
   /** looptrace's stats() deltas over the window; null when the configuration has no looptrace. */
-  telemetry: { records: number; bytes: number; droppedRecords: number; errors: string[] } | null;
+  telemetry: { records: number; bytes: number; droppedRecords: number; errors: string[]; selfCpuNs: number } | null;
   /** Calls recorded by the naive async_hooks tracer over the window; null for other configurations. */
   tracerRecords: number | null;
 }
@@ -117,7 +117,7 @@ function send(res: ServerResponse, body: string): void {
 // Configurations
 
 interface Instrumentation {
-  stats(): { records: number; bytes: number; droppedRecords: number; errors: string[] } | null;
+  stats(): { records: number; bytes: number; droppedRecords: number; errors: string[]; selfCpuNs: number } | null;
   tracerRecords(): number | null;
   stop(): Promise<void>;
 }
@@ -151,7 +151,7 @@ async function instrument(spec: ServerSpec): Promise<Instrumentation> {
       return {
         stats: () => {
           const s = telemetry.stats();
-          return { records: s.records, bytes: s.bytes, droppedRecords: s.droppedRecords, errors: s.errors };
+          return { records: s.records, bytes: s.bytes, droppedRecords: s.droppedRecords, errors: s.errors, selfCpuNs: s.selfCpuNs };
         },
         tracerRecords: () => null,
         stop: () => telemetry.stop(),
@@ -281,6 +281,7 @@ process.on('message', (message: { type?: string }) => {
                 bytes: stats.bytes - markStats.bytes,
                 droppedRecords: stats.droppedRecords - markStats.droppedRecords,
                 errors: stats.errors,
+                selfCpuNs: stats.selfCpuNs - markStats.selfCpuNs,
               },
         tracerRecords: tracer === null || markTracer === null ? null : tracer - markTracer,
       };

@@ -259,6 +259,8 @@ export interface Run {
   bytesPerRequest: number | null;
   bytesPerRecord: number | null;
   droppedRecords: number | null;
+  /** looptrace's self-accounted CPU as a percentage of the server's CPU under load; null without looptrace. */
+  selfCpuPct: number | null;
   /** Requests that failed at the client: errors, timeouts, non-2xx. */
   clientErrors: number;
   telemetryErrors: string[];
@@ -280,6 +282,7 @@ export interface Summary {
   bytesPerRequest: number | null;
   bytesPerRecord: number | null;
   droppedRecords: number | null;
+  selfCpuPct: number | null;
   clientErrors: number;
   /** (1 - median of per-round req/s ratios to baseline) x 100; null for the baseline itself. */
   reqPerSOverheadPct: number | null;
@@ -336,6 +339,7 @@ export function summarise(runs: Run[], handlers: Handler[], labels: string[]): S
         bytesPerRequest: medianOrNull(mine.map((r) => r.bytesPerRequest)),
         bytesPerRecord: medianOrNull(mine.map((r) => r.bytesPerRecord)),
         droppedRecords: dropped.length === 0 ? null : dropped.reduce((a, b) => a + b, 0),
+        selfCpuPct: medianOrNull(mine.map((r) => r.selfCpuPct)),
         clientErrors: mine.reduce((a, r) => a + r.clientErrors, 0),
         reqPerSOverheadPct: rpsRatios.length === 0 ? null : (1 - median(rpsRatios)) * 100,
         reqPerSOverheadRangePct: rpsOverheads.length === 0 ? null : [Math.min(...rpsOverheads), Math.max(...rpsOverheads)],
@@ -401,6 +405,7 @@ const COLUMNS = [
   ['bytes/req', 9],
   ['bytes/record', 12],
   ['dropped', 7],
+  ['self CPU %', 10],
 ] as const;
 
 function fmtOverhead(v: number | null, range: [number, number] | null): string {
@@ -428,6 +433,7 @@ export function renderTable(summaries: Summary[], handler: Handler): string {
       opt(s.bytesPerRequest, 1),
       opt(s.bytesPerRecord, 2),
       s.droppedRecords === null ? '-' : String(s.droppedRecords),
+      opt(s.selfCpuPct, 2),
     ]);
   }
   return rows
@@ -611,6 +617,8 @@ interface Tally {
   records: number;
   bytes: number;
   droppedRecords: number;
+  /** looptrace's own CPU by its self-accounting (stats().selfCpuNs) over the measured slices. */
+  selfCpuNs: number;
   tracerRecords: number;
   hasTelemetry: boolean;
   hasTracer: boolean;
@@ -640,7 +648,7 @@ async function runRound(options: Options, round: number, load: Child, pinning: P
       const spec: ServerSpec = { config, handler, dir };
       const server = new Child(`server ${label} (${handler})`, './compare-overhead-server.js', [JSON.stringify(spec)], nodeFlags, pinning?.server);
       const tally: Tally = {
-        idleCpuMsPerS: 0, requests: 0, requestsTotal: 0, loadedMs: 0, windowMs: 0, cpuUs: 0, busyMs: 0, records: 0, bytes: 0, droppedRecords: 0, tracerRecords: 0,
+        idleCpuMsPerS: 0, requests: 0, requestsTotal: 0, loadedMs: 0, windowMs: 0, cpuUs: 0, busyMs: 0, records: 0, bytes: 0, droppedRecords: 0, selfCpuNs: 0, tracerRecords: 0,
         hasTelemetry: false, hasTracer: false, telemetryErrors: [], clientErrors: 0, p50: [], p99: [],
       };
       servers.set(key, { handler, label, server, dir, port: 0, tally });
@@ -679,6 +687,7 @@ async function runRound(options: Options, round: number, load: Child, pinning: P
           t.records += report.telemetry.records;
           t.bytes += report.telemetry.bytes;
           t.droppedRecords += report.telemetry.droppedRecords;
+          t.selfCpuNs += report.telemetry.selfCpuNs;
           for (const e of report.telemetry.errors) if (!t.telemetryErrors.includes(e)) t.telemetryErrors.push(e);
         }
         if (report.tracerRecords !== null) {
@@ -738,6 +747,7 @@ async function runRound(options: Options, round: number, load: Child, pinning: P
         bytesPerRequest,
         bytesPerRecord,
         droppedRecords: t.hasTelemetry ? t.droppedRecords : null,
+        selfCpuPct: t.hasTelemetry && t.cpuUs > 0 ? (t.selfCpuNs / 1000 / t.cpuUs) * 100 : null,
         clientErrors: t.clientErrors,
         telemetryErrors: t.telemetryErrors,
       });
