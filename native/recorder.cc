@@ -300,8 +300,10 @@ void Recorder::Cycle(bool flush) {
     bool closed_now = closed[i];
     Drain(*t, heads[i]);
     if ((self_cost || closed_now) && !t->stop_written) {
-      // After the drain, stamped now: the thread's records so far are all older.
-      uint64_t at = Relative(std::max(now, uv_hrtime()));
+      // Stamped with the thread's latest record, which is where the cost it reports ends: a
+      // thread's stream then has no record while telemetry was disabled (RESUMED follows the
+      // gap directly). A thread with no record yet is stamped now.
+      uint64_t at = t->enc.LastTimeNs() != 0 ? t->enc.LastTimeNs() : Relative(std::max(now, uv_hrtime()));
       uint64_t hooks = t->hooks_ns.load(std::memory_order_relaxed);
       uint64_t timers = t->timers_ns.load(std::memory_order_relaxed);
       uint64_t stacks = t->stacks_ns.load(std::memory_order_relaxed);

