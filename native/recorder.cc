@@ -175,14 +175,22 @@ void Recorder::Run() {
                  now - last_flush_ns_ >= config_.flush_interval_ns;
     Cycle(flush);
     if (flush) last_flush_ns_ = now;
-    writer_cpu_ns_.store(ThreadCpuNs(), std::memory_order_relaxed);
+    NoteWriterCpu();
     lock.lock();
   }
   lock.unlock();
   stopping_ = true;
   Cycle(true);
-  writer_cpu_ns_.store(ThreadCpuNs(), std::memory_order_relaxed);
+  NoteWriterCpu();
   sink_->Close();
+}
+
+// The writer's CPU clock, never moving backwards: on a virtual machine a thread's CPU clock can
+// step back by a microsecond or two when the thread moves between cores.
+uint64_t Recorder::NoteWriterCpu() {
+  uint64_t cpu = std::max(ThreadCpuNs(), writer_cpu_ns_.load(std::memory_order_relaxed));
+  writer_cpu_ns_.store(cpu, std::memory_order_relaxed);
+  return cpu;
 }
 
 void Recorder::Wake() {
@@ -370,8 +378,7 @@ void Recorder::Cycle(bool flush) {
 void Recorder::WriteSelfCost(uint64_t now, const std::vector<std::shared_ptr<ThreadState>>&) {
   last_self_cost_ns_ = now;
   uint64_t process = ProcessCpuNs() - process_cpu_at_open_ns_;
-  uint64_t writer = ThreadCpuNs();
-  writer_cpu_ns_.store(writer, std::memory_order_relaxed);
+  uint64_t writer = NoteWriterCpu();
   uint64_t watchdog = watchdog_ ? watchdog_->cpu_ns() : 0;
   uint64_t at = Relative(std::max(now, uv_hrtime()));
   WriteProcessFrame([&](Encoder& enc) {

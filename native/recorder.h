@@ -176,6 +176,8 @@ class Recorder : public std::enable_shared_from_this<Recorder> {
   void Fail(const std::string& message);
   // Writes the SELF_COST records of the process stream and of each thread in `threads`.
   void WriteSelfCost(uint64_t now, const std::vector<std::shared_ptr<ThreadState>>& threads);
+  // Reads the writer thread's CPU clock into writer_cpu_ns_ and returns it (writer thread only).
+  uint64_t NoteWriterCpu();
 
   const Config config_;
   const uint64_t generation_;
