@@ -320,7 +320,9 @@ void LoopHooks::SampleHookCost(uint64_t start_ns) {
 // reads of about 250 ns each), so that a callback descheduled on a busy machine does not count
 // the time it waited. The first probe also pays for starting libuv's threadpool.
 void LoopHooks::AddTimerCost(uint64_t start_cpu_ns) {
-  timers_ns_ += ThreadCpuNs() - start_cpu_ns;
+  // On a virtual machine the thread CPU clock can step back a little between two reads.
+  uint64_t end_cpu_ns = ThreadCpuNs();
+  timers_ns_ += end_cpu_ns > start_cpu_ns ? end_cpu_ns - start_cpu_ns : 0;
   thread_->timers_ns.store(timers_ns_, std::memory_order_relaxed);
 }
 

@@ -318,6 +318,11 @@ void Recorder::Cycle(bool flush) {
       if (hooks > t->reported_hooks_ns || timers > t->reported_timers_ns || stacks > t->reported_stacks_ns) {
         if (!t->start_announced) Announce(*t);
         if (!t->enc.FrameOpen()) t->enc.BeginFrame(t->thread_id, at);
+        // Each part only grows; a part that did not is reported as 0, never as a wrapped
+        // difference.
+        hooks = std::max(hooks, t->reported_hooks_ns);
+        timers = std::max(timers, t->reported_timers_ns);
+        stacks = std::max(stacks, t->reported_stacks_ns);
         t->enc.Counted(wire::kSelfCost, at, 2, kCostHooks, hooks - t->reported_hooks_ns);
         t->enc.Counted(wire::kSelfCost, at, 2, kCostTimers, timers - t->reported_timers_ns);
         if (stacks > t->reported_stacks_ns) {
