@@ -363,8 +363,11 @@ Napi::Value SetEnabled(const Napi::CallbackInfo& info) {
     // Enabling bumps the count in the upper bits, so each loop records a RESUMED marker.
     next = on ? (((state >> 1) + 1) << 1) | 1 : state & ~1u;
   } while (!g_record_state.compare_exchange_weak(state, next));
-  if (on) {
-    if (std::shared_ptr<Recorder> recorder = CurrentTrace().recorder) {
+  if (std::shared_ptr<Recorder> recorder = CurrentTrace().recorder) {
+    // Enabled: the writer and the watchdog, asleep while disabled, start again. Disabled: the
+    // writer makes its last pass (drain and flush) now, then sleeps.
+    recorder->Wake();
+    if (on) {
       if (Watchdog* watchdog = recorder->watchdog()) watchdog->Wake();
     }
   }
@@ -393,6 +396,14 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   out.Set("stackSampleNs", static_cast<double>(s.stack_sample_ns));
   out.Set("definitionMisses", static_cast<double>(recorder->definitions().misses()));
   out.Set("enabled", (g_record_state.load() & 1) != 0);
+  Napi::Object self = Napi::Object::New(env);
+  self.Set("writerNs", static_cast<double>(s.self.writer_ns));
+  self.Set("watchdogNs", static_cast<double>(s.self.watchdog_ns));
+  self.Set("hooksNs", static_cast<double>(s.self.hooks_ns));
+  self.Set("timersNs", static_cast<double>(s.self.timers_ns));
+  self.Set("stacksNs", static_cast<double>(s.self.stacks_ns));
+  self.Set("processNs", static_cast<double>(s.self.process_ns));
+  out.Set("selfCpu", self);
   std::string error = recorder->Error();
   if (!error.empty()) out.Set("error", error);
   return out;

@@ -66,6 +66,7 @@ enum RecordCode : uint8_t {
   kClockSync = 17,
   kResumed = 18,
   kThreadSched = 19,
+  kSelfCost = 20,
   kStringDef = 24,
   kStackDef = 25,
   kTraceContext = 26,
@@ -123,6 +124,8 @@ class Encoder {
   const uint8_t* data() const { return buf_.data(); }
   size_t size() const { return size_; }
   void Clear() { size_ = 0; frame_start_ = kNoFrame; }
+  // The time of the latest record encoded (records are never stamped earlier than this).
+  uint64_t LastTimeNs() const { return last_time_ns_; }
   bool FrameOpen() const { return frame_start_ != kNoFrame; }
   size_t FrameBodyBytes() const {
     return FrameOpen() ? size_ - frame_start_ - wire::kFrameHeaderBytes : 0;

@@ -16,6 +16,13 @@ namespace {
 
 thread_local LoopHooks* t_hooks = nullptr;
 
+// One hook call in this many is timed for self-accounting (a power of two). Timing costs one
+// uv_hrtime (about 25 ns) on the timed call, under 1 ns a call on average.
+constexpr uint64_t kHookSampleEvery = 32;
+// A timed call longer than this was descheduled or interrupted; it says nothing about the
+// hooks' CPU cost and is left out of the mean.
+constexpr uint64_t kHookSampleMaxNs = 50'000;
+
 // Reads this thread's CPU time: a syscall of about 250 ns, so callers rate-limit it.
 uint64_t ThreadCpuNs() {
   timespec ts;
@@ -190,7 +197,10 @@ void LoopHooks::OnStackSample(void* ctx, uint64_t taken_ns, uint64_t lag_ns, uin
   self->ring_->Push(wire::kStackSample, done, stack_id, lag_ns, reason);
   // What the sample cost this loop, from the interrupt's start (the V8 part's taken_ns) to here:
   // the thread ran nothing else meanwhile.
-  self->recorder_->CountStackSample(done > taken_ns ? done - taken_ns : 0);
+  uint64_t cost = done > taken_ns ? done - taken_ns : 0;
+  self->recorder_->CountStackSample(cost);
+  self->stacks_ns_ += cost;
+  self->thread_->stacks_ns.store(self->stacks_ns_, std::memory_order_relaxed);
 }
 
 bool LoopHooks::Active() {
@@ -209,6 +219,7 @@ inline bool LoopHooks::Enter(uint64_t* now) {
     seen_state_ = state;
     prepare_ns_ = 0;
     check_ns_ = 0;
+    if (timers_stopped_) RestartTimers();
     // The watchdog must not see a stretch that spans the pause.
     if (watch_) {
       watch_->phase.store(0, std::memory_order_relaxed);
@@ -246,6 +257,7 @@ void LoopHooks::OnPrepare(uv_prepare_t* handle) {
     self->SampleCpu(now, false);
   }
   self->prepare_ns_ = now;
+  self->CountHookCall(now);
 }
 
 // Hot path: runs once per loop iteration, right after the poll and before setImmediate callbacks.
@@ -284,6 +296,52 @@ void LoopHooks::OnCheck(uv_check_t* handle) {
     self->SampleCpu(now, false);
   }
   self->check_ns_ = now;
+  self->CountHookCall(now);
+}
+
+inline void LoopHooks::CountHookCall(uint64_t start_ns) {
+  if ((++hook_calls_ & (kHookSampleEvery - 1)) == 0) SampleHookCost(start_ns);
+}
+
+void LoopHooks::SampleHookCost(uint64_t start_ns) {
+  uint64_t elapsed = uv_hrtime() - start_ns;
+  if (elapsed < kHookSampleMaxNs) {
+    hook_sampled_ns_ += elapsed;
+    hook_samples_++;
+  }
+  if (hook_samples_ > 0) {
+    thread_->hooks_ns.store(hook_calls_ * (hook_sampled_ns_ / hook_samples_) +
+                                hook_calls_ * (hook_sampled_ns_ % hook_samples_) / hook_samples_,
+                            std::memory_order_relaxed);
+  }
+}
+
+// Timers run a few dozen times a second: each is timed whole, on the thread's CPU clock (two
+// reads of about 250 ns each), so that a callback descheduled on a busy machine does not count
+// the time it waited. The first probe also pays for starting libuv's threadpool.
+void LoopHooks::AddTimerCost(uint64_t start_cpu_ns) {
+  // On a virtual machine the thread CPU clock can step back a little between two reads.
+  uint64_t end_cpu_ns = ThreadCpuNs();
+  timers_ns_ += end_cpu_ns > start_cpu_ns ? end_cpu_ns - start_cpu_ns : 0;
+  thread_->timers_ns.store(timers_ns_, std::memory_order_relaxed);
+}
+
+void LoopHooks::StopTimers() {
+  if (timers_stopped_) return;
+  timers_stopped_ = true;
+  uv_timer_stop(&sample_timer_);
+  uv_timer_stop(&probe_timer_);
+}
+
+void LoopHooks::RestartTimers() {
+  timers_stopped_ = false;
+  if (detaching_) return;
+  if (sample_interval_ms_ > 0) {
+    uv_timer_start(&sample_timer_, OnSampleTimer, sample_interval_ms_, sample_interval_ms_);
+  }
+  if (probe_interval_ms_ > 0) {
+    uv_timer_start(&probe_timer_, OnProbeTimer, probe_interval_ms_, probe_interval_ms_);
+  }
 }
 
 // Recording (re)starts: the next THREAD_CPU and POLL_END measure from here, not across the time
@@ -329,25 +387,36 @@ uint64_t LoopHooks::ReadRunQueueNs() {
 void LoopHooks::OnSampleTimer(uv_timer_t* handle) {
   auto* self = static_cast<LoopHooks*>(handle->data);
   uint64_t now;
+  uint64_t cpu = ThreadCpuNs();
   // Through Enter(): a sample right after enable() comes after the RESUMED record.
-  if (!self->Enter(&now)) return;
+  if (!self->Enter(&now)) {
+    if (!self->Active()) self->StopTimers();
+    return;
+  }
   // The probe in flight is ours; the application's requests are the rest.
   uint64_t requests = self->loop_->active_reqs.count;
   if (self->probe_in_flight_ && requests > 0) requests--;
   // Events waiting at the last poll (docs/FORMAT.md 6.1), as its POLL_END recorded them.
   self->ring_->Push(wire::kQueueSample, now, self->loop_->active_handles, requests,
                     static_cast<uint32_t>(self->poll_events_waiting_));
+  self->AddTimerCost(cpu);
 }
 
 void LoopHooks::OnProbeTimer(uv_timer_t* handle) {
   auto* self = static_cast<LoopHooks*>(handle->data);
-  if (self->probe_in_flight_ || !self->Active()) return;
+  if (!self->Active()) {
+    self->StopTimers();
+    return;
+  }
+  if (self->probe_in_flight_) return;
+  uint64_t cpu = ThreadCpuNs();
   self->probe_in_flight_ = true;
   self->probe_start_ns_.store(0, std::memory_order_relaxed);
   self->probe_submit_ns_ = uv_hrtime();
   if (uv_queue_work(self->loop_, &self->probe_req_, OnProbeWork, OnProbeDone) != 0) {
     self->probe_in_flight_ = false;
   }
+  self->AddTimerCost(cpu);
 }
 
 void LoopHooks::OnProbeWork(uv_work_t* req) {
@@ -356,12 +425,14 @@ void LoopHooks::OnProbeWork(uv_work_t* req) {
 
 void LoopHooks::OnProbeDone(uv_work_t* req, int status) {
   auto* self = static_cast<LoopHooks*>(req->data);
+  uint64_t cpu = ThreadCpuNs();
   self->probe_in_flight_ = false;
   uint64_t started = self->probe_start_ns_.load(std::memory_order_acquire);
   uint64_t now;
   if (status == 0 && started != 0 && !self->detaching_ && self->Enter(&now)) {
     uint64_t delay = started > self->probe_submit_ns_ ? started - self->probe_submit_ns_ : 0;
     self->ring_->Push(wire::kThreadpoolProbe, now, delay);
+    self->AddTimerCost(cpu);
   }
   if (self->detaching_) self->MaybeFinish();
 }
@@ -378,6 +449,8 @@ void LoopHooks::Detach(uint32_t stop_reason) {
     close(schedstat_fd_);
     schedstat_fd_ = -1;
   }
+  // A writer asleep while telemetry is disabled still writes this thread's THREAD_STOP.
+  recorder_->Wake();
   uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), OnClosed);
   uv_close(reinterpret_cast<uv_handle_t*>(&check_), OnClosed);
   uv_close(reinterpret_cast<uv_handle_t*>(&sample_timer_), OnClosed);

@@ -65,6 +65,15 @@ class LoopHooks {
   void SampleCpu(uint64_t now_ns, bool emit);
   void Rebaseline(uint64_t now_ns);
   void MaybeFinish();
+  // Self-accounting: one hook call in kHookSampleEvery is timed (from `start_ns`, the hook's
+  // own first clock reading); the estimate is calls times the mean sampled time.
+  inline void CountHookCall(uint64_t start_ns);
+  void SampleHookCost(uint64_t start_ns);
+  void AddTimerCost(uint64_t start_cpu_ns);
+  // The timers stop at their first tick after disable() and start again when recording resumes,
+  // so that a disabled loop is not woken by looptrace.
+  void StopTimers();
+  void RestartTimers();
 
   napi_env env_;
   uv_loop_t* loop_;
@@ -103,6 +112,12 @@ class LoopHooks {
   std::shared_ptr<WatchedLoop> watch_;
   void* attr_ = nullptr;
   std::vector<Encoder::StackFrame> stack_frames_;
+  uint64_t hook_calls_ = 0;
+  uint64_t hook_sampled_ns_ = 0;
+  uint64_t hook_samples_ = 0;
+  uint64_t timers_ns_ = 0;
+  uint64_t stacks_ns_ = 0;
+  bool timers_stopped_ = false;
   bool probe_in_flight_ = false;
   uint64_t probe_submit_ns_ = 0;
   std::atomic<uint64_t> probe_start_ns_{0};

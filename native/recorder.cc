@@ -1,5 +1,6 @@
 #include "recorder.h"
 
+#include <pthread.h>
 #include <uv.h>
 
 #include <algorithm>
@@ -21,9 +22,18 @@ std::atomic<uint64_t> g_generation{0};
 // Wakes the writer this often to drain rings, so that a busy loop's ring rarely fills.
 constexpr uint64_t kDrainIntervalNs = 5'000'000;
 constexpr uint64_t kBusyDrainIntervalNs = 500'000;
-// After a pass that found almost nothing, the writer sleeps longer: an idle process should not
-// pay for 200 wake-ups a second.
-constexpr uint64_t kIdleDrainIntervalNs = 20'000'000;
+// After a pass that found almost nothing (under a 64th of a ring from every ring), the writer waits
+// twice as long as before, up to the flush interval: an idle process should not pay for 200
+// wake-ups a second.
+// SELF_COST records go out this often (docs/FORMAT.md 6.3).
+constexpr uint64_t kSelfCostIntervalNs = 1'000'000'000;
+// SELF_COST components.
+constexpr uint64_t kCostProcess = 0;
+constexpr uint64_t kCostWriter = 1;
+constexpr uint64_t kCostWatchdog = 2;
+constexpr uint64_t kCostHooks = 3;
+constexpr uint64_t kCostTimers = 4;
+constexpr uint64_t kCostStacks = 5;
 constexpr uint64_t kStopReasonTelemetryStopped = 2;
 constexpr uint64_t kClockSyncIntervalNs = 10'000'000'000;
 
@@ -47,6 +57,18 @@ int FieldCount(uint8_t code) {
     default:
       return 1;
   }
+}
+
+uint64_t ThreadCpuNs() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+uint64_t ProcessCpuNs() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 uint64_t WallClockNs() {
@@ -82,6 +104,8 @@ std::shared_ptr<Recorder> Recorder::Create(const Config& config, std::unique_ptr
 
 bool Recorder::Open(std::string* error) {
   last_flush_ns_ = uv_hrtime();
+  last_self_cost_ns_ = last_flush_ns_;
+  process_cpu_at_open_ns_ = ProcessCpuNs();
   if (!sink_->Open([this](Encoder& enc, uint64_t index) { Preamble(enc, index); }, error)) {
     sink_->Close();
     std::lock_guard<std::mutex> lock(mu_);
@@ -109,24 +133,72 @@ std::shared_ptr<ThreadState> Recorder::AddThread(uint32_t node_thread_id, uint32
 }
 
 void Recorder::Run() {
+  // Named so that /proc/<pid>/task/*/comm (and top -H) tell looptrace's threads apart.
+  pthread_setname_np(pthread_self(), "looptrace-write");
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    // After a pass that found a ring a sixteenth full, come back sooner: a loop spinning through
-    // millions of iterations a second fills its ring in a few milliseconds.
-    uint64_t wait_ns = busy_ ? kBusyDrainIntervalNs : idle_ ? kIdleDrainIntervalNs : kDrainIntervalNs;
-    cv_.wait_for(lock, std::chrono::nanoseconds(std::min<uint64_t>(wait_ns, config_.flush_interval_ns)));
+    if (failed_) {
+      // Telemetry is off after a failure: nothing will be written again, so sleep until stop().
+      cv_.wait(lock, [this] { return stop_requested_; });
+      break;
+    }
+    bool enabled = (g_record_state.load(std::memory_order_relaxed) & 1) != 0;
+    if (!enabled) {
+      // Disabled: the pass after disable() drained and flushed what the loops had recorded;
+      // sleep without a timeout until enable(), stop() or a thread's THREAD_STOP is due
+      // (Wake()). No wake-ups at all while nothing can be recorded.
+      cv_.wait(lock, [this] {
+        return stop_requested_ || wake_requested_ || (g_record_state.load(std::memory_order_relaxed) & 1) != 0;
+      });
+      wake_requested_ = false;
+    } else {
+      // After a pass that found a ring a sixteenth full, come back sooner: a loop spinning
+      // through millions of iterations a second fills its ring in a few milliseconds. After a
+      // pass that found little, wait twice as long, up to the flush interval: each wake-up
+      // costs the same whatever it drains, so a steady load is drained in fewer, fuller passes.
+      if (busy_) {
+        wait_ns_ = kBusyDrainIntervalNs;
+      } else if (idle_) {
+        wait_ns_ = std::max<uint64_t>(wait_ns_, kDrainIntervalNs) * 2;
+      } else {
+        wait_ns_ = std::max<uint64_t>(wait_ns_, kDrainIntervalNs);
+      }
+      wait_ns_ = std::min<uint64_t>(wait_ns_, config_.flush_interval_ns);
+      cv_.wait_for(lock, std::chrono::nanoseconds(wait_ns_));
+    }
     if (stop_requested_) break;
     lock.unlock();
     uint64_t now = uv_hrtime();
-    bool flush = now - last_flush_ns_ >= config_.flush_interval_ns;
+    // A pass while disabled is the last before sleeping: it flushes everything.
+    bool flush = !enabled || (g_record_state.load(std::memory_order_relaxed) & 1) == 0 ||
+                 now - last_flush_ns_ >= config_.flush_interval_ns;
     Cycle(flush);
     if (flush) last_flush_ns_ = now;
+    NoteWriterCpu();
     lock.lock();
   }
   lock.unlock();
   stopping_ = true;
   Cycle(true);
+  NoteWriterCpu();
   sink_->Close();
+}
+
+// The writer's CPU clock, never moving backwards: on a virtual machine a thread's CPU clock can
+// step back by a microsecond or two when the thread moves between cores.
+uint64_t Recorder::NoteWriterCpu() {
+  uint64_t cpu = std::max(ThreadCpuNs(), writer_cpu_ns_.load(std::memory_order_relaxed));
+  writer_cpu_ns_.store(cpu, std::memory_order_relaxed);
+  return cpu;
+}
+
+void Recorder::Wake() {
+  {
+    // Under the lock, so that a writer between its check and its wait cannot miss it.
+    std::lock_guard<std::mutex> lock(mu_);
+    wake_requested_ = true;
+  }
+  cv_.notify_all();
 }
 
 void Recorder::Stop() {
@@ -169,8 +241,19 @@ Stats Recorder::GetStats() {
   s.stack_samples = stack_samples_.load();
   s.stack_sample_ns = stack_sample_ns_.load();
   s.dropped_records = dropped_of_removed_threads_.load();
+  s.self.writer_ns = writer_cpu_ns_.load(std::memory_order_relaxed);
+  s.self.watchdog_ns = watchdog_ ? watchdog_->cpu_ns() : 0;
+  s.self.process_ns = ProcessCpuNs() - process_cpu_at_open_ns_;
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto& t : threads_) s.dropped_records += t->ring.DroppedTotal();
+  s.self.hooks_ns = removed_hooks_ns_.load(std::memory_order_relaxed);
+  s.self.timers_ns = removed_timers_ns_.load(std::memory_order_relaxed);
+  s.self.stacks_ns = removed_stacks_ns_.load(std::memory_order_relaxed);
+  for (auto& t : threads_) {
+    s.dropped_records += t->ring.DroppedTotal();
+    s.self.hooks_ns += t->hooks_ns.load(std::memory_order_relaxed);
+    s.self.timers_ns += t->timers_ns.load(std::memory_order_relaxed);
+    s.self.stacks_ns += t->stacks_ns.load(std::memory_order_relaxed);
+  }
   s.threads = threads_.size();
   s.errors = error_.empty() ? 0 : 1;
   s.files = sink_->files();
@@ -214,14 +297,47 @@ void Recorder::Cycle(bool flush) {
   std::vector<ThreadState*> finished;
   busy_ = false;
   idle_ = true;
+  // Once a second, on every pass while disabled (the last before the writer sleeps) and at
+  // the end: what looptrace cost since the previous SELF_COST records.
+  bool self_cost = stopping_ || (g_record_state.load(std::memory_order_relaxed) & 1) == 0 ||
+                   now - last_self_cost_ns_ >= kSelfCostIntervalNs;
   for (size_t i = 0; i < threads.size(); i++) {
     if (failed_) return;
     auto& t = threads[i];
     bool closed_now = closed[i];
     Drain(*t, heads[i]);
+    if ((self_cost || closed_now) && !t->stop_written) {
+      // Stamped with the thread's latest record, which is where the cost it reports ends: a
+      // thread's stream then has no record while telemetry was disabled (RESUMED follows the
+      // gap directly). A thread with no record yet is stamped now.
+      uint64_t at = t->enc.LastTimeNs() != 0 ? t->enc.LastTimeNs() : Relative(std::max(now, uv_hrtime()));
+      uint64_t hooks = t->hooks_ns.load(std::memory_order_relaxed);
+      uint64_t timers = t->timers_ns.load(std::memory_order_relaxed);
+      uint64_t stacks = t->stacks_ns.load(std::memory_order_relaxed);
+      if (hooks > t->reported_hooks_ns || timers > t->reported_timers_ns || stacks > t->reported_stacks_ns) {
+        if (!t->start_announced) Announce(*t);
+        if (!t->enc.FrameOpen()) t->enc.BeginFrame(t->thread_id, at);
+        // Each part only grows; a part that did not is reported as 0, never as a wrapped
+        // difference.
+        hooks = std::max(hooks, t->reported_hooks_ns);
+        timers = std::max(timers, t->reported_timers_ns);
+        stacks = std::max(stacks, t->reported_stacks_ns);
+        t->enc.Counted(wire::kSelfCost, at, 2, kCostHooks, hooks - t->reported_hooks_ns);
+        t->enc.Counted(wire::kSelfCost, at, 2, kCostTimers, timers - t->reported_timers_ns);
+        if (stacks > t->reported_stacks_ns) {
+          t->enc.Counted(wire::kSelfCost, at, 2, kCostStacks, stacks - t->reported_stacks_ns);
+          records_++;
+        }
+        records_ += 2;
+        t->reported_hooks_ns = hooks;
+        t->reported_timers_ns = timers;
+        t->reported_stacks_ns = stacks;
+      }
+    }
     if (closed_now) {
-      if (!t->enc.FrameOpen()) t->enc.BeginFrame(t->thread_id, Relative(now));
-      t->enc.Counted(wire::kThreadStop, Relative(now), 1,
+      uint64_t at = std::max(Relative(now), t->enc.LastTimeNs());
+      if (!t->enc.FrameOpen()) t->enc.BeginFrame(t->thread_id, at);
+      t->enc.Counted(wire::kThreadStop, at, 1,
                      t->stop_reason.load(std::memory_order_relaxed));
       records_++;
       CloseFrame(*t);
@@ -229,14 +345,17 @@ void Recorder::Cycle(bool flush) {
       t->stop_written = true;
       finished.push_back(t.get());
     } else if (stopping_) {
-      if (!t->enc.FrameOpen()) t->enc.BeginFrame(t->thread_id, Relative(now));
-      t->enc.Counted(wire::kThreadStop, Relative(now), 1, kStopReasonTelemetryStopped);
+      uint64_t at = std::max(Relative(now), t->enc.LastTimeNs());
+      if (!t->enc.FrameOpen()) t->enc.BeginFrame(t->thread_id, at);
+      t->enc.Counted(wire::kThreadStop, at, 1, kStopReasonTelemetryStopped);
       records_++;
       CloseFrame(*t);
     } else if (flush && t->enc.FrameOpen()) {
       CloseFrame(*t);
     }
   }
+  if (failed_) return;
+  if (self_cost) WriteSelfCost(now, threads);
   if (failed_) return;
   if (flush) {
     std::string error;
@@ -246,6 +365,9 @@ void Recorder::Cycle(bool flush) {
     std::lock_guard<std::mutex> lock(mu_);
     for (ThreadState* f : finished) {
       dropped_of_removed_threads_ += f->ring.DroppedTotal();
+      removed_hooks_ns_ += f->hooks_ns.load(std::memory_order_relaxed);
+      removed_timers_ns_ += f->timers_ns.load(std::memory_order_relaxed);
+      removed_stacks_ns_ += f->stacks_ns.load(std::memory_order_relaxed);
       threads_.erase(std::remove_if(threads_.begin(), threads_.end(),
                                     [f](const std::shared_ptr<ThreadState>& t) {
                                       return t.get() == f;
@@ -255,13 +377,36 @@ void Recorder::Cycle(bool flush) {
   }
 }
 
+// The process stream's SELF_COST records: the whole process's CPU time (the denominator), the
+// writer's and the watchdog's, each since the previous ones.
+void Recorder::WriteSelfCost(uint64_t now, const std::vector<std::shared_ptr<ThreadState>>&) {
+  last_self_cost_ns_ = now;
+  uint64_t process = ProcessCpuNs() - process_cpu_at_open_ns_;
+  uint64_t writer = NoteWriterCpu();
+  uint64_t watchdog = watchdog_ ? watchdog_->cpu_ns() : 0;
+  uint64_t at = Relative(std::max(now, uv_hrtime()));
+  WriteProcessFrame([&](Encoder& enc) {
+    enc.BeginFrame(0, at);
+    enc.Counted(wire::kSelfCost, at, 2, kCostProcess, process - std::min(process, reported_process_ns_));
+    enc.Counted(wire::kSelfCost, at, 2, kCostWriter, writer - std::min(writer, reported_writer_ns_));
+    if (watchdog_) {
+      enc.Counted(wire::kSelfCost, at, 2, kCostWatchdog, watchdog - std::min(watchdog, reported_watchdog_ns_));
+    }
+    enc.EndFrame();
+  });
+  records_ += watchdog_ ? 3 : 2;
+  reported_process_ns_ = process;
+  reported_writer_ns_ = writer;
+  reported_watchdog_ns_ = watchdog;
+}
+
 void Recorder::Drain(ThreadState& t, uint64_t head) {
   size_t drained = 0;
   for (;;) {
     size_t n = t.ring.Pop(batch_.data(), batch_.size(), head);
     drained += n;
     if (drained >= t.ring.Capacity() / 16) busy_ = true;
-    if (drained >= t.ring.Capacity() / 256) idle_ = false;
+    if (drained >= t.ring.Capacity() / 64) idle_ = false;
     if (n == 0) return;
     if (!t.start_announced) Announce(t);
     for (size_t i = 0; i < n && !failed_; i++) {

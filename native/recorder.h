@@ -76,6 +76,12 @@ struct ThreadState {
   std::atomic<bool> closed{false};
   // The THREAD_STOP reason written once closed: 0 the thread exited, 2 telemetry stopped.
   std::atomic<uint32_t> stop_reason{0};
+  // Self-accounting (docs/FORMAT.md SELF_COST): CPU time this loop spent in looptrace's code,
+  // stored by the loop thread only (plain stores, no read-modify-write), read by the writer.
+  // hooks_ns is an estimate: hook calls times the mean of sampled hook timings.
+  std::atomic<uint64_t> hooks_ns{0};
+  std::atomic<uint64_t> timers_ns{0};
+  std::atomic<uint64_t> stacks_ns{0};
 
   // Writer thread only.
   Encoder enc;
@@ -83,6 +89,22 @@ struct ThreadState {
   bool start_announced = false;
   // THREAD_STOP written: the thread has no more records, and later files leave it out.
   bool stop_written = false;
+  // What the last SELF_COST records of this thread covered.
+  uint64_t reported_hooks_ns = 0;
+  uint64_t reported_timers_ns = 0;
+  uint64_t reported_stacks_ns = 0;
+};
+
+// looptrace's own CPU time, by part (stats().selfCpu, SELF_COST components).
+struct SelfCost {
+  uint64_t writer_ns = 0;
+  uint64_t watchdog_ns = 0;
+  uint64_t hooks_ns = 0;
+  uint64_t timers_ns = 0;
+  uint64_t stacks_ns = 0;
+  // The whole process's CPU time since the recorder opened (CLOCK_PROCESS_CPUTIME_ID).
+  uint64_t process_ns = 0;
+  uint64_t Total() const { return writer_ns + watchdog_ns + hooks_ns + timers_ns + stacks_ns; }
 };
 
 struct Stats {
@@ -97,6 +119,7 @@ struct Stats {
   uint64_t main_records = 0;
   uint64_t stack_samples = 0;
   uint64_t stack_sample_ns = 0;
+  SelfCost self;
 };
 
 // Bit 0: enabled. The rest counts enable() calls, so hooks notice that recording resumed.
@@ -123,6 +146,9 @@ class Recorder : public std::enable_shared_from_this<Recorder> {
   // The first failure, or "" when none.
   std::string Error();
   const Config& config() const { return config_; }
+  // Wakes a writer that sleeps while telemetry is disabled: recording resumed, or a thread
+  // closed and its THREAD_STOP is due.
+  void Wake();
   // Strings, stacks and trace contexts; any thread may intern.
   Definitions& definitions() { return defs_; }
   // A stack sample taken on some loop thread, and the loop time it took.
@@ -148,6 +174,10 @@ class Recorder : public std::enable_shared_from_this<Recorder> {
     return mono_ns > config_.origin_mono_ns ? mono_ns - config_.origin_mono_ns : 0;
   }
   void Fail(const std::string& message);
+  // Writes the SELF_COST records of the process stream and of each thread in `threads`.
+  void WriteSelfCost(uint64_t now, const std::vector<std::shared_ptr<ThreadState>>& threads);
+  // Reads the writer thread's CPU clock into writer_cpu_ns_ and returns it (writer thread only).
+  uint64_t NoteWriterCpu();
 
   const Config config_;
   const uint64_t generation_;
@@ -162,6 +192,7 @@ class Recorder : public std::enable_shared_from_this<Recorder> {
   uint32_t next_thread_id_ = 2;
   bool stop_requested_ = false;
   std::string error_;
+  bool wake_requested_ = false;
   std::thread writer_;
   std::once_flag stop_once_;
 
@@ -170,9 +201,14 @@ class Recorder : public std::enable_shared_from_this<Recorder> {
   bool stopping_ = false;
   bool busy_ = false;
   bool idle_ = false;
+  uint64_t wait_ns_ = 0;
   uint64_t file_generation_ = 0;
   uint64_t last_flush_ns_ = 0;
   uint64_t last_clock_sync_ns_ = 0;
+  uint64_t last_self_cost_ns_ = 0;
+  uint64_t reported_writer_ns_ = 0;
+  uint64_t reported_watchdog_ns_ = 0;
+  uint64_t reported_process_ns_ = 0;
   std::vector<Event> batch_ = std::vector<Event>(4096);
 
   std::atomic<uint64_t> records_{0};
@@ -182,6 +218,13 @@ class Recorder : public std::enable_shared_from_this<Recorder> {
   std::atomic<uint64_t> main_records_{0};
   std::atomic<uint64_t> stack_samples_{0};
   std::atomic<uint64_t> stack_sample_ns_{0};
+  // Self-accounting: the writer's own CPU clock, read once per pass; the process's CPU clock
+  // when the recorder opened; and the loop-side costs of threads already removed.
+  std::atomic<uint64_t> writer_cpu_ns_{0};
+  uint64_t process_cpu_at_open_ns_ = 0;
+  std::atomic<uint64_t> removed_hooks_ns_{0};
+  std::atomic<uint64_t> removed_timers_ns_{0};
+  std::atomic<uint64_t> removed_stacks_ns_{0};
 };
 
 }  // namespace looptrace

@@ -1,5 +1,7 @@
 #include "watchdog.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -63,14 +65,21 @@ void Watchdog::Remove(WatchedLoop* loop) {
                loops_.end());
 }
 
-void Watchdog::Wake() { cv_.notify_all(); }
+void Watchdog::Wake() {
+  // Under the lock: a watchdog between its check of the state and its wait cannot miss it.
+  { std::lock_guard<std::mutex> lock(mu_); }
+  cv_.notify_all();
+}
 
 void Watchdog::Run() {
+  pthread_setname_np(pthread_self(), "looptrace-watch");
   uint64_t last_cpu_read_ns = 0;
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
     if ((g_record_state.load(std::memory_order_relaxed) & 1) == 0) {
-      // Disabled: no wake-ups at all until enable() or stop().
+      // Disabled: no wake-ups at all until enable() or stop(). The CPU clock first, so that
+      // stats() and SELF_COST see everything the watchdog used.
+      cpu_ns_.store(ThreadCpuNs(), std::memory_order_relaxed);
       cv_.wait(lock, [this] { return stop_ || (g_record_state.load(std::memory_order_relaxed) & 1) != 0; });
       continue;
     }

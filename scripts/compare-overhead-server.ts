@@ -25,6 +25,16 @@ export interface ServerSpec {
   handler: 'async' | 'sync';
   /** A directory of this run's own, for trace files. */
   dir: string;
+  /** Extra startRuntimeTelemetry options for looptrace configurations (compare-overhead --instructions). */
+  telemetryOptions?: Record<string, number>;
+  /** Keep idle connections open for ever (under callgrind the server is slow to come back to them). */
+  noKeepAliveTimeout?: boolean;
+  /**
+   * Collect garbage fully before listening and before stopping (node --expose-gc): with the heap
+   * in the same state at both ends, runs of different request counts or configurations do not
+   * differ by a scavenge that happened to fall inside one of them (compare-overhead --instructions).
+   */
+  gcAtBoundaries?: boolean;
 }
 
 /** Deltas over the measured window, sent at 'report'. */
@@ -42,7 +52,7 @@ export interface ServerReport {
   /** performance.eventLoopUtilization() over the window: near 1 means the loop never waited for I/O (saturated). */
   loopUtilization: number;
   /** looptrace's stats() deltas over the window; null when the configuration has no looptrace. */
-  telemetry: { records: number; bytes: number; droppedRecords: number; errors: string[] } | null;
+  telemetry: { records: number; bytes: number; droppedRecords: number; errors: string[]; selfCpuNs: number } | null;
   /** Calls recorded by the naive async_hooks tracer over the window; null for other configurations. */
   tracerRecords: number | null;
 }
@@ -107,7 +117,7 @@ function send(res: ServerResponse, body: string): void {
 // Configurations
 
 interface Instrumentation {
-  stats(): { records: number; bytes: number; droppedRecords: number; errors: string[] } | null;
+  stats(): { records: number; bytes: number; droppedRecords: number; errors: string[]; selfCpuNs: number } | null;
   tracerRecords(): number | null;
   stop(): Promise<void>;
 }
@@ -138,6 +148,7 @@ async function instrument(spec: ServerSpec): Promise<Instrumentation> {
         ...(config === 'operations' || config === 'callbacks' ? { operations: { http: true } } : {}),
         ...(config === 'hooks-only' || config === 'no-queue-sample' ? { queueSampleIntervalMs: 0 } : {}),
         ...(config === 'hooks-only' || config === 'no-probe' ? { threadpoolProbeIntervalMs: 0 } : {}),
+        ...spec.telemetryOptions,
         onError: (error) => console.error(`compare-overhead server (${config}): ${error.message}`),
       });
       // Callback mode on for the whole measurement (windows are at most 10 minutes; re-armed).
@@ -147,7 +158,7 @@ async function instrument(spec: ServerSpec): Promise<Instrumentation> {
       return {
         stats: () => {
           const s = telemetry.stats();
-          return { records: s.records, bytes: s.bytes, droppedRecords: s.droppedRecords, errors: s.errors };
+          return { records: s.records, bytes: s.bytes, droppedRecords: s.droppedRecords, errors: s.errors, selfCpuNs: s.selfCpuNs };
         },
         tracerRecords: () => null,
         stop: () => {
@@ -232,6 +243,11 @@ const handler = spec.handler === 'sync' ? handleSync : handleAsync;
 const server = createServer((req, res) => {
   void handler(req, res);
 });
+if (spec.noKeepAliveTimeout === true) {
+  server.keepAliveTimeout = 0;
+  server.headersTimeout = 0;
+  server.requestTimeout = 0;
+}
 
 let markElu = performance.eventLoopUtilization();
 let markCpu = process.cpuUsage();
@@ -275,6 +291,7 @@ process.on('message', (message: { type?: string }) => {
                 bytes: stats.bytes - markStats.bytes,
                 droppedRecords: stats.droppedRecords - markStats.droppedRecords,
                 errors: stats.errors,
+                selfCpuNs: stats.selfCpuNs - markStats.selfCpuNs,
               },
         tracerRecords: tracer === null || markTracer === null ? null : tracer - markTracer,
       };
@@ -283,6 +300,7 @@ process.on('message', (message: { type?: string }) => {
     }
     case 'stop':
       void (async () => {
+        if (spec.gcAtBoundaries === true) (globalThis as { gc?: () => void }).gc?.();
         await instrumentation.stop();
         server.closeAllConnections();
         server.close();
@@ -300,6 +318,7 @@ process.on('message', (message: { type?: string }) => {
 // The parent gone (killed, crashed): do not linger as an orphan holding a port.
 process.on('disconnect', () => process.exit(0));
 
+if (spec.gcAtBoundaries === true) (globalThis as { gc?: () => void }).gc?.();
 server.listen(0, '127.0.0.1', () => {
   tell({ type: 'listening', port: (server.address() as AddressInfo).port });
 });

@@ -38,6 +38,7 @@ import { createReadStream, mkdtempSync, readdirSync, rmSync, statSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { INSTRUCTIONS_USAGE, instructionsMain } from './compare-overhead-instructions.js';
 import type { LoadResult } from './compare-overhead-load.js';
 import type { ServerReport, ServerSpec } from './compare-overhead-server.js';
 
@@ -81,6 +82,8 @@ export interface Options {
   confirmRounds: number;
   pin: boolean;
   json: boolean;
+  /** Report only: the gate's verdict is printed but the exit code is 0 (CI gates on --instructions). */
+  reportOnly: boolean;
 }
 
 export class UsageError extends Error {}
@@ -100,7 +103,10 @@ export const USAGE = `usage: npm run compare-overhead -- [options]
   --confirm-rounds N         when the gate fails, run N more rounds and judge all of them
                              together (default: as many as --rounds; 0 fails at once)
   --no-pin                   do not pin server and load generator to separate cores
-  --json                     print the results as JSON on stdout (progress goes to stderr)`;
+  --report-only              print the gate's verdict but exit 0 (the req/s A/B as a report)
+  --json                     print the results as JSON on stdout (progress goes to stderr)
+  --instructions             the deterministic figure instead: instructions per request under
+                             callgrind (its own options: --instructions --help)`;
 
 /** Parses the command line; throws UsageError with a message naming the bad value. */
 export function parseArgs(argv: string[]): Options | 'help' {
@@ -116,6 +122,7 @@ export function parseArgs(argv: string[]): Options | 'help' {
     confirmRounds: -1,
     pin: true,
     json: false,
+    reportOnly: false,
   };
   let configs: Config[] | undefined;
   let peers = false;
@@ -190,6 +197,10 @@ export function parseArgs(argv: string[]): Options | 'help' {
         flag();
         o.json = true;
         break;
+      case '--report-only':
+        flag();
+        o.reportOnly = true;
+        break;
       case '--help':
       case '-h':
         return 'help';
@@ -260,6 +271,8 @@ export interface Run {
   bytesPerRequest: number | null;
   bytesPerRecord: number | null;
   droppedRecords: number | null;
+  /** looptrace's self-accounted CPU as a percentage of the server's CPU under load; null without looptrace. */
+  selfCpuPct: number | null;
   /** Requests that failed at the client: errors, timeouts, non-2xx. */
   clientErrors: number;
   telemetryErrors: string[];
@@ -281,6 +294,7 @@ export interface Summary {
   bytesPerRequest: number | null;
   bytesPerRecord: number | null;
   droppedRecords: number | null;
+  selfCpuPct: number | null;
   clientErrors: number;
   /** (1 - median of per-round req/s ratios to baseline) x 100; null for the baseline itself. */
   reqPerSOverheadPct: number | null;
@@ -337,6 +351,7 @@ export function summarise(runs: Run[], handlers: Handler[], labels: string[]): S
         bytesPerRequest: medianOrNull(mine.map((r) => r.bytesPerRequest)),
         bytesPerRecord: medianOrNull(mine.map((r) => r.bytesPerRecord)),
         droppedRecords: dropped.length === 0 ? null : dropped.reduce((a, b) => a + b, 0),
+        selfCpuPct: medianOrNull(mine.map((r) => r.selfCpuPct)),
         clientErrors: mine.reduce((a, r) => a + r.clientErrors, 0),
         reqPerSOverheadPct: rpsRatios.length === 0 ? null : (1 - median(rpsRatios)) * 100,
         reqPerSOverheadRangePct: rpsOverheads.length === 0 ? null : [Math.min(...rpsOverheads), Math.max(...rpsOverheads)],
@@ -402,6 +417,7 @@ const COLUMNS = [
   ['bytes/req', 9],
   ['bytes/record', 12],
   ['dropped', 7],
+  ['self CPU %', 10],
 ] as const;
 
 function fmtOverhead(v: number | null, range: [number, number] | null): string {
@@ -429,6 +445,7 @@ export function renderTable(summaries: Summary[], handler: Handler): string {
       opt(s.bytesPerRequest, 1),
       opt(s.bytesPerRecord, 2),
       s.droppedRecords === null ? '-' : String(s.droppedRecords),
+      opt(s.selfCpuPct, 2),
     ]);
   }
   return rows
@@ -612,6 +629,8 @@ interface Tally {
   records: number;
   bytes: number;
   droppedRecords: number;
+  /** looptrace's own CPU by its self-accounting (stats().selfCpuNs) over the measured slices. */
+  selfCpuNs: number;
   tracerRecords: number;
   hasTelemetry: boolean;
   hasTracer: boolean;
@@ -641,7 +660,7 @@ async function runRound(options: Options, round: number, load: Child, pinning: P
       const spec: ServerSpec = { config, handler, dir };
       const server = new Child(`server ${label} (${handler})`, './compare-overhead-server.js', [JSON.stringify(spec)], nodeFlags, pinning?.server);
       const tally: Tally = {
-        idleCpuMsPerS: 0, requests: 0, requestsTotal: 0, loadedMs: 0, windowMs: 0, cpuUs: 0, busyMs: 0, records: 0, bytes: 0, droppedRecords: 0, tracerRecords: 0,
+        idleCpuMsPerS: 0, requests: 0, requestsTotal: 0, loadedMs: 0, windowMs: 0, cpuUs: 0, busyMs: 0, records: 0, bytes: 0, droppedRecords: 0, selfCpuNs: 0, tracerRecords: 0,
         hasTelemetry: false, hasTracer: false, telemetryErrors: [], clientErrors: 0, p50: [], p99: [],
       };
       servers.set(key, { handler, label, server, dir, port: 0, tally });
@@ -680,6 +699,7 @@ async function runRound(options: Options, round: number, load: Child, pinning: P
           t.records += report.telemetry.records;
           t.bytes += report.telemetry.bytes;
           t.droppedRecords += report.telemetry.droppedRecords;
+          t.selfCpuNs += report.telemetry.selfCpuNs;
           for (const e of report.telemetry.errors) if (!t.telemetryErrors.includes(e)) t.telemetryErrors.push(e);
         }
         if (report.tracerRecords !== null) {
@@ -739,6 +759,7 @@ async function runRound(options: Options, round: number, load: Child, pinning: P
         bytesPerRequest,
         bytesPerRecord,
         droppedRecords: t.hasTelemetry ? t.droppedRecords : null,
+        selfCpuPct: t.hasTelemetry && t.cpuUs > 0 ? (t.selfCpuNs / 1000 / t.cpuUs) * 100 : null,
         clientErrors: t.clientErrors,
         telemetryErrors: t.telemetryErrors,
       });
@@ -754,6 +775,14 @@ async function runRound(options: Options, round: number, load: Child, pinning: P
 }
 
 async function main(): Promise<number> {
+  // The deterministic figure (instruction counts under callgrind) has its own options.
+  if (process.argv.includes('--instructions')) {
+    if (process.argv.includes('--help') || process.argv.includes('-h')) {
+      console.log(INSTRUCTIONS_USAGE);
+      return 0;
+    }
+    return instructionsMain(process.argv.slice(2));
+  }
   let options: Options;
   try {
     const parsed = parseArgs(process.argv.slice(2));
@@ -869,7 +898,7 @@ async function main(): Promise<number> {
     };
     process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
   }
-  return result.passed ? 0 : 1;
+  return result.passed || options.reportOnly ? 0 : 1;
 }
 
 function killAll(): void {

@@ -23,6 +23,8 @@ export interface NativeStats {
   stackSamples: number;
   /** Loop time those samples took, in all (V8's stack walk plus interning). */
   stackSampleNs: number;
+  /** looptrace's own CPU time by part, and the process's since start (native/recorder.h SelfCost). */
+  selfCpu: { writerNs: number; watchdogNs: number; hooksNs: number; timersNs: number; stacksNs: number; processNs: number };
   /** Strings, stacks or trace contexts not interned because a table was full. */
   definitionMisses: number;
   running: boolean;

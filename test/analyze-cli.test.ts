@@ -149,7 +149,7 @@ describe('output', () => {
   it('prints the documented JSON report with --json', () => {
     const report = json([path('good.bin')]);
     expect(report.schemaVersion).toBe(1);
-    expect(Object.keys(report)).toEqual(['schemaVersion', 'generator', 'trace', 'decode', 'options', 'findings', 'threads', 'longTasks', 'idleWorkers', 'threadpool', 'blockingCode', 'sourceMaps', 'checks']);
+    expect(Object.keys(report)).toEqual(['schemaVersion', 'generator', 'trace', 'decode', 'options', 'findings', 'threads', 'longTasks', 'idleWorkers', 'threadpool', 'blockingCode', 'sourceMaps', 'selfCost', 'checks']);
     expect(report.trace).toMatchObject({ traceId: '00112233445566778899aabbccddeeff', serviceName: 'synthetic', threadpoolSize: 4, files: [{ path: path('good.bin'), fileIndex: 0 }] });
     expect(report.threads.map((t) => t.name)).toEqual(['main', 'worker 1 (pool.mjs)']);
     expect(report.longTasks.items[0]).toMatchObject({ threadName: 'main', durationNs: ms(76), startIso: '2023-11-14T22:13:22.010Z' });

@@ -49,7 +49,7 @@ describe('compare-overhead command line', () => {
 function run(round: number, label: string, reqPerS: number, cpuUsPerRequest: number, extra: Partial<Run> = {}): Run {
   return {
     round, handler: 'async', label, slices: 1, reqPerS, latencyP50Ms: 1, latencyP99Ms: 2, requests: 1000, cpuUsPerRequest, idleCpuMsPerS: 0,
-    serverCpuPct: 99, loopBusyPct: 99, recordsPerRequest: null, bytesPerRequest: null, bytesPerRecord: null, droppedRecords: null,
+    serverCpuPct: 99, loopBusyPct: 99, recordsPerRequest: null, bytesPerRequest: null, bytesPerRecord: null, droppedRecords: null, selfCpuPct: null,
     clientErrors: 0, telemetryErrors: [], ...extra,
   };
 }

@@ -826,15 +826,15 @@ describe('§5 records', () => {
   });
 
   test('unknown types are skipped by shape and reported once per type, across frames and files', () => {
-    const f1 = recordsFrame(1, 0, rec(30, 1, 1, 2), rec(20, 1), rec(30, 1), blob(27, 1, [1, 2, 3]), rec(1, 1));
-    const f2 = recordsFrame(1, 0, rec(30, 1), blob(27, 1, []), rec(21, 1, 5), rec(1, 1));
+    const f1 = recordsFrame(1, 0, rec(30, 1, 1, 2), rec(21, 1), rec(30, 1), blob(27, 1, [1, 2, 3]), rec(1, 1));
+    const f2 = recordsFrame(1, 0, rec(30, 1), blob(27, 1, []), rec(22, 1, 5), rec(1, 1));
     const d = dec(fileStart(), f1, f2, fileStart({ fileIndex: 1 }), recordsFrame(1, 0, rec(30, 1), rec(1, 2)));
     expect(d.records.map((r) => r.timeNs)).toEqual([5, 4, 3]);
     expect(d.diagnostics).toEqual([
       { kind: 'unknown-record-type', offset: H + 15, recordType: 30 },
-      { kind: 'unknown-record-type', offset: H + 19, recordType: 20 },
+      { kind: 'unknown-record-type', offset: H + 19, recordType: 21 },
       { kind: 'unknown-record-type', offset: H + 23, recordType: 27 },
-      { kind: 'unknown-record-type', offset: H + f1.length + 20, recordType: 21 },
+      { kind: 'unknown-record-type', offset: H + f1.length + 20, recordType: 22 },
     ]);
   });
 
@@ -874,6 +874,7 @@ describe('§6 types', () => {
     [17, 'clockSync', ['wallOffsetNs'], ['wallOffsetNs']],
     [18, 'resumed', [], []],
     [19, 'threadSched', ['runnableNs'], []],
+    [20, 'selfCost', ['component', 'cpuNs'], []],
   ];
 
   test('the codec table matches the spec', () => {
@@ -909,6 +910,7 @@ describe('§6 types', () => {
       [{ type: 'operationEnd', threadId: 0, timeNs: T, operationId: C, status: 1 }, 8],
       [{ type: 'mark', threadId: 0, timeNs: T, nameStringId: C, value: -(2 ** 13) }, 9],
       [{ type: 'userQueueSample', threadId: 0, timeNs: T, nameStringId: C, depth: C }, 9],
+      [{ type: 'selfCost', threadId: 0, timeNs: T, component: 5, cpuNs: T }, 10],
       [{ type: 'dropped', threadId: 0, timeNs: T, droppedRecords: C }, 7],
       [{ type: 'threadStart', threadId: 0, timeNs: T, nodeThreadId: C, nameStringId: C, kind: 1 }, 10],
       [{ type: 'threadStop', threadId: 0, timeNs: T, reason: 2 }, 6],

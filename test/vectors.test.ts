@@ -64,7 +64,7 @@ describe('the vectors are self-consistent', () => {
       [
         'pollStart', 'pollEnd', 'threadCpu', 'queueSample', 'threadpoolProbe', 'gcPause', 'stackSample', 'callbackStart', 'callbackEnd',
         'operationStart', 'operationEnd', 'mark', 'userQueueSample', 'dropped', 'threadStart', 'threadStop', 'clockSync', 'resumed',
-        'threadSched', 'stringDef', 'stackDef', 'traceContext',
+        'threadSched', 'selfCost', 'stringDef', 'stackDef', 'traceContext',
       ].sort(),
     );
   });
@@ -102,6 +102,7 @@ const COUNTED: Record<string, [number, string[], string[]]> = {
   clockSync: [17, ['wallOffsetNs'], ['wallOffsetNs']],
   resumed: [18, [], []],
   threadSched: [19, ['runnableNs'], []],
+  selfCost: [20, ['component', 'cpuNs'], []],
 };
 
 type Json = Record<string, unknown>;

@@ -14,6 +14,7 @@ import { analyzeIdleWorkers } from './idle-workers.js';
 import { LongTaskCollector, roundMs, type AttributionLookup } from './long-tasks.js';
 import { resolveAnalysisOptions, type AnalysisOptions, type ResolvedAnalysisOptions } from './options.js';
 import { ANALYZE_SCHEMA_VERSION, type DecodeInfo, type DiagnosticEntry, type ThreadReport, type TraceCapabilities, type TraceFileEntry, type TraceReport } from './report.js';
+import { SelfCostAccumulator } from './self-cost.js';
 import { SourceMapResolver } from './source-maps.js';
 import { ThreadTracker, type TrackerContext } from './thread-stats.js';
 import { ThreadpoolAnalyzer } from './threadpool.js';
@@ -47,6 +48,7 @@ export class TraceAnalyzer {
   private attributionNote: string | null = null;
   private stackSampling: TraceCapabilities['stackSampling'] = null;
   private readonly threadpool: ThreadpoolAnalyzer;
+  private readonly selfCost = new SelfCostAccumulator();
   private readonly strings = new Map<number, string>();
   /** worker_threads ids of workers marked untraced (a Set: rotated files may repeat nothing, but merged inputs may). */
   private readonly untracedWorkers = new Set<number>();
@@ -208,6 +210,9 @@ export class TraceAnalyzer {
       case 'resumed':
         if (r.threadId !== 0) this.tracker(r.threadId).gap();
         break;
+      case 'selfCost':
+        if (t >= this.sinceNs && t <= this.untilNs) this.selfCost.add(r.threadId, r.component, r.cpuNs);
+        break;
       case 'threadStart':
         this.describeThread(r.threadId, r.nodeThreadId, r.kind, this.strings.get(r.nameStringId) ?? '');
         break;
@@ -343,6 +348,7 @@ export class TraceAnalyzer {
       threadpool,
       blockingCode,
       sourceMaps: sourceMaps.summary(),
+      selfCost: this.selfCost.report((id) => this.threadName(id)),
       checks: [],
       ...(this.operations.seen || this.options.operations.traceId !== undefined || this.options.operations.filter !== undefined
         ? { operations: this.operations.report(this.strings, clock, (id) => this.threadName(id)) }

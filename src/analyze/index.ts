@@ -8,6 +8,7 @@ export { resolveAnalysisOptions, DEFAULT_ANALYSIS_OPTIONS, type AnalysisOptions,
 export * from './report.js';
 export { LogLinearHistogram, type HistogramSummary } from './histogram.js';
 export { TopK } from './top-k.js';
+export { SelfCostAccumulator, type SelfCostReport, type SelfCostPart, type SelfCostThread } from './self-cost.js';
 export { BucketGrid, BucketColumns, BucketHistograms } from './time-series.js';
 export { WallClock, isoOf } from './wall-clock.js';
 export { ThreadTracker, Activity, type BusyRun, type TrackerContext } from './thread-stats.js';

@@ -14,6 +14,8 @@ export type { SourceMapSummary };
 /** The version of this shape. docs/ANALYZE-JSON.md describes version 1. */
 export const ANALYZE_SCHEMA_VERSION = 1;
 
+import type { SelfCostReport } from './self-cost.js';
+
 export interface TraceReport {
   schemaVersion: number;
   /** What wrote the report, for example "looptrace/0.1.0 analyze-trace". */
@@ -31,6 +33,8 @@ export interface TraceReport {
   blockingCode: BlockingCodeReport;
   /** Which scripts of sampled frames were mapped through source maps, and which could not be. */
   sourceMaps: SourceMapSummary;
+  /** looptrace's own CPU cost from SELF_COST records; null when the trace has none. */
+  selfCost: SelfCostReport | null;
   /** Results of --fail-on conditions; empty when none were given. */
   checks: CheckResult[];
   /** Operations (traced() and HTTP) when the trace holds any, or filters were given. */

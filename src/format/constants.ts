@@ -76,6 +76,7 @@ export const RecordCode = {
   ClockSync: 17,
   Resumed: 18,
   ThreadSched: 19,
+  SelfCost: 20,
   StringDef: 24,
   StackDef: 25,
   TraceContext: 26,
@@ -85,6 +86,8 @@ export type RecordCode = (typeof RecordCode)[keyof typeof RecordCode];
 export const ThreadKind = { Main: 0, Worker: 1 } as const;
 export const ThreadStopReason = { Exited: 0, Terminated: 1, TelemetryStopped: 2 } as const;
 export const StackSampleReason = { BlockedLoop: 0, User: 1 } as const;
+/** SELF_COST components (docs/FORMAT.md 6.3). */
+export const SelfCostComponent = { Process: 0, Writer: 1, Watchdog: 2, Hooks: 3, Timers: 4, Stacks: 5 } as const;
 
 /** The process stream (section 2): records that belong to no event loop. */
 export const PROCESS_THREAD_ID = 0;

@@ -24,6 +24,7 @@ import type {
   ClockSyncRecord,
   DroppedRecord,
   ResumedRecord,
+  SelfCostRecord,
   GcPauseRecord,
   MarkRecord,
   OperationEndRecord,
@@ -134,6 +135,7 @@ export class TraceDecoder {
   private readonly rThreadStop: ThreadStopRecord = { type: 'threadStop', threadId: 0, timeNs: 0, reason: 0 };
   private readonly rClockSync: ClockSyncRecord = { type: 'clockSync', threadId: 0, timeNs: 0, wallOffsetNs: 0 };
   private readonly rResumed: ResumedRecord = { type: 'resumed', threadId: 0, timeNs: 0 };
+  private readonly rSelfCost: SelfCostRecord = { type: 'selfCost', threadId: 0, timeNs: 0, component: 0, cpuNs: 0 };
 
   constructor(callbacks: DecoderCallbacks = {}) {
     const noop = (): void => {};
@@ -641,6 +643,15 @@ export class TraceDecoder {
           r.threadId = threadId;
           r.timeNs = t;
           r.runnableNs = f0;
+          onRecord(r);
+          break;
+        }
+        case 20: {
+          const r = this.rSelfCost;
+          r.threadId = threadId;
+          r.timeNs = t;
+          r.component = f0;
+          r.cpuNs = f1;
           onRecord(r);
           break;
         }

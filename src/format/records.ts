@@ -104,6 +104,13 @@ export interface ClockSyncRecord extends RecordBase {
 export interface ResumedRecord extends RecordBase {
   type: 'resumed';
 }
+export interface SelfCostRecord extends RecordBase {
+  type: 'selfCost';
+  /** SelfCostComponent: 0 the whole process, 1 writer, 2 watchdog, 3 hooks, 4 timers, 5 stacks. */
+  component: number;
+  /** CPU time of that component since the previous SELF_COST of it in the same stream. */
+  cpuNs: Nanoseconds;
+}
 export interface StringDefRecord extends RecordBase {
   type: 'stringDef';
   stringId: number;
@@ -151,7 +158,8 @@ export type CountedRecord =
   | ThreadStopRecord
   | ClockSyncRecord
   | ResumedRecord
-  | ThreadSchedRecord;
+  | ThreadSchedRecord
+  | SelfCostRecord;
 export type DefinitionRecord = StringDefRecord | StackDefRecord | TraceContextRecord;
 export type TraceRecord = CountedRecord | DefinitionRecord;
 export type RecordTypeName = TraceRecord['type'];
@@ -190,6 +198,7 @@ export const COUNTED_TYPES: readonly CountedTypeInfo[] = [
   counted(RecordCode.ClockSync, 'clockSync', ['wallOffsetNs'], ['wallOffsetNs']),
   counted(RecordCode.Resumed, 'resumed', []),
   counted(RecordCode.ThreadSched, 'threadSched', ['runnableNs']),
+  counted(RecordCode.SelfCost, 'selfCost', ['component', 'cpuNs']),
 ];
 
 export const COUNTED_BY_TYPE: ReadonlyMap<string, CountedTypeInfo> = new Map(COUNTED_TYPES.map((t) => [t.type, t]));

@@ -52,6 +52,27 @@ export interface TelemetryStats {
   startError?: string;
   /** What the trace can say about causes, and why a part is missing. */
   attribution: AttributionStats;
+  /**
+   * looptrace's own CPU time since start, in ns: the writer and watchdog threads (their thread
+   * CPU clocks), the hooks (calls times the mean of timed calls), the queue-sample and
+   * threadpool-probe timers and the stack samples (timed). docs/COMPARE-OVERHEAD.md says what
+   * is left out.
+   */
+  selfCpuNs: number;
+  /** selfCpuNs as a share of the whole process's CPU time since start (0.001 is 0.1%). */
+  selfCpuRatio: number;
+  /** selfCpuNs by part, and the process's CPU time since start. */
+  selfCpu: SelfCpuStats;
+}
+
+export interface SelfCpuStats {
+  writerNs: number;
+  watchdogNs: number;
+  hooksNs: number;
+  timersNs: number;
+  stacksNs: number;
+  /** The whole process's CPU time (all threads) since telemetry started. */
+  processNs: number;
 }
 
 export interface AttributionStats {
@@ -318,6 +339,7 @@ export class RuntimeTelemetry extends EventEmitter {
         stackSampleNs: s?.stackSampleNs ?? 0,
         ...(this.attributionNote === undefined ? {} : { note: this.attributionNote }),
       },
+      ...selfCpuOf(s),
     };
   }
 
@@ -442,6 +464,20 @@ export class RuntimeTelemetry extends EventEmitter {
     };
     this.arrivalTimer = setTimeout(() => check(true), ARRIVAL_CHECK_MS).unref();
   }
+}
+
+function selfCpuOf(s: NativeStats | null): Pick<TelemetryStats, 'selfCpuNs' | 'selfCpuRatio' | 'selfCpu'> {
+  const c = s?.selfCpu;
+  const selfCpu: SelfCpuStats = {
+    writerNs: c?.writerNs ?? 0,
+    watchdogNs: c?.watchdogNs ?? 0,
+    hooksNs: c?.hooksNs ?? 0,
+    timersNs: c?.timersNs ?? 0,
+    stacksNs: c?.stacksNs ?? 0,
+    processNs: c?.processNs ?? 0,
+  };
+  const selfCpuNs = selfCpu.writerNs + selfCpu.watchdogNs + selfCpu.hooksNs + selfCpu.timersNs + selfCpu.stacksNs;
+  return { selfCpuNs, selfCpuRatio: selfCpu.processNs > 0 ? selfCpuNs / selfCpu.processNs : 0, selfCpu };
 }
 
 function threadpoolSize(): number {

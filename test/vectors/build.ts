@@ -316,12 +316,13 @@ function allTypes(): Built {
   b.frame(3, 3_000_000, [
     r('threadStart', 3_000_000, { nodeThreadId: 2, nameStringId: 5, kind: 1 }),
     r('pollStart', 3_000_128, {}),
+    r('selfCost', 3_010_128, { component: 3, cpuNs: 12_345 }),
     r('threadStop', 3_020_128, { reason: 1 }),
   ]);
   return fromBuilder(
     'all-types',
     'valid',
-    'A full header (every key 1-15, two threads) and one record of every type: definitions 24-26 (UTF-8 with a non-BMP character, an empty stack) and CLOCK_SYNC in the process stream, counted types 2-14, 18 and 19 on thread 1 (one- to five-byte dts, a THREAD_CPU with dt 0 and its THREAD_SCHED, a STACK_SAMPLE with all three fields), and THREAD_START/POLL_START/THREAD_STOP on thread 3 (dt 128: a two-byte dt).',
+    'A full header (every key 1-15, two threads) and one record of every type: definitions 24-26 (UTF-8 with a non-BMP character, an empty stack) and CLOCK_SYNC in the process stream, counted types 2-14, 18 and 19 on thread 1 (one- to five-byte dts, a THREAD_CPU with dt 0 and its THREAD_SCHED, a STACK_SAMPLE with all three fields), and THREAD_START/POLL_START/SELF_COST/THREAD_STOP on thread 3 (dt 128: a two-byte dt).',
     b,
   );
 }
