@@ -19,7 +19,7 @@ import { ThreadTracker, type TrackerContext } from './thread-stats.js';
 import { ThreadpoolAnalyzer } from './threadpool.js';
 import { OperationsAnalyzer } from './operations.js';
 import { BucketGrid } from './time-series.js';
-import { WallClock } from './wall-clock.js';
+import { clockAnchorOf, WallClock } from './wall-clock.js';
 
 export const GENERATOR = 'looptrace/0.1.0 analyze-trace';
 
@@ -316,6 +316,7 @@ export class TraceAnalyzer {
         endUnixMs: roundMs(clock.unixMs(endNs)),
         startIso: clock.iso(startNs),
         endIso: clock.iso(endNs),
+        clockAnchor: h === undefined ? null : clockAnchorOf(h),
         window: {
           sinceNs: Number.isFinite(this.sinceNs) ? this.sinceNs : null,
           untilNs: Number.isFinite(this.untilNs) ? this.untilNs : null,

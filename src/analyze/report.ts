@@ -103,6 +103,17 @@ export interface TimeSplit {
   waitingNs: number | null;
 }
 
+/** The trace's origin on both clocks (header key 3, docs/FORMAT.md 3.3). */
+export interface ClockAnchor {
+  /** uv_hrtime (the clock of process.hrtime) at the origin, in ns, as a decimal string: it can pass 2^53. */
+  originMonoNs: string;
+  /** Wall-clock ns since the Unix epoch at the origin, as a decimal string. */
+  originWallUnixNs: string;
+  /** The same wall-clock origin in ms since the Unix epoch (with a fraction) and as ISO 8601 UTC. */
+  originUnixMs: number;
+  originIso: string;
+}
+
 export interface TraceInfo {
   /** 32 hex digits, the same in every file of the trace. */
   traceId: string;
@@ -123,6 +134,12 @@ export interface TraceInfo {
   endUnixMs: number;
   startIso: string;
   endIso: string;
+  /**
+   * The header's clock anchor, to line up the traced process's own clock readings with trace
+   * times: a `process.hrtime.bigint()` reading minus `originMonoNs` is a trace time (`…Ns`).
+   * Null when no header was read.
+   */
+  clockAnchor: ClockAnchor | null;
   /** The --since/--until window in trace time and as ISO 8601; null where open. */
   window: { sinceNs: number | null; untilNs: number | null; sinceIso: string | null; untilIso: string | null };
   /** Records inside the window (the decoder's total is decode.records). */
