@@ -20,6 +20,7 @@ import { ThreadpoolAnalyzer } from './threadpool.js';
 import { OperationsAnalyzer } from './operations.js';
 import { BucketGrid } from './time-series.js';
 import { clockAnchorOf, WallClock } from './wall-clock.js';
+import { threadMatcher } from './thread-select.js';
 
 export const GENERATOR = 'looptrace/0.1.0 analyze-trace';
 
@@ -271,16 +272,22 @@ export class TraceAnalyzer {
       stacks,
       schedstat: capabilities.schedstat,
     };
-    const threads = trackers.filter((t) => t.firstNs >= 0 || t.busyNs + t.blockedNs > 0).map((t) => threadReport(t, capabilities));
-    const longTasks = this.longTasks.report(clock, lookup);
-    for (const task of longTasks.items) {
+    const filtered = this.options.threads.length > 0;
+    const matches = threadMatcher(this.options.threads);
+    const selectedTracker = (t: ThreadTracker): boolean => !filtered || matches({ name: this.threadName(t.threadId), kind: kindName(t.kind, t.threadId) });
+    const selectedIds = new Set(trackers.filter(selectedTracker).map((t) => t.threadId));
+    const selected = (threadId: number): boolean => !filtered || selectedIds.has(threadId);
+    const isMain = (threadId: number): boolean => kindName(this.trackers[threadId]?.kind ?? -1, threadId) === 'main';
+    const threads = trackers.filter((t) => (t.firstNs >= 0 || t.busyNs + t.blockedNs > 0) && selected(t.threadId)).map((t) => threadReport(t, capabilities));
+    const longTasks = this.longTasks.report(clock, lookup, selected, isMain);
+    for (const task of new Set([...longTasks.items, ...longTasks.byThread.flatMap((t) => t.items)])) {
       const ops = this.operations.forTask(task.threadId, task.startNs, this.strings);
       if (ops.items.length > 0) task.attribution.operations = ops;
     }
-    const blockingCode = this.blockingCode.report(stacks);
+    const blockingCode = this.blockingCode.report(stacks, filtered ? selected : undefined);
     const threadBlocking = new Map(threads.map((t) => [t.threadId, this.blockingCode.topSite(t.threadId, stacks)] as const));
     const window = { sinceNs: this.sinceNs, untilNs: this.untilNs };
-    const idleWorkers = analyzeIdleWorkers(trackers, this.grid, { idleNs: this.options.idleNs, saturation: this.options.saturation, top: this.options.top, ...window }, clock);
+    const idleWorkers = analyzeIdleWorkers(trackers, this.grid, { idleNs: this.options.idleNs, saturation: this.options.saturation, top: this.options.top, ...window, ...(filtered ? { selected: selectedTracker } : {}) }, clock);
     const threadpool = this.threadpool.report(this.header?.threadpoolSize ?? null, clock, window);
     const decode: DecodeInfo = {
       bytes: decoderStats?.bytes ?? this.files.reduce((sum, f) => sum + f.bytes, 0),
@@ -336,6 +343,7 @@ export class TraceAnalyzer {
         threadpoolSustainNs: this.options.threadpoolSustainNs,
         top: this.options.top,
         sourceMaps: this.options.sourceMaps,
+        threads: filtered ? [...this.options.threads] : null,
       },
       findings: buildFindings({ threads, longTasks, idleWorkers, threadpool, decode, threadBlocking, untracedWorkers: this.untracedWorkers.size }),
       threads,
@@ -422,6 +430,11 @@ export class TraceAnalyzer {
     if (this.diagnostics.length < MAX_LISTED_DIAGNOSTICS) this.diagnostics.push(entry);
     else this.diagnosticsOmitted++;
   }
+}
+
+/** The main thread by kind, or thread 1 when the trace never said its kind. */
+function kindName(kind: number, threadId: number): 'main' | 'worker' | 'unknown' {
+  return kind === 0 || (kind === -1 && threadId === 1) ? 'main' : kind === 1 ? 'worker' : 'unknown';
 }
 
 function threadReport(t: ThreadTracker, caps: TraceCapabilities): ThreadReport {

@@ -30,10 +30,13 @@ export interface IdleWorkerOptions {
   top: number;
   sinceNs: number;
   untilNs: number;
+  /** Only pools with a selected member and episodes of selected workers are reported (--thread). */
+  selected?: (t: ThreadTracker) => boolean;
 }
 
 export function analyzeIdleWorkers(trackers: readonly ThreadTracker[], grid: BucketGrid | undefined, options: IdleWorkerOptions, clock: WallClock): IdleWorkersReport {
-  const pools = findPools(trackers);
+  const selected = options.selected ?? (() => true);
+  const pools = findPools(trackers).filter((pool) => trackers.some((t) => selected(t) && pool.threadIds.includes(t.threadId)));
   const episodes = grid === undefined ? { count: 0, totalIdleNs: 0, items: [] } : findEpisodes(trackers, grid, options, clock);
   return {
     idleThresholdNs: options.idleNs,
@@ -158,7 +161,7 @@ function findEpisodes(trackers: readonly ThreadTracker[], grid: BucketGrid, opti
   let count = 0;
   let totalIdleNs = 0;
   for (const w of trackers) {
-    if (!isWorker(w) || w.activity.firstBucket < 0) continue;
+    if (!isWorker(w) || w.activity.firstBucket < 0 || (options.selected !== undefined && !options.selected(w))) continue;
     let open: { startBucket: number; endBucket: number; idleNs: number; peers: Map<ThreadTracker, BucketPeer> } | null = null;
     const close = (): void => {
       if (open === null) return;

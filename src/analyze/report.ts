@@ -188,6 +188,8 @@ export interface ReportOptions {
   top: number;
   /** Whether frames were mapped through source maps (--no-source-maps turns it off). */
   sourceMaps: boolean;
+  /** The --thread patterns the report is limited to; null when it covers every thread. */
+  threads: string[] | null;
 }
 
 export type Severity = 'critical' | 'warning' | 'info';
@@ -326,6 +328,19 @@ export interface LongTasksReport {
   count: number;
   totalNs: number;
   /** The worst, longest first, at most options.top. */
+  items: LongTask[];
+  /**
+   * Per thread with long tasks: its worst, longest first, at most options.top each, so that busy
+   * workers never crowd the main thread out of the list. The main thread first, then by worst task.
+   */
+  byThread: ThreadLongTasks[];
+}
+
+export interface ThreadLongTasks {
+  threadId: number;
+  threadName: string;
+  count: number;
+  totalNs: number;
   items: LongTask[];
 }
 

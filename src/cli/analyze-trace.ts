@@ -137,6 +137,7 @@ function run(argv: readonly string[]): number {
         top: options.top,
         operations: operationsOptions(options),
         sourceMaps: options.sourceMaps,
+        ...(options.threads.length > 0 ? { threads: options.threads } : {}),
         since: options.since,
         until: options.until,
         jsonl,
@@ -164,6 +165,11 @@ function run(argv: readonly string[]): number {
     if (jsonlFd !== undefined) closeSync(jsonlFd);
   }
 
+  // A --thread that selects nothing is a mistake (a typo, or a name the trace does not have).
+  if (options.threads.length > 0 && reports.length > 0 && reports.every((r) => r.threads.length === 0 && r.trace.records > 0)) {
+    stderr(`${NAME}: --thread ${options.threads.map((t) => escapeTerminal(JSON.stringify(t))).join(', ')} matches no thread of the trace (run without --thread to see the thread names)\n`);
+    return EXIT_USAGE;
+  }
   let violated = false;
   for (const report of reports) {
     report.checks = evaluateFailOn(report, options.failOn);

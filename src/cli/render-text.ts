@@ -5,7 +5,7 @@
 
 import { frameText, stackLine } from '../analyze/attribution.js';
 import { formatCount, formatDuration, formatPercent, timeOfDay } from '../analyze/format.js';
-import type { BlockingCodeReport, Finding, LongTask, SourceMapSummary, ThreadpoolReport, TraceReport } from '../analyze/report.js';
+import type { BlockingCodeReport, Finding, LongTask, SourceMapSummary, ThreadLongTasks, ThreadpoolReport, TraceReport } from '../analyze/report.js';
 import { visibleLength, type Palette } from './ansi.js';
 import { renderOperations, renderTaskOperations } from './render-operations.js';
 import { escapeTerminal as esc } from './escape.js';
@@ -14,6 +14,8 @@ const SPARK = '▁▂▃▄▅▆▇█';
 const MAX_SPARK_CELLS = 60;
 const BAR_CELLS = 20;
 const MAX_THREAD_ROWS = 40;
+/** Long tasks listed per worker thread in the text (the main thread lists --top). */
+const WORKER_LONG_TASK_ROWS = 3;
 /** Callers shown after the blocking site on a task's stack line. */
 const STACK_LINE_CALLERS = 2;
 /** Other stacks of a task listed below its hottest one. */
@@ -75,8 +77,9 @@ function renderReport(r: TraceReport, p: Palette, title: string | undefined, all
   out.push(p.dim('  util = busy / (busy + blocked); stretch = uninterrupted busy time between polls; waiting = polls that found I/O events already waiting; GC = pause time (pauses)'));
   out.push('');
 
-  out.push(...renderLongTasks(r, p));
-  for (const task of r.longTasks.items) {
+  const shown = shownLongTasks(r);
+  out.push(...renderLongTasks(r, shown, p));
+  for (const task of shown.flatMap((g) => g.items)) {
     const line = renderTaskOperations(task, p);
     if (line !== undefined) out.push(line);
   }
@@ -123,16 +126,38 @@ function renderReport(r: TraceReport, p: Palette, title: string | undefined, all
   return out.join('\n') + '\n';
 }
 
-function renderLongTasks(r: TraceReport, p: Palette): string[] {
+interface ShownGroup {
+  group: ThreadLongTasks;
+  items: LongTask[];
+}
+
+/**
+ * The long tasks the text lists: per thread, the main thread first, so busy workers never crowd it
+ * out. Workers show their worst few unless --thread picked the threads to look at.
+ */
+function shownLongTasks(r: TraceReport): ShownGroup[] {
+  const mainIds = new Set(r.threads.filter((t) => t.kind === 'main').map((t) => t.threadId));
+  return r.longTasks.byThread.map((group) => ({
+    group,
+    items: r.options.threads !== null || mainIds.has(group.threadId) ? group.items : group.items.slice(0, WORKER_LONG_TASK_ROWS),
+  }));
+}
+
+function renderLongTasks(r: TraceReport, shown: readonly ShownGroup[], p: Palette): string[] {
   const out: string[] = [];
   const lt = r.longTasks;
   const caps = r.trace.capabilities;
-  out.push(p.bold(`Long tasks ≥ ${formatDuration(lt.thresholdNs)}`) + (lt.count === 0 ? ': none' : `: ${formatCount(lt.count)} (${formatDuration(lt.totalNs)} in all)${lt.count > lt.items.length ? `, the worst ${lt.items.length}` : ''}`));
-  if (lt.items.length === 0) return out;
+  const listed = shown.reduce((sum, g) => sum + g.items.length, 0);
+  out.push(
+    p.bold(`Long tasks ≥ ${formatDuration(lt.thresholdNs)}`) +
+      (lt.count === 0 ? ': none' : `: ${formatCount(lt.count)} (${formatDuration(lt.totalNs)} in all)${lt.count > listed ? `; the worst of each thread, main first` : ''}`),
+  );
+  if (listed === 0) return out;
   const header = caps.schedstat ? ['#', 'duration', 'thread', 'at (UTC)', 'phase', 'on CPU', 'runnable', 'waiting', 'GC'] : ['#', 'duration', 'thread', 'at (UTC)', 'phase', 'on CPU', 'off CPU', 'GC'];
   const rows: string[][] = [header];
   const details: string[][] = [];
-  lt.items.forEach((task, i) => {
+  const tasks = shown.flatMap((g) => g.items.map((task, i) => ({ task, i, last: i === g.items.length - 1, g })));
+  tasks.forEach(({ task, i, last, g }) => {
     const s = task.split;
     const share = (ns: number | null): string => (s === null || ns === null || s.wallNs <= 0 ? '–' : formatPercent(ns / s.wallNs));
     const split = caps.schedstat ? [share(s?.onCpuNs ?? null), share(s?.runnableNs ?? null), share(s?.waitingNs ?? null)] : [share(s?.onCpuNs ?? null), share(s?.offCpuNs ?? null)];
@@ -145,18 +170,20 @@ function renderLongTasks(r: TraceReport, p: Palette): string[] {
       ...split,
       task.attribution.gc === null ? (caps.gc ? '0%' : '–') : formatPercent(task.attribution.gc.share),
     ]);
-    details.push(taskDetails(task, p));
+    const more = g.group.count - g.items.length;
+    details.push([...taskDetails(task, p), ...(last && more > 0 ? [p.dim(`     … and ${formatCount(more)} more on ${esc(g.group.threadName)} (--thread lists a thread's worst --top)`)] : [])]);
   });
   // The table, with each task's stack lines under its row.
   const lines = table(rows, caps.schedstat ? 'rrlllrrrr' : 'rrlllrrr', p);
   out.push(lines[0]!);
   lines.slice(1).forEach((line, i) => out.push(line, ...details[i]!));
   const notes: string[] = [];
-  if (lt.items.some((t) => t.split !== null) && !caps.schedstat) {
+  const listedTasks = tasks.map((x) => x.task);
+  if (listedTasks.some((t) => t.split !== null) && !caps.schedstat) {
     notes.push(`off CPU is waiting and runnable together: the recorder did not read scheduler statistics${caps.note === null ? '' : ` (${esc(caps.note)})`}`);
   }
-  if (lt.items.some((t) => t.endedBy === 'trace-end')) notes.push('a task still running when the trace ends is measured up to the end (a lower bound)');
-  if (lt.items.every((t) => t.attribution.samples === 0)) {
+  if (listedTasks.some((t) => t.endedBy === 'trace-end')) notes.push('a task still running when the trace ends is measured up to the end (a lower bound)');
+  if (listedTasks.every((t) => t.attribution.samples === 0)) {
     notes.push(caps.stacks ? 'no stack was sampled inside these tasks' : `no stacks: the recorder did not sample them${caps.note === null ? '' : ` (${esc(caps.note)})`}`);
   }
   for (const note of notes) out.push(p.dim(`  ${note}`));
