@@ -81,7 +81,7 @@ function run(argv: readonly string[]): number {
     options = parseArgs(argv);
   } catch (error) {
     if (error instanceof UsageError) {
-      stderr(`${NAME}: ${error.message}\nRun ${NAME} --help for usage.\n`);
+      stderr(`${NAME}: ${escapeTerminal(error.message)}\nRun ${NAME} --help for usage.\n`);
       return EXIT_USAGE;
     }
     throw error;
@@ -153,11 +153,11 @@ function run(argv: readonly string[]): number {
     } finally {
       progress?.done();
     }
-    if (wantsFileOutputs(options)) writeFileOutputs(input, reports, options, (m) => stderr(`${NAME}: warning: ${m}\n`));
+    if (wantsFileOutputs(options)) writeFileOutputs(input, reports, options, (m) => stderr(`${NAME}: warning: ${escapeTerminal(m)}\n`));
     if (unprinted > 0) stderr(`${NAME}: warning: … and ${unprinted} more decoder problems (--json lists the first 50 per trace)\n`);
   } catch (error) {
     if (error instanceof InputError) {
-      stderr(`${NAME}: ${error.message}\n`);
+      stderr(`${NAME}: ${escapeTerminal(error.message)}\n`);
       return EXIT_USAGE;
     }
     throw error;
@@ -194,7 +194,7 @@ try {
 } catch (error) {
   if (error instanceof StdoutClosed) process.exit(EXIT_OK);
   const message = error instanceof Error ? error.message : String(error);
-  stderr(`${NAME}: internal error: ${message}\n`);
+  stderr(`${NAME}: internal error: ${escapeTerminal(message)}\n`);
   if (process.env.LOOPTRACE_DEBUG === '1' && error instanceof Error) stderr(`${error.stack ?? ''}\n`);
   else stderr(`(set LOOPTRACE_DEBUG=1 for details, and please report it)\n`);
   process.exitCode = EXIT_USAGE;
