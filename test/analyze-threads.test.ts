@@ -119,3 +119,31 @@ describe('--fail-on THREAD:METRIC', () => {
     expect(r.stderr).toMatch(message);
   });
 });
+
+describe('ranking by user impact', () => {
+  it("leads with main's long tasks; the busy pool is a capacity warning, never critical", () => {
+    const r = json();
+    expect(r.threads.map((t) => t.role).sort()).toEqual(['background', 'background', 'main']);
+    expect(r.findings[0]).toMatchObject({ kind: 'long-task', threadId: r.threads.find((t) => t.kind === 'main')!.threadId });
+    const workerIds = new Set(r.threads.filter((t) => t.role === 'background').map((t) => t.threadId));
+    const capacity = r.findings.filter((f) => f.kind === 'worker-capacity');
+    expect(capacity).toHaveLength(1);
+    expect(capacity[0]).toMatchObject({ severity: 'warning' });
+    expect(capacity[0]!.message).toMatch(/^Worker pool \(pool-cpu-worker\.mjs\) \(2 workers\) was at capacity, \d+% busy with its own work/);
+    // No worker finding is critical, and no worker is said to be "blocked".
+    for (const f of r.findings.filter((x) => x.threadId !== null && workerIds.has(x.threadId))) {
+      expect(f.severity).not.toBe('critical');
+      expect(f.message).not.toMatch(/was blocked/);
+    }
+  });
+
+  it('ranks named workers with main under --serving-threads', () => {
+    const r = json(['--serving-threads', 'worker*']);
+    expect(r.options.servingThreads).toEqual(['worker*']);
+    expect(r.threads.filter((t) => t.kind === 'worker').map((t) => t.role)).toEqual(['serving', 'serving']);
+    expect(r.findings.some((f) => f.kind === 'worker-capacity')).toBe(false);
+    const blocked = r.findings.filter((f) => f.kind === 'long-task').map((f) => r.threads.find((t) => t.threadId === f.threadId)!.name);
+    expect(blocked).toHaveLength(3);
+    expect(cli(['--serving-threads', '']).status).toBe(2);
+  });
+});

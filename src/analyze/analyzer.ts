@@ -13,7 +13,7 @@ import { buildFindings } from './findings.js';
 import { analyzeIdleWorkers } from './idle-workers.js';
 import { LongTaskCollector, roundMs, type AttributionLookup } from './long-tasks.js';
 import { resolveAnalysisOptions, type AnalysisOptions, type ResolvedAnalysisOptions } from './options.js';
-import { ANALYZE_SCHEMA_VERSION, type DecodeInfo, type DiagnosticEntry, type ThreadReport, type TraceCapabilities, type TraceFileEntry, type TraceReport } from './report.js';
+import { ANALYZE_SCHEMA_VERSION, type DecodeInfo, type DiagnosticEntry, type ThreadReport, type ThreadRole, type TraceCapabilities, type TraceFileEntry, type TraceReport } from './report.js';
 import { SourceMapResolver } from './source-maps.js';
 import { ThreadTracker, type TrackerContext } from './thread-stats.js';
 import { ThreadpoolAnalyzer } from './threadpool.js';
@@ -278,7 +278,12 @@ export class TraceAnalyzer {
     const selectedIds = new Set(trackers.filter(selectedTracker).map((t) => t.threadId));
     const selected = (threadId: number): boolean => !filtered || selectedIds.has(threadId);
     const isMain = (threadId: number): boolean => kindName(this.trackers[threadId]?.kind ?? -1, threadId) === 'main';
-    const threads = trackers.filter((t) => (t.firstNs >= 0 || t.busyNs + t.blockedNs > 0) && selected(t.threadId)).map((t) => threadReport(t, capabilities));
+    const serving = threadMatcher(this.options.servingThreads);
+    const roleOf = (t: ThreadTracker): ThreadRole => {
+      const kind = kindName(t.kind, t.threadId);
+      return kind === 'main' ? 'main' : this.options.servingThreads.length > 0 && serving({ name: this.threadName(t.threadId), kind }) ? 'serving' : 'background';
+    };
+    const threads = trackers.filter((t) => (t.firstNs >= 0 || t.busyNs + t.blockedNs > 0) && selected(t.threadId)).map((t) => threadReport(t, capabilities, roleOf(t)));
     const longTasks = this.longTasks.report(clock, lookup, selected, isMain);
     for (const task of new Set([...longTasks.items, ...longTasks.byThread.flatMap((t) => t.items)])) {
       const ops = this.operations.forTask(task.threadId, task.startNs, this.strings);
@@ -344,8 +349,9 @@ export class TraceAnalyzer {
         top: this.options.top,
         sourceMaps: this.options.sourceMaps,
         threads: filtered ? [...this.options.threads] : null,
+        servingThreads: this.options.servingThreads.length > 0 ? [...this.options.servingThreads] : null,
       },
-      findings: buildFindings({ threads, longTasks, idleWorkers, threadpool, decode, threadBlocking, untracedWorkers: this.untracedWorkers.size }),
+      findings: buildFindings({ threads, longTasks, idleWorkers, threadpool, decode, threadBlocking, untracedWorkers: this.untracedWorkers.size, saturation: this.options.saturation }),
       threads,
       longTasks,
       idleWorkers,
@@ -437,13 +443,14 @@ function kindName(kind: number, threadId: number): 'main' | 'worker' | 'unknown'
   return kind === 0 || (kind === -1 && threadId === 1) ? 'main' : kind === 1 ? 'worker' : 'unknown';
 }
 
-function threadReport(t: ThreadTracker, caps: TraceCapabilities): ThreadReport {
+function threadReport(t: ThreadTracker, caps: TraceCapabilities, role: ThreadRole): ThreadReport {
   const s = t.stretches.summary();
   const total = t.busyNs + t.blockedNs;
   return {
     threadId: t.threadId,
     nodeThreadId: t.nodeThreadId,
     kind: t.kind === 0 ? 'main' : t.kind === 1 ? 'worker' : 'unknown',
+    role,
     name: t.name === '' ? `thread ${t.threadId}` : t.name,
     firstNs: Math.max(0, t.firstNs),
     lastNs: Math.max(0, t.lastNs),

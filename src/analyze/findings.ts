@@ -4,7 +4,7 @@
 
 import { frameLocation, functionName } from './attribution.js';
 import { formatCount, formatDuration, formatPercent, timeOfDay } from './format.js';
-import { listWorkers } from './idle-workers.js';
+import { listWorkers, poolKey } from './idle-workers.js';
 import { untracedWorkersMessage } from '../format/reserved-marks.js';
 import type { BlockingSite, DecodeInfo, Finding, IdleWorkersReport, LongTask, LongTasksReport, Severity, ThreadReport, ThreadpoolReport } from './report.js';
 
@@ -30,12 +30,47 @@ export interface FindingInputs {
   threadBlocking?: ReadonlyMap<number, { site: BlockingSite; weightNs: number; share: number } | undefined>;
   /** Workers the recorder saw created but could not trace. */
   untracedWorkers?: number;
+  /** A pool this busy (options.saturation) is at capacity. Default 0.8. */
+  saturation?: number;
 }
 
 export function buildFindings(input: FindingInputs): Finding[] {
   const findings: Finding[] = [];
+  // Background workers doing the work they exist for are a capacity question, by pool.
+  const background = new Map<string, ThreadReport[]>();
   for (const thread of input.threads) {
-    if (thread.longTasks.count === 0) continue;
+    if (thread.role !== 'background') continue;
+    const key = poolKey(thread.name);
+    background.set(key, [...(background.get(key) ?? []), thread]);
+  }
+  const saturation = input.saturation ?? 0.8;
+  const atCapacity = new Set<number>();
+  for (const [script, group] of background) {
+    const withTasks = group.filter((t) => t.longTasks.count > 0);
+    const measured = group.filter((t) => t.utilization !== null);
+    if (withTasks.length === 0 || measured.length === 0) continue;
+    const busyNs = measured.reduce((sum, t) => sum + t.busyNs, 0);
+    const utilization = busyNs / measured.reduce((sum, t) => sum + t.busyNs + t.blockedNs, 0);
+    if (utilization < saturation) continue;
+    for (const t of group) atCapacity.add(t.threadId);
+    const count = withTasks.reduce((sum, t) => sum + t.longTasks.count, 0);
+    const totalNs = withTasks.reduce((sum, t) => sum + t.longTasks.totalNs, 0);
+    const worstThread = [...withTasks].sort((a, b) => b.longTasks.maxNs - a.longTasks.maxNs)[0]!;
+    const waitingShare = Math.max(...group.map((t) => (t.iterations > 0 ? t.events.pollsWithWaiting / t.iterations : 0)));
+    const who = group.length === 1 ? worstThread.name : `Worker pool ${script} (${group.length} workers)`;
+    const queue = waitingShare > 0 ? `; ${formatPercent(waitingShare)} of its polls found messages or events already waiting (work queued for it)` : '';
+    findings.push({
+      severity: 'warning',
+      kind: 'worker-capacity',
+      threadId: worstThread.threadId,
+      message:
+        `${who} was at capacity, ${formatPercent(utilization)} busy with its own work (${formatCount(count)} long task${count === 1 ? '' : 's'}, ${formatDuration(totalNs)} in all, the worst ${formatDuration(worstThread.longTasks.maxNs)} on ${worstThread.name})${queue}. ` +
+        `It blocks no request-serving loop; if its jobs wait too long, add workers or make jobs smaller (--serving-threads if it serves requests)`,
+      impactNs: totalNs,
+    });
+  }
+  for (const thread of input.threads) {
+    if (thread.longTasks.count === 0 || atCapacity.has(thread.threadId)) continue;
     const worst = input.longTasks.items.find((t) => t.threadId === thread.threadId);
     const { count, totalNs, maxNs } = thread.longTasks;
     const critical = maxNs >= Math.min(CRITICAL_LONG_TASK_NS, CRITICAL_LONG_TASK_FACTOR * input.longTasks.thresholdNs);
@@ -46,6 +81,17 @@ export function buildFindings(input: FindingInputs): Finding[] {
     const top = found !== undefined && found.site.frame.url === '' && found.site.frame.line === 0 && found.site.frame.function.startsWith('(') ? undefined : found;
     const at = `of at least ${formatDuration(input.longTasks.thresholdNs)}`;
     let message: string;
+    const servesRequests = thread.role !== 'background';
+    if (!servesRequests) {
+      findings.push({
+        severity: 'info',
+        kind: 'long-task',
+        threadId: thread.threadId,
+        message: `${thread.name}, a background worker, ran ${tasks} ${at}${top === undefined ? '' : `, ${formatPercent(top.share)} of the sampled time in ${siteSentence(top.site)}`}; ${detail}. It serves no requests (--serving-threads if it does)`,
+        impactNs: totalNs,
+      });
+      continue;
+    }
     if (top === undefined) message = `${thread.name} was blocked by ${tasks} ${at}; ${detail}`;
     else if (top.share >= SOLE_BLOCKER_SHARE) {
       const inTasks = count === 1 ? `in a long task ${at}` : `in ${formatCount(count)} long tasks ${at}`;
@@ -133,7 +179,10 @@ export function buildFindings(input: FindingInputs): Finding[] {
       impactNs: 0,
     });
   }
-  findings.sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || b.impactNs - a.impactNs);
+  // Within a severity, what request-serving loops felt leads: their long tasks before anything else.
+  const roles = new Map(input.threads.map((t) => [t.threadId, t.role] as const));
+  const userRank = (f: Finding): number => (f.kind === 'long-task' && f.threadId !== null && roles.get(f.threadId) !== 'background' ? 0 : 1);
+  findings.sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || userRank(a) - userRank(b) || b.impactNs - a.impactNs);
   // An unbalanced pool is the usual cause of idle workers: name the cause before its symptom.
   const idle = findings.findIndex((f) => f.kind === 'idle-worker');
   const pool = findings.findIndex((f) => f.kind === 'unbalanced-pool');

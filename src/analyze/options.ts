@@ -31,14 +31,20 @@ export interface AnalysisOptions {
    * the main thread by kind). Every thread section and the findings are limited to them. Default: all.
    */
   threads?: readonly string[];
+  /**
+   * Workers whose names match one of these globs serve requests (role "serving"): their long tasks
+   * rank with the main thread's. Other workers are background work. Default: none.
+   */
+  servingThreads?: readonly string[];
 }
 
-export type ResolvedAnalysisOptions = Required<Omit<AnalysisOptions, 'sinceNs' | 'untilNs' | 'operations' | 'threads'>> & {
+export type ResolvedAnalysisOptions = Required<Omit<AnalysisOptions, 'sinceNs' | 'untilNs' | 'operations' | 'threads' | 'servingThreads'>> & {
   sinceNs: number;
   untilNs: number;
   operations: OperationsAnalysisOptions;
   /** Empty: every thread. */
   threads: readonly string[];
+  servingThreads: readonly string[];
 };
 
 export const DEFAULT_ANALYSIS_OPTIONS = {
@@ -67,7 +73,8 @@ export function resolveAnalysisOptions(options: AnalysisOptions = {}): ResolvedA
     sinceNs: check('sinceNs', options.sinceNs ?? -Infinity, (v) => !Number.isNaN(v)),
     untilNs: check('untilNs', options.untilNs ?? Infinity, (v) => !Number.isNaN(v)),
     operations: options.operations ?? {},
-    threads: checkThreads(options.threads),
+    threads: checkThreads('threads', options.threads),
+    servingThreads: checkThreads('servingThreads', options.servingThreads),
   };
   if (!(resolved.sinceNs < resolved.untilNs)) {
     throw new RangeError(`looptrace: sinceNs (${resolved.sinceNs}) must be before untilNs (${resolved.untilNs})`);
@@ -75,13 +82,13 @@ export function resolveAnalysisOptions(options: AnalysisOptions = {}): ResolvedA
   return resolved;
 }
 
-function checkThreads(threads: readonly string[] | undefined): readonly string[] {
+function checkThreads(name: string, threads: readonly string[] | undefined): readonly string[] {
   if (threads === undefined) return [];
-  if (!Array.isArray(threads)) throw new RangeError(`looptrace: analysis option threads must be an array of name patterns, got ${JSON.stringify(threads) ?? String(threads)}`);
+  if (!Array.isArray(threads)) throw new RangeError(`looptrace: analysis option ${name} must be an array of name patterns, got ${JSON.stringify(threads) ?? String(threads)}`);
   try {
     return threads.map(checkThreadPattern);
   } catch (error) {
-    if (error instanceof ThreadPatternError) throw new RangeError(`looptrace: analysis option threads: ${error.message}`);
+    if (error instanceof ThreadPatternError) throw new RangeError(`looptrace: analysis option ${name}: ${error.message}`);
     throw error;
   }
 }

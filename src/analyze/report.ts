@@ -190,13 +190,15 @@ export interface ReportOptions {
   sourceMaps: boolean;
   /** The --thread patterns the report is limited to; null when it covers every thread. */
   threads: string[] | null;
+  /** The --serving-threads patterns: workers whose names match serve requests; null when none were given. */
+  servingThreads: string[] | null;
 }
 
 export type Severity = 'critical' | 'warning' | 'info';
 
 export interface Finding {
   severity: Severity;
-  kind: 'long-task' | 'unbalanced-pool' | 'idle-worker' | 'threadpool-pressure' | 'dropped-records' | 'damaged-trace' | 'untraced-workers';
+  kind: 'long-task' | 'worker-capacity' | 'unbalanced-pool' | 'idle-worker' | 'threadpool-pressure' | 'dropped-records' | 'damaged-trace' | 'untraced-workers';
   /** The thread the finding is about, when there is one. */
   threadId: number | null;
   message: string;
@@ -213,12 +215,19 @@ export interface Percentiles {
   meanNs: number;
 }
 
+export type ThreadRole = 'main' | 'serving' | 'background';
+
 export interface ThreadReport {
   /** looptrace's thread id: 1 is the main thread, 2 and up workers in start order. */
   threadId: number;
   /** worker_threads' threadId (0 for the main thread), or null when the trace does not say. */
   nodeThreadId: number | null;
   kind: 'main' | 'worker' | 'unknown';
+  /**
+   * What the loop is for, which decides how much its blocking matters: the main thread serves
+   * requests; a worker is background work unless --serving-threads names it.
+   */
+  role: ThreadRole;
   name: string;
   firstNs: number;
   lastNs: number;

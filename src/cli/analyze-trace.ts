@@ -138,6 +138,7 @@ function run(argv: readonly string[]): number {
         operations: operationsOptions(options),
         sourceMaps: options.sourceMaps,
         ...(options.threads.length > 0 ? { threads: options.threads } : {}),
+        ...(options.servingThreads.length > 0 ? { servingThreads: options.servingThreads } : {}),
         since: options.since,
         until: options.until,
         jsonl,

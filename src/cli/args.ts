@@ -28,6 +28,8 @@ export interface CliOptions {
   failOn: FailOnCondition[];
   /** --thread patterns (globs over thread names); empty for every thread. */
   threads: string[];
+  /** --serving-threads patterns: workers that serve requests. */
+  servingThreads: string[];
   progress: boolean;
   /** Map frames of sampled stacks through source maps on disk (--no-source-maps: off). */
   sourceMaps: boolean;
@@ -105,6 +107,17 @@ const FLAGS: Record<string, Flag> = {
       }
     },
   },
+  '--serving-threads': {
+    takesValue: true,
+    apply: (o, v, f) => {
+      try {
+        o.servingThreads.push(checkThreadPattern(v));
+      } catch (error) {
+        if (error instanceof ThreadPatternError) throw new UsageError(`${f}: ${error.message}`);
+        throw error;
+      }
+    },
+  },
   '--html': { takesValue: true, apply: (o, v) => (o.html = v) },
   '--perfetto': { takesValue: true, apply: (o, v) => (o.perfetto = v) },
   '--chrome-trace': { takesValue: true, apply: (o, v) => (o.chromeTrace = v) },
@@ -142,6 +155,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     top: undefined,
     failOn: [],
     threads: [],
+    servingThreads: [],
     progress: true,
     sourceMaps: true,
     color: undefined,
@@ -256,6 +270,9 @@ Threads
   --thread <pattern>       report only threads whose name matches (a glob: main, 'worker*',
                            'worker ? (pool.mjs)'); repeatable. Threads, long tasks, blocking
                            code, idle workers and findings are all limited to them
+  --serving-threads <pattern>  workers whose names match serve requests: their long tasks
+                           rank with the main thread's (default: workers are background work,
+                           and a busy pool is a capacity finding); repeatable
 
 ${OPERATION_USAGE}
 CI

@@ -54,11 +54,12 @@ function renderReport(r: TraceReport, p: Palette, title: string | undefined, all
   out.push('');
 
   out.push(p.bold('Threads'));
-  const rows: string[][] = [['thread', 'iterations', 'util', 'busy', 'blocked', 'p50', 'p99', 'max stretch', 'ev/iter', 'waiting', 'GC', 'dropped']];
+  const rows: string[][] = [['thread', 'role', 'iterations', 'util', 'busy', 'blocked', 'p50', 'p99', 'max stretch', 'ev/iter', 'waiting', 'GC', 'dropped']];
   for (const th of r.threads.slice(0, MAX_THREAD_ROWS)) {
     const util = formatPercent(th.utilization);
     rows.push([
       esc(th.name),
+      th.role === 'main' ? 'main' : th.role === 'serving' ? 'serving' : 'background',
       formatCount(th.iterations),
       (th.utilization ?? 0) >= r.options.saturation ? p.red(util) : util,
       formatDuration(th.busyNs),
@@ -72,9 +73,9 @@ function renderReport(r: TraceReport, p: Palette, title: string | undefined, all
       th.droppedRecords === 0 ? '0' : p.yellow(formatCount(th.droppedRecords)),
     ]);
   }
-  out.push(...table(rows, 'lrrrrrrrrrrr', p));
+  out.push(...table(rows, 'llrrrrrrrrrrr', p));
   if (r.threads.length > MAX_THREAD_ROWS) out.push(p.dim(`  … and ${r.threads.length - MAX_THREAD_ROWS} more threads (--json lists all)`));
-  out.push(p.dim('  util = busy / (busy + blocked); stretch = uninterrupted busy time between polls; waiting = polls that found I/O events already waiting; GC = pause time (pauses)'));
+  out.push(p.dim('  role: main and serving loops answer requests (--serving-threads), background workers do other work; util = busy / (busy + blocked); stretch = uninterrupted busy time between polls; waiting = polls that found I/O events already waiting; GC = pause time (pauses)'));
   out.push('');
 
   const shown = shownLongTasks(r);
