@@ -278,7 +278,28 @@ describe('idle workers', () => {
     expect(r.findings).toEqual([]);
   });
 
-  it('counts a backlog (polls finding events waiting) as work waiting', () => {
+  it('counts a backlog of a sibling worker (polls finding events waiting) as work waiting', () => {
+    // Worker 1 is 30% busy, not saturated, but every poll finds three events already waiting: its pool is behind.
+    const behind = [];
+    for (let t = 0; t + ms(10) <= span; t += ms(10)) behind.push(ps(t), pe(t + ms(7), ms(7), 3, 3));
+    const r = analyzeFrames(threads.slice(0, 3), [
+      { threadId: 1, records: rhythm(0, span, ms(1), ms(9)) },
+      { threadId: 2, records: behind },
+      { threadId: 3, records: rhythm(0, span, ms(1), ms(99)) },
+    ]);
+    expect(r.idleWorkers.episodes.count).toBe(1);
+    expect(r.idleWorkers.episodes.items[0]).toMatchObject({ threadId: 3, peer: { threadId: 2, reason: 'events-waiting' } });
+    // Events waiting on a worker that is almost idle (starting up, shutting down) are no backlog.
+    const quiet = [];
+    for (let t = 0; t + ms(10) <= span; t += ms(10)) quiet.push(ps(t), pe(t + ms(9.5), ms(9.5), 3, 3));
+    const q = analyzeFrames(threads.slice(0, 3), [
+      { threadId: 2, records: quiet },
+      { threadId: 3, records: rhythm(0, span, ms(1), ms(99)) },
+    ]);
+    expect(q.idleWorkers.episodes.count).toBe(0);
+  });
+
+  it('is no evidence that work waited for a pool when only the main thread was saturated or behind', () => {
     const busy = [];
     for (let t = 0; t + ms(10) <= span; t += ms(10)) busy.push(ps(t), pe(t + ms(1), 0, 3, 3));
     const r = analyzeFrames(threads.slice(0, 3), [
@@ -286,9 +307,19 @@ describe('idle workers', () => {
       { threadId: 2, records: rhythm(0, span, ms(1), ms(99)) },
       { threadId: 3, records: rhythm(0, span, ms(1), ms(99)) },
     ]);
-    // The main loop never blocks, so it is saturated as well as behind; workers idle meanwhile.
-    expect(r.idleWorkers.episodes.count).toBe(2);
-    expect(r.idleWorkers.episodes.items[0]!.peer.threadId).toBe(1);
+    // The main loop never blocks, so it is saturated as well as behind; its work is not the pool's.
+    expect(r.threads[0]!.utilization).toBeGreaterThan(0.8);
+    expect(r.idleWorkers.episodes.count).toBe(0);
+    expect(r.findings.some((f) => f.kind === 'idle-worker')).toBe(false);
+  });
+
+  it('is no evidence when a worker of another pool was saturated', () => {
+    const r = analyzeFrames([MAIN, worker(2, 1, '(resize.mjs)'), worker(3, 2, '(mail.mjs)'), worker(4, 3, '(mail.mjs)')], [
+      { threadId: 2, records: rhythm(0, span, ms(9), ms(1)) },
+      { threadId: 3, records: rhythm(0, span, ms(1), ms(99)) },
+      { threadId: 4, records: rhythm(0, span, ms(1), ms(99)) },
+    ]);
+    expect(r.idleWorkers.episodes.count).toBe(0);
   });
 });
 

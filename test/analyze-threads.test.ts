@@ -147,3 +147,19 @@ describe('ranking by user impact', () => {
     expect(cli(['--serving-threads', '']).status).toBe(2);
   });
 });
+
+describe('idle-worker evidence', () => {
+  it('raises no idle-worker alarm for an idle pool beside a saturated main thread', async () => {
+    const path = join(tempDir(), 'idle-pool.bin');
+    const run = await runFixture('../analyze/pool-http.mjs', { path, requests: 20, slowMs: 60, slowEvery: 1, gapMs: 0, jobs: 0, jobMs: 0 }, { timeoutMs: 60_000 });
+    expectCleanExit(run);
+    const out = spawnSync(process.execPath, [CLI, path, '--json'], { encoding: 'utf8', timeout: 30_000 });
+    const r = JSON.parse(out.stdout) as TraceReport;
+    const main = r.threads.find((t) => t.kind === 'main')!;
+    expect(main.utilization, describeRun(run)).toBeGreaterThan(0.8);
+    expect(r.idleWorkers.pools).toHaveLength(1);
+    expect(r.idleWorkers.episodes.count, JSON.stringify(r.idleWorkers.episodes.items)).toBe(0);
+    expect(r.findings.some((f) => f.kind === 'idle-worker')).toBe(false);
+    expect(r.findings[0]).toMatchObject({ kind: 'long-task', threadId: main.threadId });
+  }, 90_000);
+});

@@ -91,7 +91,7 @@ function renderReport(r: TraceReport, p: Palette, title: string | undefined, all
   if (maps.length > 0) out.push(...maps, '');
 
   const iw = r.idleWorkers;
-  out.push(p.bold('Idle workers') + p.dim(` (blocked in polls ≥ ${formatDuration(iw.idleThresholdNs)} while another thread was ≥ ${formatPercent(iw.saturation)} busy or behind)`));
+  out.push(p.bold('Idle workers') + p.dim(` (blocked in polls ≥ ${formatDuration(iw.idleThresholdNs)} while a worker of the same pool was ≥ ${formatPercent(iw.saturation)} busy or behind)`));
   if (iw.pools.length === 0 && iw.episodes.count === 0) out.push('  no worker pools in the trace (workers running the same script form a pool)');
   for (const pool of iw.pools) {
     out.push(`  pool ${esc(pool.script)}: ${pool.unbalanced ? p.yellow('unbalanced') : 'balanced'}: ${esc(pool.summary)}`);
@@ -108,7 +108,7 @@ function renderReport(r: TraceReport, p: Palette, title: string | undefined, all
       out.push(`    ${esc(e.threadName)} idle ${formatDuration(e.idleNs)} of ${formatDuration(e.durationNs)} from ${timeOfDay(e.startIso)} while ${esc(e.peer.name)} was ${why}`);
     }
   } else if (iw.pools.length > 0) {
-    out.push(p.dim('  no episode of a worker idle while another thread was saturated'));
+    out.push(p.dim('  no episode of a worker idle while a worker of its pool was saturated or behind'));
   }
   out.push('');
 
