@@ -330,6 +330,30 @@ describe('threadpool', () => {
     return analyzeFrames([MAIN], [{ threadId: 1, records }]);
   }
 
+  it('reports a sub-second burst far above normal as its own finding, with its window', () => {
+    // Probes every 100 ms wait 20 µs, but three in a row at 3.1-3.3 s wait 60, 45 and 30 ms: 135 ms of
+    // queueing in a third of a second, too short for the 3 s sustain.
+    const records = [];
+    for (let i = 0; i < 100; i++) {
+      const burst = [60e6, 45e6, 30e6][i - 31];
+      records.push(probe(ms(i * 100), burst ?? 20_000));
+    }
+    const r = analyzeFrames([MAIN], [{ threadId: 1, records }]);
+    const tp = r.threadpool;
+    expect(tp.pressure.flagged).toBe(false);
+    expect(tp.bursts.items).toEqual([
+      { startNs: ms(3040), endNs: ms(3300), durationNs: ms(260), startUnixMs: ORIGIN_UNIX_MS + 3040, startIso: '2023-11-14T22:13:23.040Z', probes: 3, queuedNs: 135e6, maxNs: 60e6 },
+    ]);
+    const f = r.findings.find((x) => x.kind === 'threadpool-burst')!;
+    expect(f).toMatchObject({ severity: 'warning', impactNs: 135e6 });
+    expect(f.message).toMatch(/^The libuv threadpool was saturated in a short burst: from 22:13:23\.040 for 260 ms, 3 probes waited 135 ms in all, up to 60 ms \(median over the trace 20\.\d µs\) with UV_THREADPOOL_SIZE=4/);
+    // Less queueing than 100 ms in all is no burst; nor is a delay that is normal for this pool.
+    const small = analyzeFrames([MAIN], [{ threadId: 1, records: records.map((x) => (x.type === 'threadpoolProbe' && x.queueDelayNs > 1e6 ? { ...x, queueDelayNs: 30e6 } : x)) }]);
+    expect(small.threadpool.bursts.items).toEqual([]);
+    const slowPool = analyzeFrames([MAIN], [{ threadId: 1, records: records.map((x) => (x.type === 'threadpoolProbe' && x.queueDelayNs < 1e6 ? { ...x, queueDelayNs: 20e6 } : x)) }], { threadpoolP90Ns: 100e6 });
+    expect(slowPool.threadpool.bursts.items).toEqual([]);
+  });
+
   it('gives delay percentiles, a per-second series, and flags sustained pressure', () => {
     const r = probes((s) => (s >= 2 && s < 7 ? 50e6 : 1023));
     const tp = r.threadpool;
@@ -350,7 +374,9 @@ describe('threadpool', () => {
   it('does not flag pressure shorter than the sustain time', () => {
     const r = probes((s) => (s >= 2 && s < 4 ? 50e6 : 1023));
     expect(r.threadpool.pressure).toMatchObject({ flagged: false, totalNs: 2e9, episodes: [], advice: [] });
-    expect(r.findings).toEqual([]);
+    // Not sustained, but 50 ms waits against a 1 µs median are severe: a burst, said as such.
+    expect(r.findings.map((f) => f.kind)).toEqual(['threadpool-burst']);
+    expect(r.threadpool.bursts.items).toMatchObject([{ probes: 20, queuedNs: 1e9, maxNs: 50e6 }]);
   });
 
   it('bridges seconds without a probe (a probe waiting longer than a second) inside an episode', () => {

@@ -146,11 +146,26 @@ export function buildFindings(input: FindingInputs): Finding[] {
       kind: 'threadpool-pressure',
       threadId: null,
       message:
-        `The libuv threadpool was the bottleneck for ${formatDuration(sustainedNs)}` +
+        `Work queued for the libuv threadpool for ${formatDuration(sustainedNs)}` +
         `${pressure.episodes.length > 1 ? ` in ${pressure.episodes.length} episodes` : ''}, from ${timeOfDay(longest.startIso)}: ` +
-        `p90 queueing delay up to ${formatDuration(peak)} (threshold ${formatDuration(pressure.p90ThresholdNs)})` +
+        `the p90 queueing delay of each second reached ${formatDuration(pressure.p90ThresholdNs)} (up to ${formatDuration(peak)}, longest wait ${formatDuration(Math.max(...pressure.episodes.map((e) => e.maxNs)))})` +
         `${size === null ? '' : ` with UV_THREADPOOL_SIZE=${size}`}`,
       impactNs: sustainedNs,
+    });
+  }
+  const bursts = input.threadpool.bursts.items;
+  if (bursts.length > 0) {
+    const worst = bursts[0]!;
+    const size = input.threadpool.threadpoolSize;
+    findings.push({
+      severity: 'warning',
+      kind: 'threadpool-burst',
+      threadId: null,
+      message:
+        `The libuv threadpool was saturated in a short burst${bursts.length > 1 ? ` (${bursts.length} bursts; the worst)` : ''}: from ${timeOfDay(worst.startIso)} for ${formatDuration(worst.durationNs)}, ` +
+        `${formatCount(worst.probes)} probe${worst.probes === 1 ? '' : 's'} waited ${formatDuration(worst.queuedNs)} in all, up to ${formatDuration(worst.maxNs)} (median over the trace ${formatDuration(input.threadpool.delay.p50Ns)})` +
+        `${size === null ? '' : ` with UV_THREADPOOL_SIZE=${size}`}; too short for sustained pressure, long enough for requests using the pool (fs, dns.lookup, crypto, zlib) to wait`,
+      impactNs: bursts.reduce((sum, b) => sum + b.queuedNs, 0),
     });
   }
   const dropped = input.threads.filter((t) => t.droppedRecords > 0);

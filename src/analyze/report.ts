@@ -198,7 +198,7 @@ export type Severity = 'critical' | 'warning' | 'info';
 
 export interface Finding {
   severity: Severity;
-  kind: 'long-task' | 'worker-capacity' | 'unbalanced-pool' | 'idle-worker' | 'threadpool-pressure' | 'dropped-records' | 'damaged-trace' | 'untraced-workers';
+  kind: 'long-task' | 'worker-capacity' | 'unbalanced-pool' | 'idle-worker' | 'threadpool-pressure' | 'threadpool-burst' | 'dropped-records' | 'damaged-trace' | 'untraced-workers';
   /** The thread the finding is about, when there is one. */
   threadId: number | null;
   message: string;
@@ -441,6 +441,25 @@ export interface ThreadpoolReport {
     /** What to try, when flagged. */
     advice: string[];
   };
+  /**
+   * Severe short pressure: runs of probes delayed at least p90ThresholdNs, less than a second apart,
+   * that waited at least queuedThresholdNs in all with a longest wait at least 10× the median
+   * delay; outside sustained episodes. The most queued first.
+   */
+  bursts: { queuedThresholdNs: number; items: ThreadpoolBurst[] };
+}
+
+export interface ThreadpoolBurst {
+  /** From when the first delayed probe was queued to when the last one ran. */
+  startNs: number;
+  endNs: number;
+  durationNs: number;
+  startUnixMs: number;
+  startIso: string;
+  /** Delayed probes in the burst, their summed and their longest wait. */
+  probes: number;
+  queuedNs: number;
+  maxNs: number;
 }
 
 export interface CheckResult {

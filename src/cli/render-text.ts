@@ -24,6 +24,8 @@ const MAX_OTHER_STACKS = 2;
 const MAX_BLOCKING_ROWS = 8;
 /** A sample this late says the thread was outside JavaScript before it. */
 const LATE_SAMPLE_NS = 10e6;
+/** A trace this short may hold no threadpool probe at the default interval. */
+const SHORT_FOR_PROBES_NS = 1e9;
 
 export function renderText(reports: readonly TraceReport[], p: Palette, options: { allOperations?: boolean } = {}): string {
   return reports.map((r, i) => renderReport(r, p, reports.length > 1 ? `Trace ${i + 1} of ${reports.length}` : undefined, options.allOperations === true)).join('\n' + '─'.repeat(72) + '\n\n');
@@ -49,7 +51,10 @@ function renderReport(r: TraceReport, p: Palette, title: string | undefined, all
   out.push('');
 
   out.push(p.bold('Findings, worst first'));
-  if (r.findings.length === 0 && t.records > 0) out.push(`  ${p.green('✔')} No long tasks, idle workers or threadpool pressure at the thresholds below.`);
+  if (r.findings.length === 0 && t.records > 0) {
+    const probes = r.threadpool.delay.count === 0 ? '; no threadpool probes, so the threadpool was not checked' : '';
+    out.push(`  ${p.green('✔')} No long tasks, idle workers or threadpool pressure at the thresholds below${probes}.`);
+  }
   for (const f of r.findings) out.push(`  ${marker(f, p)} ${esc(f.message)}`);
   out.push('');
 
@@ -112,7 +117,7 @@ function renderReport(r: TraceReport, p: Palette, title: string | undefined, all
   }
   out.push('');
 
-  out.push(...renderThreadpool(r.threadpool, p));
+  out.push(...renderThreadpool(r.threadpool, r.trace.durationNs, p));
   if (r.operations !== undefined) out.push('', ...renderOperations(r.operations, p, allOperations));
 
   if (r.checks.length > 0) {
@@ -250,12 +255,12 @@ function renderSourceMaps(m: SourceMapSummary, hasSamples: boolean, p: Palette):
   return out;
 }
 
-function renderThreadpool(tp: ThreadpoolReport, p: Palette): string[] {
+function renderThreadpool(tp: ThreadpoolReport, traceNs: number, p: Palette): string[] {
   const out: string[] = [];
   const size = tp.threadpoolSize === null ? 'size not recorded' : `UV_THREADPOOL_SIZE=${tp.threadpoolSize}`;
   out.push(p.bold('Threadpool') + p.dim(` (${size}; queueing delay of ${formatCount(tp.delay.count)} probes)`));
   if (tp.delay.count === 0) {
-    out.push('  no threadpool probes in the trace (threadpoolProbeIntervalMs 0, or the main thread was not traced)');
+    out.push(`  no threadpool probes in the trace: it spans ${formatDuration(traceNs)}${traceNs < SHORT_FOR_PROBES_NS ? ', perhaps shorter than the probe interval (threadpoolProbeIntervalMs, 50 ms by default)' : ''}; or probes were off (threadpoolProbeIntervalMs 0), or the main thread was not traced`);
     return out;
   }
   const d = tp.delay;
@@ -278,12 +283,15 @@ function renderThreadpool(tp: ThreadpoolReport, p: Palette): string[] {
   const pr = tp.pressure;
   if (pr.flagged) {
     for (const e of pr.episodes) {
-      out.push(`  ${p.red('✖')} pressure for ${formatDuration(e.durationNs)} from ${timeOfDay(e.startIso)}: p90 up to ${formatDuration(e.peakP90Ns)}, max ${formatDuration(e.maxNs)}`);
+      out.push(`  ${p.red('✖')} p90 at or above ${formatDuration(pr.p90ThresholdNs)} for ${formatDuration(e.durationNs)} from ${timeOfDay(e.startIso)}: p90 up to ${formatDuration(e.peakP90Ns)}, max ${formatDuration(e.maxNs)}`);
     }
     for (const line of pr.advice) out.push(`  → ${line}`);
   } else {
     const brief = pr.totalNs > 0 ? ` (p90 reached it for ${formatDuration(pr.totalNs)}, never for ${formatDuration(pr.sustainNs)} on end)` : '';
-    out.push(`  ${p.green('✔')} no sustained pressure: p90 stayed under ${formatDuration(pr.p90ThresholdNs)}${brief}`);
+    out.push(`  ${tp.bursts.items.length > 0 ? p.yellow('▲') : p.green('✔')} no sustained pressure: p90 stayed under ${formatDuration(pr.p90ThresholdNs)}${brief}`);
+  }
+  for (const b of tp.bursts.items) {
+    out.push(`  ${p.yellow('▲')} burst from ${timeOfDay(b.startIso)} for ${formatDuration(b.durationNs)}: ${formatCount(b.probes)} delayed probe${b.probes === 1 ? '' : 's'} waited ${formatDuration(b.queuedNs)} in all, max ${formatDuration(b.maxNs)}`);
   }
   return out;
 }
