@@ -233,6 +233,12 @@ export class TraceAnalyzer {
       case 'operationStart':
         this.operations.operationStart(r);
         break;
+      case 'callbackStart':
+        if (r.threadId !== 0) this.tracker(r.threadId).callbackStart(t);
+        break;
+      case 'callbackEnd':
+        if (r.threadId !== 0) this.tracker(r.threadId).callbackEnd(t);
+        break;
       case 'operationEnd':
         this.operations.operationEnd(r);
         break;

@@ -235,5 +235,7 @@ export function describeTask(task: LongTask): string {
   const still = task.endedBy === 'trace-end' ? ' (still running when the trace ends)' : '';
   const gc = task.attribution.gc;
   const gcNote = gc !== null && gc.share >= GC_NOTE_SHARE ? `, ${formatPercent(gc.share)} of it in GC (${formatCount(gc.pauses)} pause${gc.pauses === 1 ? '' : 's'})` : '';
-  return `${formatDuration(task.durationNs)}${still} at ${timeOfDay(task.startIso)} in ${phase}, ${cpu}${gcNote}`;
+  const n = task.attribution.callbacks;
+  const many = n !== null && n > 1 ? `, made of ${formatCount(n)} callbacks run back to back` : '';
+  return `${formatDuration(task.durationNs)}${still} at ${timeOfDay(task.startIso)} in ${phase}${many}, ${cpu}${gcNote}`;
 }

@@ -121,6 +121,7 @@ function attribution(run: BusyRun, durationNs: number, lookup: AttributionLookup
     sampledNs: s?.sampledNs ?? 0,
     maxLagNs: s?.maxLagNs ?? 0,
     blocking: top === undefined ? null : lookup.stacks.site(top.stackId),
+    callbacks: run.callbacks,
   };
 }
 

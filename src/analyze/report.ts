@@ -306,6 +306,12 @@ export interface LongTaskAttribution {
   maxLagNs: number;
   /** Where the most sampled stack was: null without samples. */
   blocking: BlockingSite | null;
+  /**
+   * Outermost callbacks that began inside the task, from callback-mode records (CALLBACK_START):
+   * more than one says the task was many callbacks run back to back, not one long callback. Null
+   * when no callback record fell inside the task (callback mode off then).
+   */
+  callbacks: number | null;
   /** Operations that ran (or were open) on the thread during the task; absent when none. */
   operations?: { items: LongTaskOperation[]; more: number };
 }

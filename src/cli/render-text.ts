@@ -200,6 +200,9 @@ function renderLongTasks(r: TraceReport, shown: readonly ShownGroup[], p: Palett
 function taskDetails(task: LongTask, p: Palette): string[] {
   const a = task.attribution;
   const out: string[] = [];
+  if (a.callbacks !== null && a.callbacks > 1) {
+    out.push(p.dim(`     made of ${formatCount(a.callbacks)} callbacks run back to back (callback mode), not one long callback`));
+  }
   const [top, ...others] = a.stacks;
   if (top === undefined) {
     if (task.endedBy === 'trace-end') out.push(p.dim('     still running when the trace ends'));
