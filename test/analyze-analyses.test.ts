@@ -152,7 +152,7 @@ describe('long tasks', () => {
     expect(task.cpu!.ratio).toBeCloseTo(0.95, 10);
     expect(r.threads[0]!.longTasks).toEqual({ count: 1, totalNs: ms(76), maxNs: ms(76) });
     expect(r.findings[0]).toMatchObject({ kind: 'long-task', severity: 'warning', threadId: 1 });
-    expect(r.findings[0]!.message).toBe('main was blocked by a long task of at least 50 ms; the worst 76 ms at 22:13:20.024 in timers/immediates, CPU-bound (95% on CPU)');
+    expect(r.findings[0]!.message).toBe('main was busy in a long task of at least 50 ms; the worst 76 ms at 22:13:20.024 in timers/immediates, CPU-bound (95% on CPU)');
   });
 
   it('counts a stretch exactly at the threshold and not one just below', () => {

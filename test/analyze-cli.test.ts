@@ -132,7 +132,7 @@ describe('output', () => {
     expect(r.status).toBe(0);
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/looptrace analysis of synthetic, pid 4242/);
-    expect(r.stdout).toMatch(/Findings, worst first\n {2}▲ main was blocked by a long task of at least 50 ms; the worst 76 ms at 22:13:22\.010/);
+    expect(r.stdout).toMatch(/Findings, worst first\n {2}▲ main was busy in a long task of at least 50 ms; the worst 76 ms at 22:13:22\.010/);
     expect(r.stdout).toMatch(/Threads\n.*thread.*iterations.*util/);
     expect(r.stdout).toMatch(/Long tasks ≥ 50 ms: 1/);
     expect(r.stdout).toMatch(/Threadpool \(UV_THREADPOOL_SIZE=4; queueing delay of 20 probes\)/);

@@ -464,6 +464,7 @@ function threadReport(t: ThreadTracker, caps: TraceCapabilities, role: ThreadRol
     stopReason: t.stopReason >= 0 ? (STOP_REASONS[t.stopReason] ?? null) : null,
     iterations: t.iterations,
     busyNs: t.busyNs,
+    idleNs: t.blockedNs,
     blockedNs: t.blockedNs,
     utilization: total > 0 ? t.busyNs / total : null,
     busyStretch: { count: s.count, p50Ns: s.p50Ns, p90Ns: s.p90Ns, p99Ns: s.p99Ns, maxNs: s.maxNs, meanNs: s.meanNs },

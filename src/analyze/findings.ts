@@ -1,4 +1,4 @@
-// The headline answers of a report, worst first: which loop was blocked and by what, which workers
+// The headline answers of a report, worst first: which loop was busy in long tasks and running what, which workers
 // idled while work waited, whether the threadpool was the bottleneck, and whether the trace itself
 // lost data. Each finding carries the time at stake, which orders them.
 
@@ -15,7 +15,7 @@ const CRITICAL_LONG_TASK_NS = 1e9;
 /** A task that spent at least this share in GC pauses says so. */
 const GC_NOTE_SHARE = 0.1;
 
-/** A site that took at least this share of a thread's sampled time is named as what blocked it. */
+/** A site that took at least this share of a thread's sampled time is named as what kept it busy. */
 const SOLE_BLOCKER_SHARE = 0.9;
 
 const SEVERITY_RANK: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };
@@ -92,12 +92,12 @@ export function buildFindings(input: FindingInputs): Finding[] {
       });
       continue;
     }
-    if (top === undefined) message = `${thread.name} was blocked by ${tasks} ${at}; ${detail}`;
+    if (top === undefined) message = `${thread.name} was busy in ${tasks} ${at}; ${detail}`;
     else if (top.share >= SOLE_BLOCKER_SHARE) {
       const inTasks = count === 1 ? `in a long task ${at}` : `in ${formatCount(count)} long tasks ${at}`;
-      message = `${thread.name} was blocked ${formatDuration(totalNs)} by ${siteSentence(top.site)} ${inTasks}; ${detail}`;
+      message = `${thread.name} was kept busy ${formatDuration(totalNs)} by ${siteSentence(top.site)} ${inTasks}; ${detail}`;
     } else {
-      message = `${thread.name} was blocked by ${tasks} ${at}, ${formatPercent(top.share)} of the sampled time in ${siteSentence(top.site)}; ${detail}`;
+      message = `${thread.name} was busy in ${tasks} ${at}, ${formatPercent(top.share)} of the sampled time in ${siteSentence(top.site)}; ${detail}`;
     }
     findings.push({
       severity: critical ? 'critical' : 'warning',
@@ -130,7 +130,7 @@ export function buildFindings(input: FindingInputs): Finding[] {
       kind: 'idle-worker',
       threadId: worst.threadId,
       message:
-        `Idle workers while work waited: ${listWorkers(idleNames)} sat blocked ${formatDuration(episodes.totalIdleNs)} in ${formatCount(episodes.count)} episode${episodes.count === 1 ? '' : 's'}; ` +
+        `Idle workers while work waited: ${listWorkers(idleNames)} sat idle ${formatDuration(episodes.totalIdleNs)} in ${formatCount(episodes.count)} episode${episodes.count === 1 ? '' : 's'}; ` +
         `worst ${worst.threadName} idle ${formatDuration(worst.idleNs)} from ${timeOfDay(worst.startIso)} while ${worst.peer.name} ${why}`,
       impactNs: episodes.totalIdleNs,
     });

@@ -76,7 +76,7 @@ function findPools(trackers: readonly ThreadTracker[]): WorkerPool[] {
   const pools: WorkerPool[] = [];
   for (const [script, group] of groups) {
     if (group.length < 2) continue;
-    const members: PoolMember[] = group.map((t) => ({ threadId: t.threadId, name: t.name, utilization: utilizationOf(t), busyNs: t.busyNs, blockedNs: t.blockedNs }));
+    const members: PoolMember[] = group.map((t) => ({ threadId: t.threadId, name: t.name, utilization: utilizationOf(t), busyNs: t.busyNs, idleNs: t.blockedNs, blockedNs: t.blockedNs }));
     const byUtilization = [...members].sort((a, b) => (b.utilization ?? 0) - (a.utilization ?? 0) || a.threadId - b.threadId);
     const busiest = byUtilization[0]!;
     const others = byUtilization.slice(1);

@@ -235,10 +235,12 @@ export interface ThreadReport {
   stopReason: 'exited' | 'terminated' | 'telemetry-stopped' | null;
   /** POLL_END records: one per loop iteration. */
   iterations: number;
-  /** Time running callbacks (I/O callbacks and timers/immediates) vs blocked waiting for I/O. */
+  /** Time running callbacks (I/O callbacks and timers/immediates) vs idle, waiting for I/O in the poll. */
   busyNs: number;
+  idleNs: number;
+  /** The same as idleNs, under its schema-1 name (kept for compatibility). */
   blockedNs: number;
-  /** busyNs / (busyNs + blockedNs), or null when neither was measured. */
+  /** busyNs / (busyNs + idleNs), or null when neither was measured. */
   utilization: number | null;
   /** Uninterrupted busy stretches: from the end of blocking in one poll to the start of the next poll. */
   busyStretch: Percentiles;
@@ -364,6 +366,8 @@ export interface PoolMember {
   name: string;
   utilization: number | null;
   busyNs: number;
+  /** Idle, waiting for I/O in the poll; blockedNs is the same under its schema-1 name. */
+  idleNs: number;
   blockedNs: number;
 }
 

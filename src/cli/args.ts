@@ -231,9 +231,9 @@ function timeSpec(value: string, flag: string): TimeSpec {
 export const USAGE = `Usage: analyze-trace [options] <trace.bin | directory | glob>...
 
 Reads looptrace files (a file, the rotated files of a directory, or several files) and reports,
-worst first: which event loop was blocked, when, for how long and by what; which workers sat
+worst first: which event loop was busy in long tasks, when, for how long and running what; which workers sat
 idle while work waited; whether the libuv threadpool was the bottleneck; and, when the recorder
-sampled them, the JavaScript stacks of long tasks and the code that blocked the loops.
+sampled them, the JavaScript stacks of long tasks and the code that kept the loops busy.
 
 Output
   --json                   print the report as JSON (schema: docs/ANALYZE-JSON.md); several
@@ -260,7 +260,7 @@ Window
 
 Thresholds
   --long-task-ms <n>       a busy stretch this long is a long task (default 50)
-  --idle-ms <n>            a worker blocked in one poll this long is idle (default 20)
+  --idle-ms <n>            a worker waiting in one poll this long is idle (default 20)
   --saturation <ratio>     a thread this busy in a window is saturated (default 0.8)
   --threadpool-p90-ms <n>  threadpool pressure: p90 queueing delay in a second (default 10)
   --threadpool-sustain-s <n>  ... flagged when it lasts this long (default 3)

@@ -59,7 +59,7 @@ function renderReport(r: TraceReport, p: Palette, title: string | undefined, all
   out.push('');
 
   out.push(p.bold('Threads'));
-  const rows: string[][] = [['thread', 'role', 'iterations', 'util', 'busy', 'blocked', 'p50', 'p99', 'max stretch', 'ev/iter', 'waiting', 'GC', 'dropped']];
+  const rows: string[][] = [['thread', 'role', 'iterations', 'util', 'busy', 'idle', 'p50', 'p99', 'max stretch', 'ev/iter', 'waiting', 'GC', 'dropped']];
   for (const th of r.threads.slice(0, MAX_THREAD_ROWS)) {
     const util = formatPercent(th.utilization);
     rows.push([
@@ -80,7 +80,7 @@ function renderReport(r: TraceReport, p: Palette, title: string | undefined, all
   }
   out.push(...table(rows, 'llrrrrrrrrrrr', p));
   if (r.threads.length > MAX_THREAD_ROWS) out.push(p.dim(`  … and ${r.threads.length - MAX_THREAD_ROWS} more threads (--json lists all)`));
-  out.push(p.dim('  role: main and serving loops answer requests (--serving-threads), background workers do other work; util = busy / (busy + blocked); stretch = uninterrupted busy time between polls; waiting = polls that found I/O events already waiting; GC = pause time (pauses)'));
+  out.push(p.dim('  role: main and serving loops answer requests (--serving-threads), background workers do other work; busy = running callbacks, idle = waiting for I/O in the poll; util = busy / (busy + idle); stretch = uninterrupted busy time between polls; waiting = polls that found I/O events already waiting; GC = pause time (pauses)'));
   out.push('');
 
   const shown = shownLongTasks(r);
@@ -96,7 +96,7 @@ function renderReport(r: TraceReport, p: Palette, title: string | undefined, all
   if (maps.length > 0) out.push(...maps, '');
 
   const iw = r.idleWorkers;
-  out.push(p.bold('Idle workers') + p.dim(` (blocked in polls ≥ ${formatDuration(iw.idleThresholdNs)} while a worker of the same pool was ≥ ${formatPercent(iw.saturation)} busy or behind)`));
+  out.push(p.bold('Idle workers') + p.dim(` (idle in polls ≥ ${formatDuration(iw.idleThresholdNs)} while a worker of the same pool was ≥ ${formatPercent(iw.saturation)} busy or behind)`));
   if (iw.pools.length === 0 && iw.episodes.count === 0) out.push('  no worker pools in the trace (workers running the same script form a pool)');
   for (const pool of iw.pools) {
     out.push(`  pool ${esc(pool.script)}: ${pool.unbalanced ? p.yellow('unbalanced') : 'balanced'}: ${esc(pool.summary)}`);
