@@ -12,8 +12,8 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { JsonlConverter, StretchSampler, type TraceReport } from '../src/analyze/index.js';
 import { TraceDecoder, type TraceRecord } from '../src/format/index.js';
-import { DEFAULT_SCRIPTS, STACK, attributionHeader, attributionTrace, definitions, type Scripts } from './fixtures/analyze/attribution-trace.js';
-import { analyzeBytes, cpu, encodeFile, gc, ms, pe, ps, sched, stack } from './fixtures/analyze/synth.js';
+import { DEFAULT_SCRIPTS, STACK, attributionFrames, attributionHeader, attributionTrace, definitions, type Scripts } from './fixtures/analyze/attribution-trace.js';
+import { analyzeBytes, cpu, encodeFile, gc, ms, pe, ps, sched, stack, stringDef } from './fixtures/analyze/synth.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const CLI = join(ROOT, 'dist/cli/analyze-trace.js');
@@ -124,6 +124,14 @@ describe('stack samples of long tasks', () => {
     // Named as serving requests, it ranks like main.
     const serving = analyzeBytes(attributionTrace(), { sourceMaps: false, servingThreads: ['worker*'] });
     expect(serving.findings.map((f) => f.message)).toContainEqual(expect.stringMatching(/^worker 1 \(build\.mjs\) was kept busy 160 ms by runBuild \(\/srv\/app\/build\.js:5\) in execSync in a long task of at least 50 ms; the worst 160 ms/));
+    // Inferred from the trace: a worker on which operations began serves them.
+    const frames = attributionFrames();
+    frames.push({ threadId: 0, records: [stringDef(0, 77, 'GET /build')] });
+    frames.push({ threadId: 2, records: [{ type: 'operationStart', threadId: 0, timeNs: ms(400), operationId: 1, nameStringId: 77 }, { type: 'operationEnd', threadId: 0, timeNs: ms(410), operationId: 1, status: 0 }] });
+    const inferred = analyzeBytes(encodeFile(attributionHeader(), frames).bytes, { sourceMaps: false });
+    expect(inferred.threads.map((t) => t.role)).toEqual(['main', 'serving']);
+    expect(inferred.findings.map((f) => f.message)).toContainEqual(expect.stringMatching(/^worker 1 \(build\.mjs\) was kept busy 160 ms by runBuild/));
+    expect(r.threads.map((t) => t.role)).toEqual(['main', 'background']);
     // On main, buildReport took 75% of the sampled time: named with its share.
     expect(messages).toContainEqual(expect.stringMatching(/^main was busy in 2 long tasks \(350 ms in all\) of at least 50 ms, 75% of the sampled time in buildReport \(\/srv\/app\/dist\/report\.js:88\); the worst 250 ms/));
   });

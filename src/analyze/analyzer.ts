@@ -50,6 +50,8 @@ export class TraceAnalyzer {
   private readonly threadpool: ThreadpoolAnalyzer;
   private readonly strings = new Map<number, string>();
   /** worker_threads ids of workers marked untraced (a Set: rotated files may repeat nothing, but merged inputs may). */
+  /** Threads on which operations began: their loops serve requests (role "serving"). */
+  private readonly operationThreads = new Set<number>();
   private readonly untracedWorkers = new Set<number>();
   private readonly stacks = new Map<number, StackFrame[]>();
   private readonly diagnostics: DiagnosticEntry[] = [];
@@ -232,6 +234,7 @@ export class TraceAnalyzer {
         break;
       case 'operationStart':
         this.operations.operationStart(r);
+        if (r.threadId !== 0) this.operationThreads.add(r.threadId);
         break;
       case 'callbackStart':
         if (r.threadId !== 0) this.tracker(r.threadId).callbackStart(t);
@@ -287,7 +290,10 @@ export class TraceAnalyzer {
     const serving = threadMatcher(this.options.servingThreads);
     const roleOf = (t: ThreadTracker): ThreadRole => {
       const kind = kindName(t.kind, t.threadId);
-      return kind === 'main' ? 'main' : this.options.servingThreads.length > 0 && serving({ name: this.threadName(t.threadId), kind }) ? 'serving' : 'background';
+      if (kind === 'main') return 'main';
+      if (this.options.servingThreads.length > 0 && serving({ name: this.threadName(t.threadId), kind })) return 'serving';
+      // A worker on which operations (requests, traced units of work) began serves them.
+      return this.operationThreads.has(t.threadId) ? 'serving' : 'background';
     };
     const threads = trackers.filter((t) => (t.firstNs >= 0 || t.busyNs + t.blockedNs > 0) && selected(t.threadId)).map((t) => threadReport(t, capabilities, roleOf(t)));
     const longTasks = this.longTasks.report(clock, lookup, selected, isMain);

@@ -224,8 +224,9 @@ export interface ThreadReport {
   nodeThreadId: number | null;
   kind: 'main' | 'worker' | 'unknown';
   /**
-   * What the loop is for, which decides how much its blocking matters: the main thread serves
-   * requests; a worker is background work unless --serving-threads names it.
+   * What the loop is for, which decides how much its long tasks matter: the main thread serves
+   * requests; so does a worker on which operations began or that --serving-threads names; other
+   * workers are background work.
    */
   role: ThreadRole;
   name: string;

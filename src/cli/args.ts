@@ -271,8 +271,9 @@ Threads
                            'worker ? (pool.mjs)'); repeatable. Threads, long tasks, blocking
                            code, idle workers and findings are all limited to them
   --serving-threads <pattern>  workers whose names match serve requests: their long tasks
-                           rank with the main thread's (default: workers are background work,
-                           and a busy pool is a capacity finding); repeatable
+                           rank with the main thread's (default: a worker serves requests when
+                           operations began on it; others are background work, and a busy pool
+                           is a capacity finding); repeatable
 
 ${OPERATION_USAGE}
 CI
