@@ -152,7 +152,7 @@ describe('long tasks', () => {
     expect(task.cpu!.ratio).toBeCloseTo(0.95, 10);
     expect(r.threads[0]!.longTasks).toEqual({ count: 1, totalNs: ms(76), maxNs: ms(76) });
     expect(r.findings[0]).toMatchObject({ kind: 'long-task', severity: 'warning', threadId: 1 });
-    expect(r.findings[0]!.message).toBe('main was blocked by a long task of at least 50 ms; the worst 76 ms at 22:13:20.024 in timers/immediates, CPU-bound (95% on CPU)');
+    expect(r.findings[0]!.message).toBe('main was busy in a long task of at least 50 ms; the worst 76 ms at 22:13:20.024 in timers/immediates, CPU-bound (95% on CPU)');
   });
 
   it('counts a stretch exactly at the threshold and not one just below', () => {
@@ -278,7 +278,28 @@ describe('idle workers', () => {
     expect(r.findings).toEqual([]);
   });
 
-  it('counts a backlog (polls finding events waiting) as work waiting', () => {
+  it('counts a backlog of a sibling worker (polls finding events waiting) as work waiting', () => {
+    // Worker 1 is 30% busy, not saturated, but every poll finds three events already waiting: its pool is behind.
+    const behind = [];
+    for (let t = 0; t + ms(10) <= span; t += ms(10)) behind.push(ps(t), pe(t + ms(7), ms(7), 3, 3));
+    const r = analyzeFrames(threads.slice(0, 3), [
+      { threadId: 1, records: rhythm(0, span, ms(1), ms(9)) },
+      { threadId: 2, records: behind },
+      { threadId: 3, records: rhythm(0, span, ms(1), ms(99)) },
+    ]);
+    expect(r.idleWorkers.episodes.count).toBe(1);
+    expect(r.idleWorkers.episodes.items[0]).toMatchObject({ threadId: 3, peer: { threadId: 2, reason: 'events-waiting' } });
+    // Events waiting on a worker that is almost idle (starting up, shutting down) are no backlog.
+    const quiet = [];
+    for (let t = 0; t + ms(10) <= span; t += ms(10)) quiet.push(ps(t), pe(t + ms(9.5), ms(9.5), 3, 3));
+    const q = analyzeFrames(threads.slice(0, 3), [
+      { threadId: 2, records: quiet },
+      { threadId: 3, records: rhythm(0, span, ms(1), ms(99)) },
+    ]);
+    expect(q.idleWorkers.episodes.count).toBe(0);
+  });
+
+  it('is no evidence that work waited for a pool when only the main thread was saturated or behind', () => {
     const busy = [];
     for (let t = 0; t + ms(10) <= span; t += ms(10)) busy.push(ps(t), pe(t + ms(1), 0, 3, 3));
     const r = analyzeFrames(threads.slice(0, 3), [
@@ -286,9 +307,19 @@ describe('idle workers', () => {
       { threadId: 2, records: rhythm(0, span, ms(1), ms(99)) },
       { threadId: 3, records: rhythm(0, span, ms(1), ms(99)) },
     ]);
-    // The main loop never blocks, so it is saturated as well as behind; workers idle meanwhile.
-    expect(r.idleWorkers.episodes.count).toBe(2);
-    expect(r.idleWorkers.episodes.items[0]!.peer.threadId).toBe(1);
+    // The main loop never blocks, so it is saturated as well as behind; its work is not the pool's.
+    expect(r.threads[0]!.utilization).toBeGreaterThan(0.8);
+    expect(r.idleWorkers.episodes.count).toBe(0);
+    expect(r.findings.some((f) => f.kind === 'idle-worker')).toBe(false);
+  });
+
+  it('is no evidence when a worker of another pool was saturated', () => {
+    const r = analyzeFrames([MAIN, worker(2, 1, '(resize.mjs)'), worker(3, 2, '(mail.mjs)'), worker(4, 3, '(mail.mjs)')], [
+      { threadId: 2, records: rhythm(0, span, ms(9), ms(1)) },
+      { threadId: 3, records: rhythm(0, span, ms(1), ms(99)) },
+      { threadId: 4, records: rhythm(0, span, ms(1), ms(99)) },
+    ]);
+    expect(r.idleWorkers.episodes.count).toBe(0);
   });
 });
 
@@ -298,6 +329,30 @@ describe('threadpool', () => {
     for (let i = 0; i < seconds * 10; i++) records.push(probe(ms(i * 100 + 50), delayAt(Math.floor(i / 10))));
     return analyzeFrames([MAIN], [{ threadId: 1, records }]);
   }
+
+  it('reports a sub-second burst far above normal as its own finding, with its window', () => {
+    // Probes every 100 ms wait 20 µs, but three in a row at 3.1-3.3 s wait 60, 45 and 30 ms: 135 ms of
+    // queueing in a third of a second, too short for the 3 s sustain.
+    const records = [];
+    for (let i = 0; i < 100; i++) {
+      const burst = [60e6, 45e6, 30e6][i - 31];
+      records.push(probe(ms(i * 100), burst ?? 20_000));
+    }
+    const r = analyzeFrames([MAIN], [{ threadId: 1, records }]);
+    const tp = r.threadpool;
+    expect(tp.pressure.flagged).toBe(false);
+    expect(tp.bursts.items).toEqual([
+      { startNs: ms(3040), endNs: ms(3300), durationNs: ms(260), startUnixMs: ORIGIN_UNIX_MS + 3040, startIso: '2023-11-14T22:13:23.040Z', probes: 3, queuedNs: 135e6, maxNs: 60e6 },
+    ]);
+    const f = r.findings.find((x) => x.kind === 'threadpool-burst')!;
+    expect(f).toMatchObject({ severity: 'warning', impactNs: 135e6 });
+    expect(f.message).toMatch(/^The libuv threadpool was saturated in a short burst: from 22:13:23\.040 for 260 ms, 3 probes waited 135 ms in all, up to 60 ms \(median over the trace 20\.\d µs\) with UV_THREADPOOL_SIZE=4/);
+    // Less queueing than 100 ms in all is no burst; nor is a delay that is normal for this pool.
+    const small = analyzeFrames([MAIN], [{ threadId: 1, records: records.map((x) => (x.type === 'threadpoolProbe' && x.queueDelayNs > 1e6 ? { ...x, queueDelayNs: 30e6 } : x)) }]);
+    expect(small.threadpool.bursts.items).toEqual([]);
+    const slowPool = analyzeFrames([MAIN], [{ threadId: 1, records: records.map((x) => (x.type === 'threadpoolProbe' && x.queueDelayNs < 1e6 ? { ...x, queueDelayNs: 20e6 } : x)) }], { threadpoolP90Ns: 100e6 });
+    expect(slowPool.threadpool.bursts.items).toEqual([]);
+  });
 
   it('gives delay percentiles, a per-second series, and flags sustained pressure', () => {
     const r = probes((s) => (s >= 2 && s < 7 ? 50e6 : 1023));
@@ -319,7 +374,9 @@ describe('threadpool', () => {
   it('does not flag pressure shorter than the sustain time', () => {
     const r = probes((s) => (s >= 2 && s < 4 ? 50e6 : 1023));
     expect(r.threadpool.pressure).toMatchObject({ flagged: false, totalNs: 2e9, episodes: [], advice: [] });
-    expect(r.findings).toEqual([]);
+    // Not sustained, but 50 ms waits against a 1 µs median are severe: a burst, said as such.
+    expect(r.findings.map((f) => f.kind)).toEqual(['threadpool-burst']);
+    expect(r.threadpool.bursts.items).toMatchObject([{ probes: 20, queuedNs: 1e9, maxNs: 50e6 }]);
   });
 
   it('bridges seconds without a probe (a probe waiting longer than a second) inside an episode', () => {

@@ -12,8 +12,8 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { JsonlConverter, StretchSampler, type TraceReport } from '../src/analyze/index.js';
 import { TraceDecoder, type TraceRecord } from '../src/format/index.js';
-import { DEFAULT_SCRIPTS, STACK, attributionHeader, attributionTrace, definitions, type Scripts } from './fixtures/analyze/attribution-trace.js';
-import { analyzeBytes, cpu, encodeFile, gc, ms, pe, ps, sched, stack } from './fixtures/analyze/synth.js';
+import { DEFAULT_SCRIPTS, STACK, attributionFrames, attributionHeader, attributionTrace, definitions, type Scripts } from './fixtures/analyze/attribution-trace.js';
+import { analyzeBytes, cpu, encodeFile, gc, ms, pe, ps, sched, stack, stringDef } from './fixtures/analyze/synth.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const CLI = join(ROOT, 'dist/cli/analyze-trace.js');
@@ -119,9 +119,21 @@ describe('stack samples of long tasks', () => {
 
   it('names the blocking function in the findings', () => {
     const messages = r.findings.filter((f) => f.kind === 'long-task').map((f) => f.message);
-    expect(messages).toContainEqual(expect.stringMatching(/^worker 1 \(build\.mjs\) was blocked 160 ms by runBuild \(\/srv\/app\/build\.js:5\) in execSync in a long task of at least 50 ms; the worst 160 ms/));
+    // The worker is background work: its long task is named, but it blocked no request-serving loop.
+    expect(messages).toContainEqual(expect.stringMatching(/^worker 1 \(build\.mjs\), a background worker, ran a long task of at least 50 ms, 100% of the sampled time in runBuild \(\/srv\/app\/build\.js:5\) in execSync; the worst 160 ms/));
+    // Named as serving requests, it ranks like main.
+    const serving = analyzeBytes(attributionTrace(), { sourceMaps: false, servingThreads: ['worker*'] });
+    expect(serving.findings.map((f) => f.message)).toContainEqual(expect.stringMatching(/^worker 1 \(build\.mjs\) was kept busy 160 ms by runBuild \(\/srv\/app\/build\.js:5\) in execSync in a long task of at least 50 ms; the worst 160 ms/));
+    // Inferred from the trace: a worker on which operations began serves them.
+    const frames = attributionFrames();
+    frames.push({ threadId: 0, records: [stringDef(0, 77, 'GET /build')] });
+    frames.push({ threadId: 2, records: [{ type: 'operationStart', threadId: 0, timeNs: ms(400), operationId: 1, nameStringId: 77 }, { type: 'operationEnd', threadId: 0, timeNs: ms(410), operationId: 1, status: 0 }] });
+    const inferred = analyzeBytes(encodeFile(attributionHeader(), frames).bytes, { sourceMaps: false });
+    expect(inferred.threads.map((t) => t.role)).toEqual(['main', 'serving']);
+    expect(inferred.findings.map((f) => f.message)).toContainEqual(expect.stringMatching(/^worker 1 \(build\.mjs\) was kept busy 160 ms by runBuild/));
+    expect(r.threads.map((t) => t.role)).toEqual(['main', 'background']);
     // On main, buildReport took 75% of the sampled time: named with its share.
-    expect(messages).toContainEqual(expect.stringMatching(/^main was blocked by 2 long tasks \(350 ms in all\) of at least 50 ms, 75% of the sampled time in buildReport \(\/srv\/app\/dist\/report\.js:88\); the worst 250 ms/));
+    expect(messages).toContainEqual(expect.stringMatching(/^main was busy in 2 long tasks \(350 ms in all\) of at least 50 ms, 75% of the sampled time in buildReport \(\/srv\/app\/dist\/report\.js:88\); the worst 250 ms/));
   });
 });
 
@@ -139,7 +151,7 @@ describe('samples without frames', () => {
     ]);
     expect(a.blocking?.text).toBe('(no JavaScript on the stack)');
     expect(r.blockingCode.self.map((e) => e.site.text)).toEqual(['(stack 99, not defined in the trace)', '(no JavaScript on the stack)']);
-    expect(r.findings[0]!.message).toMatch(/^main was blocked by a long task of at least 50 ms; the worst 90 ms/);
+    expect(r.findings[0]!.message).toMatch(/^main was busy in a long task of at least 50 ms; the worst 90 ms/);
   });
 });
 
@@ -177,7 +189,7 @@ describe('GC and where off-CPU time went', () => {
     // A THREAD_CPU without THREAD_SCHED means 0 runnable when the recorder reads scheduler statistics.
     expect(task(r, ms(100)).split).toEqual({ wallNs: ms(90), onCpuNs: ms(88), offCpuNs: ms(2), runnableNs: 0, waitingNs: ms(2) });
     expect(r.threads.find((t) => t.threadId === 1)!.cpu.runnableNs).toBe(ms(6));
-    expect(r.findings.find((f) => f.threadId === 2)!.message).toContain('off CPU (2.5% on CPU: 97% waiting in a blocking call, 0.6% runnable without a core)');
+    expect(r.findings.find((f) => f.threadId === 2 && f.kind === 'long-task')!.message).toContain('off CPU (2.5% on CPU: 97% waiting in a blocking call, 0.6% runnable without a core)');
   });
 
   it('keeps the two-way split, and says so, without the scheduler-statistics bit', () => {
@@ -187,7 +199,7 @@ describe('GC and where off-CPU time went', () => {
     // The THREAD_SCHED records are in the trace, but without the bit they are not trusted either way.
     expect(task(r, ms(250)).split).toEqual({ wallNs: ms(250), onCpuNs: ms(240), offCpuNs: ms(10), runnableNs: null, waitingNs: null });
     expect(r.threads.find((t) => t.threadId === 1)!.cpu.runnableNs).toBeNull();
-    expect(r.findings.find((f) => f.threadId === 2)!.message).toContain('off CPU (2.5% on CPU: a synchronous wait or descheduled)');
+    expect(r.findings.find((f) => f.threadId === 2 && f.kind === 'long-task')!.message).toContain('off CPU (2.5% on CPU: a synchronous wait or descheduled)');
     // A 1.0 trace has no capabilities at all.
     const old = analyzeBytes(attributionTrace({ header: { capabilities: undefined, stackSampling: undefined } }), { sourceMaps: false });
     expect(old.trace.capabilities).toEqual({ bits: null, schedstat: false, stacks: false, gc: false, note: null, stackSampling: null });

@@ -108,7 +108,7 @@ describe('bad input: one clear line naming the value, exit 2, no stack trace', (
     ['a flag given a value it does not take', () => ['--json=yes', path('good.bin')], /--json takes no value, got "yes"/],
     ['a --fail-on with an unknown metric', () => ['--fail-on', 'latency>5ms', path('good.bin')], /--fail-on "latency>5ms": unknown metric "latency"/],
     ['a --fail-on duration without a unit', () => ['--fail-on', 'long-task>100', path('good.bin')], /--fail-on "long-task>100": long-task is a duration: give 100 a unit/],
-    ['a --fail-on without an operator', () => ['--fail-on=dropped', path('good.bin')], /--fail-on "dropped": expected METRIC OP VALUE/],
+    ['a --fail-on without an operator', () => ['--fail-on=dropped', path('good.bin')], /--fail-on "dropped": expected \[THREAD:\]METRIC OP VALUE/],
     ['a bad --since', () => ['--since', 'yesterday', path('good.bin')], /--since "yesterday" is neither an ISO time .* nor an offset/],
     ['--since after --until', () => ['--since', '+2s', '--until', '+1s', path('good.bin')], /--since \+2s is not before --until \+1s/],
     ['--jsonl into a missing directory', () => ['--jsonl', join(dir, 'no/such/dir/out.jsonl'), path('good.bin')], /cannot write --jsonl .*no\/such\/dir\/out\.jsonl: no such file or directory/],
@@ -132,7 +132,7 @@ describe('output', () => {
     expect(r.status).toBe(0);
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/looptrace analysis of synthetic, pid 4242/);
-    expect(r.stdout).toMatch(/Findings, worst first\n {2}▲ main was blocked by a long task of at least 50 ms; the worst 76 ms at 22:13:22\.010/);
+    expect(r.stdout).toMatch(/Findings, worst first\n {2}▲ main was busy in a long task of at least 50 ms; the worst 76 ms at 22:13:22\.010/);
     expect(r.stdout).toMatch(/Threads\n.*thread.*iterations.*util/);
     expect(r.stdout).toMatch(/Long tasks ≥ 50 ms: 1/);
     expect(r.stdout).toMatch(/Threadpool \(UV_THREADPOOL_SIZE=4; queueing delay of 20 probes\)/);

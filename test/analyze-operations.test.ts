@@ -117,7 +117,7 @@ describe('analyze-trace flags', () => {
     expect(r.stdout).toMatch(/Operations: 22 \(22 ended, 0 open at the end\)/);
     expect(r.stdout).toMatch(/GET \/orders\/:id\s+20\s+2\s+1\s+10%/);
     expect(r.stdout).toContain(`during: render (trace ${traceIdOf(7)}), GET /orders/:id (trace ${traceIdOf(7)}) [ran 65 ms inside]; 19 more running or open`);
-    expect(r.stdout).toContain('GET /health\\u001b[2J');
+    expect(r.stdout).toContain('GET /health\\x1b[2J');
     expect(r.stdout).not.toContain('\u001b[2J');
   });
 

@@ -13,14 +13,15 @@ import { buildFindings } from './findings.js';
 import { analyzeIdleWorkers } from './idle-workers.js';
 import { LongTaskCollector, roundMs, type AttributionLookup } from './long-tasks.js';
 import { resolveAnalysisOptions, type AnalysisOptions, type ResolvedAnalysisOptions } from './options.js';
-import { ANALYZE_SCHEMA_VERSION, type DecodeInfo, type DiagnosticEntry, type ThreadReport, type TraceCapabilities, type TraceFileEntry, type TraceReport } from './report.js';
+import { ANALYZE_SCHEMA_VERSION, type DecodeInfo, type DiagnosticEntry, type ThreadReport, type ThreadRole, type TraceCapabilities, type TraceFileEntry, type TraceReport } from './report.js';
 import { SelfCostAccumulator } from './self-cost.js';
 import { SourceMapResolver } from './source-maps.js';
 import { ThreadTracker, type TrackerContext } from './thread-stats.js';
 import { ThreadpoolAnalyzer } from './threadpool.js';
 import { OperationsAnalyzer } from './operations.js';
 import { BucketGrid } from './time-series.js';
-import { WallClock } from './wall-clock.js';
+import { clockAnchorOf, WallClock } from './wall-clock.js';
+import { threadMatcher } from './thread-select.js';
 
 export const GENERATOR = 'looptrace/0.1.0 analyze-trace';
 
@@ -51,6 +52,8 @@ export class TraceAnalyzer {
   private readonly selfCost = new SelfCostAccumulator();
   private readonly strings = new Map<number, string>();
   /** worker_threads ids of workers marked untraced (a Set: rotated files may repeat nothing, but merged inputs may). */
+  /** Threads on which operations began: their loops serve requests (role "serving"). */
+  private readonly operationThreads = new Set<number>();
   private readonly untracedWorkers = new Set<number>();
   private readonly stacks = new Map<number, StackFrame[]>();
   private readonly diagnostics: DiagnosticEntry[] = [];
@@ -236,6 +239,13 @@ export class TraceAnalyzer {
         break;
       case 'operationStart':
         this.operations.operationStart(r);
+        if (r.threadId !== 0) this.operationThreads.add(r.threadId);
+        break;
+      case 'callbackStart':
+        if (r.threadId !== 0) this.tracker(r.threadId).callbackStart(t);
+        break;
+      case 'callbackEnd':
+        if (r.threadId !== 0) this.tracker(r.threadId).callbackEnd(t);
         break;
       case 'operationEnd':
         this.operations.operationEnd(r);
@@ -276,16 +286,30 @@ export class TraceAnalyzer {
       stacks,
       schedstat: capabilities.schedstat,
     };
-    const threads = trackers.filter((t) => t.firstNs >= 0 || t.busyNs + t.blockedNs > 0).map((t) => threadReport(t, capabilities));
-    const longTasks = this.longTasks.report(clock, lookup);
-    for (const task of longTasks.items) {
+    const filtered = this.options.threads.length > 0;
+    const matches = threadMatcher(this.options.threads);
+    const selectedTracker = (t: ThreadTracker): boolean => !filtered || matches({ name: this.threadName(t.threadId), kind: kindName(t.kind, t.threadId) });
+    const selectedIds = new Set(trackers.filter(selectedTracker).map((t) => t.threadId));
+    const selected = (threadId: number): boolean => !filtered || selectedIds.has(threadId);
+    const isMain = (threadId: number): boolean => kindName(this.trackers[threadId]?.kind ?? -1, threadId) === 'main';
+    const serving = threadMatcher(this.options.servingThreads);
+    const roleOf = (t: ThreadTracker): ThreadRole => {
+      const kind = kindName(t.kind, t.threadId);
+      if (kind === 'main') return 'main';
+      if (this.options.servingThreads.length > 0 && serving({ name: this.threadName(t.threadId), kind })) return 'serving';
+      // A worker on which operations (requests, traced units of work) began serves them.
+      return this.operationThreads.has(t.threadId) ? 'serving' : 'background';
+    };
+    const threads = trackers.filter((t) => (t.firstNs >= 0 || t.busyNs + t.blockedNs > 0) && selected(t.threadId)).map((t) => threadReport(t, capabilities, roleOf(t)));
+    const longTasks = this.longTasks.report(clock, lookup, selected, isMain);
+    for (const task of new Set([...longTasks.items, ...longTasks.byThread.flatMap((t) => t.items)])) {
       const ops = this.operations.forTask(task.threadId, task.startNs, this.strings);
       if (ops.items.length > 0) task.attribution.operations = ops;
     }
-    const blockingCode = this.blockingCode.report(stacks);
+    const blockingCode = this.blockingCode.report(stacks, filtered ? selected : undefined);
     const threadBlocking = new Map(threads.map((t) => [t.threadId, this.blockingCode.topSite(t.threadId, stacks)] as const));
     const window = { sinceNs: this.sinceNs, untilNs: this.untilNs };
-    const idleWorkers = analyzeIdleWorkers(trackers, this.grid, { idleNs: this.options.idleNs, saturation: this.options.saturation, top: this.options.top, ...window }, clock);
+    const idleWorkers = analyzeIdleWorkers(trackers, this.grid, { idleNs: this.options.idleNs, saturation: this.options.saturation, top: this.options.top, ...window, ...(filtered ? { selected: selectedTracker } : {}) }, clock);
     const threadpool = this.threadpool.report(this.header?.threadpoolSize ?? null, clock, window);
     const decode: DecodeInfo = {
       bytes: decoderStats?.bytes ?? this.files.reduce((sum, f) => sum + f.bytes, 0),
@@ -321,6 +345,7 @@ export class TraceAnalyzer {
         endUnixMs: roundMs(clock.unixMs(endNs)),
         startIso: clock.iso(startNs),
         endIso: clock.iso(endNs),
+        clockAnchor: h === undefined ? null : clockAnchorOf(h),
         window: {
           sinceNs: Number.isFinite(this.sinceNs) ? this.sinceNs : null,
           untilNs: Number.isFinite(this.untilNs) ? this.untilNs : null,
@@ -340,8 +365,10 @@ export class TraceAnalyzer {
         threadpoolSustainNs: this.options.threadpoolSustainNs,
         top: this.options.top,
         sourceMaps: this.options.sourceMaps,
+        threads: filtered ? [...this.options.threads] : null,
+        servingThreads: this.options.servingThreads.length > 0 ? [...this.options.servingThreads] : null,
       },
-      findings: buildFindings({ threads, longTasks, idleWorkers, threadpool, decode, threadBlocking, untracedWorkers: this.untracedWorkers.size }),
+      findings: buildFindings({ threads, longTasks, idleWorkers, threadpool, decode, threadBlocking, untracedWorkers: this.untracedWorkers.size, saturation: this.options.saturation }),
       threads,
       longTasks,
       idleWorkers,
@@ -429,13 +456,19 @@ export class TraceAnalyzer {
   }
 }
 
-function threadReport(t: ThreadTracker, caps: TraceCapabilities): ThreadReport {
+/** The main thread by kind, or thread 1 when the trace never said its kind. */
+function kindName(kind: number, threadId: number): 'main' | 'worker' | 'unknown' {
+  return kind === 0 || (kind === -1 && threadId === 1) ? 'main' : kind === 1 ? 'worker' : 'unknown';
+}
+
+function threadReport(t: ThreadTracker, caps: TraceCapabilities, role: ThreadRole): ThreadReport {
   const s = t.stretches.summary();
   const total = t.busyNs + t.blockedNs;
   return {
     threadId: t.threadId,
     nodeThreadId: t.nodeThreadId,
     kind: t.kind === 0 ? 'main' : t.kind === 1 ? 'worker' : 'unknown',
+    role,
     name: t.name === '' ? `thread ${t.threadId}` : t.name,
     firstNs: Math.max(0, t.firstNs),
     lastNs: Math.max(0, t.lastNs),
@@ -443,6 +476,7 @@ function threadReport(t: ThreadTracker, caps: TraceCapabilities): ThreadReport {
     stopReason: t.stopReason >= 0 ? (STOP_REASONS[t.stopReason] ?? null) : null,
     iterations: t.iterations,
     busyNs: t.busyNs,
+    idleNs: t.blockedNs,
     blockedNs: t.blockedNs,
     utilization: total > 0 ? t.busyNs / total : null,
     busyStretch: { count: s.count, p50Ns: s.p50Ns, p90Ns: s.p90Ns, p99Ns: s.p99Ns, maxNs: s.maxNs, meanNs: s.meanNs },

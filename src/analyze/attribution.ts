@@ -112,6 +112,8 @@ export class BlockingCodeCollector {
   private sampledNs = 0;
   /** Per thread: sampled time of its long tasks. */
   private readonly threadSampledNs = new Map<number, number>();
+  /** Per thread: its sampled long tasks and samples, for a report limited to some threads. */
+  private readonly threadCounts = new Map<number, { longTasks: number; samples: number }>();
 
   add(run: BusyRun): void {
     const s = run.samples;
@@ -120,6 +122,12 @@ export class BlockingCodeCollector {
     this.samples += s.samples;
     this.sampledNs += s.sampledNs;
     this.threadSampledNs.set(run.threadId, (this.threadSampledNs.get(run.threadId) ?? 0) + s.sampledNs);
+    const counts = this.threadCounts.get(run.threadId);
+    if (counts === undefined) this.threadCounts.set(run.threadId, { longTasks: 1, samples: s.samples });
+    else {
+      counts.longTasks++;
+      counts.samples += s.samples;
+    }
     let mine = this.byThread.get(run.threadId);
     if (mine === undefined) this.byThread.set(run.threadId, (mine = new Map()));
     for (const w of s.stacks) {
@@ -128,11 +136,28 @@ export class BlockingCodeCollector {
     }
   }
 
-  report(stacks: StackResolver): BlockingCodeReport {
-    const total = this.sampledNs;
+  /** All long tasks together, or only those of the selected threads. */
+  report(stacks: StackResolver, selected?: (threadId: number) => boolean): BlockingCodeReport {
+    let byStack = this.byStack;
+    let total = this.sampledNs;
+    let longTasks = this.longTasks;
+    let samples = this.samples;
+    if (selected !== undefined) {
+      byStack = new Map();
+      total = 0;
+      longTasks = 0;
+      samples = 0;
+      for (const [threadId, mine] of this.byThread) {
+        if (!selected(threadId)) continue;
+        for (const [stackId, w] of mine) addWeight(byStack, stackId, w.samples, w.weightNs);
+        total += this.threadSampledNs.get(threadId) ?? 0;
+        longTasks += this.threadCounts.get(threadId)?.longTasks ?? 0;
+        samples += this.threadCounts.get(threadId)?.samples ?? 0;
+      }
+    }
     const self = new Map<string, { site: BlockingSite; hottestNs: number } & Weight>();
     const any = new Map<string, { site: BlockingSite; hottestNs: number } & Weight>();
-    for (const [stackId, w] of this.byStack) {
+    for (const [stackId, w] of byStack) {
       const frames = stacks.frames(stackId);
       const site = stacks.site(stackId);
       const key = siteKey(site);
@@ -172,7 +197,7 @@ export class BlockingCodeCollector {
         .sort((a, b) => b.weightNs - a.weightNs || b.samples - a.samples || (a.site.text < b.site.text ? -1 : 1))
         .slice(0, MAX_BLOCKING_ENTRIES)
         .map((e) => ({ site: e.site, samples: e.samples, weightNs: e.weightNs, share: total > 0 ? e.weightNs / total : 0 }));
-    return { longTasks: this.longTasks, samples: this.samples, sampledNs: total, self: entries(self), total: entries(any) };
+    return { longTasks, samples, sampledNs: total, self: entries(self), total: entries(any) };
   }
 
   /** The site that took most of a thread's sampled long-task time, with its share; undefined without samples. */

@@ -1,5 +1,6 @@
 // Idle workers: worker pools whose load is unbalanced, and episodes where a worker sat blocked in
-// its poll while another thread of the process was saturated or behind on I/O. Both are computed
+// its poll while a sibling of its pool (a worker running the same script) was saturated or behind:
+// work was waiting for that pool. Another thread's load (a saturated main thread) is no such evidence. Both are computed
 // at the end from the threads' totals and their activity series, so the streaming pass stays
 // cheap and memory stays bounded by the series cap.
 
@@ -13,8 +14,10 @@ import type { WallClock } from './wall-clock.js';
 
 /** A worker counts as idle in a bucket when long polls blocked it for at least this share of it. */
 const IDLE_SHARE = 0.5;
-/** A thread counts as behind when at least this share of its polls found events waiting. */
+/** A thread counts as behind when at least this share of its polls found events waiting ... */
 const BACKLOG_SHARE = 0.5;
+/** ... while it was at least this busy: a worker starting up or shutting down finds events waiting too, but is not behind on work. */
+const BACKLOG_BUSY_SHARE = 0.2;
 /** A thread needs this share of a bucket measured (busy + blocked) for its utilization to count. */
 const COVERAGE_SHARE = 0.5;
 /** Pool imbalance: the busiest worker is at least this busy ... */
@@ -30,10 +33,13 @@ export interface IdleWorkerOptions {
   top: number;
   sinceNs: number;
   untilNs: number;
+  /** Only pools with a selected member and episodes of selected workers are reported (--thread). */
+  selected?: (t: ThreadTracker) => boolean;
 }
 
 export function analyzeIdleWorkers(trackers: readonly ThreadTracker[], grid: BucketGrid | undefined, options: IdleWorkerOptions, clock: WallClock): IdleWorkersReport {
-  const pools = findPools(trackers);
+  const selected = options.selected ?? (() => true);
+  const pools = findPools(trackers).filter((pool) => trackers.some((t) => selected(t) && pool.threadIds.includes(t.threadId)));
   const episodes = grid === undefined ? { count: 0, totalIdleNs: 0, items: [] } : findEpisodes(trackers, grid, options, clock);
   return {
     idleThresholdNs: options.idleNs,
@@ -70,7 +76,7 @@ function findPools(trackers: readonly ThreadTracker[]): WorkerPool[] {
   const pools: WorkerPool[] = [];
   for (const [script, group] of groups) {
     if (group.length < 2) continue;
-    const members: PoolMember[] = group.map((t) => ({ threadId: t.threadId, name: t.name, utilization: utilizationOf(t), busyNs: t.busyNs, blockedNs: t.blockedNs }));
+    const members: PoolMember[] = group.map((t) => ({ threadId: t.threadId, name: t.name, utilization: utilizationOf(t), busyNs: t.busyNs, idleNs: t.blockedNs, blockedNs: t.blockedNs }));
     const byUtilization = [...members].sort((a, b) => (b.utilization ?? 0) - (a.utilization ?? 0) || a.threadId - b.threadId);
     const busiest = byUtilization[0]!;
     const others = byUtilization.slice(1);
@@ -128,37 +134,43 @@ function findEpisodes(trackers: readonly ThreadTracker[], grid: BucketGrid, opti
   const width = grid.widthNs;
   let endBucket = 0;
   for (const t of trackers) endBucket = Math.max(endBucket, t.activity.endBucket);
-  // The two busiest saturated or backlogged threads of each bucket: a worker's peer is the best one
-  // that is not itself.
-  const best: (BucketPeer | undefined)[][] = [];
+  // Per bucket and per pool, the two busiest saturated or backlogged workers: a worker's peer is the
+  // best one of its own pool that is not itself. Work waits for a pool only when the pool is behind;
+  // a saturated main thread (or another pool) is not work this worker could have taken.
+  const best: Map<string, (BucketPeer | undefined)[]>[] = [];
+  const poolOf = new Map(trackers.filter(isWorker).map((t) => [t, poolKey(t.name)] as const));
   for (let b = 0; b < endBucket; b++) {
-    const top: (BucketPeer | undefined)[] = [undefined, undefined];
+    const pools = new Map<string, (BucketPeer | undefined)[]>();
     const lo = Math.max(grid.startOf(b), options.sinceNs);
     const hi = Math.min(grid.startOf(b + 1), options.untilNs);
     const span = hi - lo;
     for (const t of trackers) {
+      const pool = poolOf.get(t);
+      if (pool === undefined) continue;
       const busyNs = t.activity.get(Activity.BusyNs, b);
       const coveredNs = busyNs + t.activity.get(Activity.BlockedNs, b);
       if (span <= 0 || coveredNs < COVERAGE_SHARE * span) continue;
       const polls = t.activity.get(Activity.Polls, b);
       const waitingPolls = t.activity.get(Activity.WaitingPolls, b);
       const saturated = busyNs >= options.saturation * coveredNs;
-      const backlog = polls >= 2 && waitingPolls >= BACKLOG_SHARE * polls;
+      const backlog = polls >= 2 && waitingPolls >= BACKLOG_SHARE * polls && busyNs >= BACKLOG_BUSY_SHARE * coveredNs;
       if (!saturated && !backlog) continue;
       const peer = { tracker: t, busyNs, coveredNs, waitingPolls, score: busyNs / coveredNs };
+      let top = pools.get(pool);
+      if (top === undefined) pools.set(pool, (top = [undefined, undefined]));
       if (top[0] === undefined || peer.score > top[0].score) {
         top[1] = top[0];
         top[0] = peer;
       } else if (top[1] === undefined || peer.score > top[1].score) top[1] = peer;
     }
-    best.push(top);
+    best.push(pools);
   }
 
   const worst = new TopK<IdleEpisode>(options.top, (e) => e.idleNs);
   let count = 0;
   let totalIdleNs = 0;
   for (const w of trackers) {
-    if (!isWorker(w) || w.activity.firstBucket < 0) continue;
+    if (!isWorker(w) || w.activity.firstBucket < 0 || (options.selected !== undefined && !options.selected(w))) continue;
     let open: { startBucket: number; endBucket: number; idleNs: number; peers: Map<ThreadTracker, BucketPeer> } | null = null;
     const close = (): void => {
       if (open === null) return;
@@ -191,7 +203,7 @@ function findEpisodes(trackers: readonly ThreadTracker[], grid: BucketGrid, opti
     };
     for (let b = w.activity.firstBucket; b < w.activity.endBucket; b++) {
       const idleNs = w.activity.get(Activity.IdleNs, b);
-      const top = best[b]!;
+      const top = best[b]!.get(poolOf.get(w)!) ?? [undefined, undefined];
       const peer = top[0]?.tracker === w ? top[1] : top[0];
       if (idleNs < IDLE_SHARE * width || peer === undefined) {
         close();

@@ -10,7 +10,7 @@ import type { TraceHeader, TraceRecord } from '../format/records.js';
 import { roundMs } from './long-tasks.js';
 import type { CallFrame, TraceReport } from './report.js';
 import { SourceMapResolver } from './source-maps.js';
-import { isoOf, WallClock } from './wall-clock.js';
+import { clockAnchorOf, isoOf, WallClock } from './wall-clock.js';
 
 /** Lines are handed to the sink in chunks of about this many characters. */
 const CHUNK_CHARS = 1 << 20;
@@ -66,6 +66,8 @@ export class JsonlConverter {
       fileStartNs: h.fileStartNs,
       originUnixMs: roundMs(this.clock.originUnixMs),
       originIso: isoOf(this.clock.originUnixMs),
+      originMonoNs: clockAnchorOf(h).originMonoNs,
+      originWallUnixNs: clockAnchorOf(h).originWallUnixNs,
       formatVersion: `${h.formatMajor}.${h.formatMinor}`,
       pid: h.pid ?? null,
       hostname: h.hostname ?? null,

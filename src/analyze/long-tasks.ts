@@ -3,7 +3,7 @@
 // trace holds.
 
 import type { StackResolver } from './attribution.js';
-import type { CpuVerdict, LongTask, LongTaskAttribution, LongTasksReport, TimeSplit } from './report.js';
+import type { CpuVerdict, LongTask, LongTaskAttribution, LongTasksReport, ThreadLongTasks, TimeSplit } from './report.js';
 import type { BusyRun } from './thread-stats.js';
 import { TopK } from './top-k.js';
 import type { WallClock } from './wall-clock.js';
@@ -26,28 +26,47 @@ export interface AttributionLookup {
 
 export class LongTaskCollector {
   readonly thresholdNs: number;
-  private count = 0;
-  private totalNs = 0;
-  private readonly worst: TopK<BusyRun>;
+  private readonly top: number;
+  /** Per thread: its count, total and worst runs, so any selection of threads has an exact top list. */
+  private readonly byThread = new Map<number, { count: number; totalNs: number; worst: TopK<BusyRun> }>();
 
   constructor(thresholdNs: number, top: number) {
     this.thresholdNs = thresholdNs;
-    this.worst = new TopK<BusyRun>(top, (run) => run.endNs - run.startNs);
+    this.top = top;
   }
 
   add(run: BusyRun): void {
-    this.count++;
-    this.totalNs += run.endNs - run.startNs;
-    this.worst.offer(run);
+    let mine = this.byThread.get(run.threadId);
+    if (mine === undefined) this.byThread.set(run.threadId, (mine = { count: 0, totalNs: 0, worst: new TopK<BusyRun>(this.top, (r) => r.endNs - r.startNs) }));
+    mine.count++;
+    mine.totalNs += run.endNs - run.startNs;
+    mine.worst.offer(run);
   }
 
-  report(clock: WallClock, lookup: AttributionLookup): LongTasksReport {
-    return {
-      thresholdNs: this.thresholdNs,
-      count: this.count,
-      totalNs: this.totalNs,
-      items: this.worst.sorted().map((run) => describeRun(run, clock, lookup)),
+  /** The long tasks of the selected threads (all by default); isMain orders the per-thread lists. */
+  report(clock: WallClock, lookup: AttributionLookup, selected: (threadId: number) => boolean = () => true, isMain: (threadId: number) => boolean = (id) => id === 1): LongTasksReport {
+    let count = 0;
+    let totalNs = 0;
+    const overall = new TopK<BusyRun>(this.top, (r) => r.endNs - r.startNs);
+    const described = new Map<BusyRun, LongTask>();
+    const describe = (run: BusyRun): LongTask => {
+      let task = described.get(run);
+      if (task === undefined) described.set(run, (task = describeRun(run, clock, lookup)));
+      return task;
     };
+    const byThread: ThreadLongTasks[] = [];
+    for (const [threadId, mine] of this.byThread) {
+      if (!selected(threadId)) continue;
+      count += mine.count;
+      totalNs += mine.totalNs;
+      const runs = mine.worst.sorted();
+      // The overall top K is within the union of the per-thread top Ks.
+      for (const run of runs) overall.offer(run);
+      byThread.push({ threadId, threadName: lookup.threadName(threadId), count: mine.count, totalNs: mine.totalNs, items: runs.map(describe) });
+    }
+    const worstNs = (t: ThreadLongTasks): number => t.items[0]?.durationNs ?? 0;
+    byThread.sort((a, b) => Number(isMain(b.threadId)) - Number(isMain(a.threadId)) || worstNs(b) - worstNs(a) || a.threadId - b.threadId);
+    return { thresholdNs: this.thresholdNs, count, totalNs, items: overall.sorted().map(describe), byThread };
   }
 }
 
@@ -102,6 +121,7 @@ function attribution(run: BusyRun, durationNs: number, lookup: AttributionLookup
     sampledNs: s?.sampledNs ?? 0,
     maxLagNs: s?.maxLagNs ?? 0,
     blocking: top === undefined ? null : lookup.stacks.site(top.stackId),
+    callbacks: run.callbacks,
   };
 }
 

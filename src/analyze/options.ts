@@ -2,6 +2,7 @@
 // these one for one (docs/ANALYZE-JSON.md echoes them in every report).
 
 import type { OperationsAnalysisOptions } from './operations.js';
+import { checkThreadPattern, ThreadPatternError } from './thread-select.js';
 
 export interface AnalysisOptions {
   /** A busy stretch at least this long is a long task. Default 50 ms. */
@@ -25,9 +26,26 @@ export interface AnalysisOptions {
   operations?: OperationsAnalysisOptions;
   /** Map frames of built code through source maps found on disk next to their scripts. Default true. */
   sourceMaps?: boolean;
+  /**
+   * Report only threads whose name matches one of these globs ("main", "worker*"; "main" also picks
+   * the main thread by kind). Every thread section and the findings are limited to them. Default: all.
+   */
+  threads?: readonly string[];
+  /**
+   * Workers whose names match one of these globs serve requests (role "serving"): their long tasks
+   * rank with the main thread's. Other workers are background work. Default: none.
+   */
+  servingThreads?: readonly string[];
 }
 
-export type ResolvedAnalysisOptions = Required<Omit<AnalysisOptions, 'sinceNs' | 'untilNs' | 'operations'>> & { sinceNs: number; untilNs: number; operations: OperationsAnalysisOptions };
+export type ResolvedAnalysisOptions = Required<Omit<AnalysisOptions, 'sinceNs' | 'untilNs' | 'operations' | 'threads' | 'servingThreads'>> & {
+  sinceNs: number;
+  untilNs: number;
+  operations: OperationsAnalysisOptions;
+  /** Empty: every thread. */
+  threads: readonly string[];
+  servingThreads: readonly string[];
+};
 
 export const DEFAULT_ANALYSIS_OPTIONS = {
   longTaskNs: 50e6,
@@ -55,11 +73,24 @@ export function resolveAnalysisOptions(options: AnalysisOptions = {}): ResolvedA
     sinceNs: check('sinceNs', options.sinceNs ?? -Infinity, (v) => !Number.isNaN(v)),
     untilNs: check('untilNs', options.untilNs ?? Infinity, (v) => !Number.isNaN(v)),
     operations: options.operations ?? {},
+    threads: checkThreads('threads', options.threads),
+    servingThreads: checkThreads('servingThreads', options.servingThreads),
   };
   if (!(resolved.sinceNs < resolved.untilNs)) {
     throw new RangeError(`looptrace: sinceNs (${resolved.sinceNs}) must be before untilNs (${resolved.untilNs})`);
   }
   return resolved;
+}
+
+function checkThreads(name: string, threads: readonly string[] | undefined): readonly string[] {
+  if (threads === undefined) return [];
+  if (!Array.isArray(threads)) throw new RangeError(`looptrace: analysis option ${name} must be an array of name patterns, got ${JSON.stringify(threads) ?? String(threads)}`);
+  try {
+    return threads.map(checkThreadPattern);
+  } catch (error) {
+    if (error instanceof ThreadPatternError) throw new RangeError(`looptrace: analysis option ${name}: ${error.message}`);
+    throw error;
+  }
 }
 
 function checkBoolean(name: string, value: boolean): boolean {

@@ -107,6 +107,17 @@ export interface TimeSplit {
   waitingNs: number | null;
 }
 
+/** The trace's origin on both clocks (header key 3, docs/FORMAT.md 3.3). */
+export interface ClockAnchor {
+  /** uv_hrtime (the clock of process.hrtime) at the origin, in ns, as a decimal string: it can pass 2^53. */
+  originMonoNs: string;
+  /** Wall-clock ns since the Unix epoch at the origin, as a decimal string. */
+  originWallUnixNs: string;
+  /** The same wall-clock origin in ms since the Unix epoch (with a fraction) and as ISO 8601 UTC. */
+  originUnixMs: number;
+  originIso: string;
+}
+
 export interface TraceInfo {
   /** 32 hex digits, the same in every file of the trace. */
   traceId: string;
@@ -127,6 +138,12 @@ export interface TraceInfo {
   endUnixMs: number;
   startIso: string;
   endIso: string;
+  /**
+   * The header's clock anchor, to line up the traced process's own clock readings with trace
+   * times: a `process.hrtime.bigint()` reading minus `originMonoNs` is a trace time (`…Ns`).
+   * Null when no header was read.
+   */
+  clockAnchor: ClockAnchor | null;
   /** The --since/--until window in trace time and as ISO 8601; null where open. */
   window: { sinceNs: number | null; untilNs: number | null; sinceIso: string | null; untilIso: string | null };
   /** Records inside the window (the decoder's total is decode.records). */
@@ -175,13 +192,17 @@ export interface ReportOptions {
   top: number;
   /** Whether frames were mapped through source maps (--no-source-maps turns it off). */
   sourceMaps: boolean;
+  /** The --thread patterns the report is limited to; null when it covers every thread. */
+  threads: string[] | null;
+  /** The --serving-threads patterns: workers whose names match serve requests; null when none were given. */
+  servingThreads: string[] | null;
 }
 
 export type Severity = 'critical' | 'warning' | 'info';
 
 export interface Finding {
   severity: Severity;
-  kind: 'long-task' | 'unbalanced-pool' | 'idle-worker' | 'threadpool-pressure' | 'dropped-records' | 'damaged-trace' | 'untraced-workers';
+  kind: 'long-task' | 'worker-capacity' | 'unbalanced-pool' | 'idle-worker' | 'threadpool-pressure' | 'threadpool-burst' | 'dropped-records' | 'damaged-trace' | 'untraced-workers';
   /** The thread the finding is about, when there is one. */
   threadId: number | null;
   message: string;
@@ -198,12 +219,20 @@ export interface Percentiles {
   meanNs: number;
 }
 
+export type ThreadRole = 'main' | 'serving' | 'background';
+
 export interface ThreadReport {
   /** looptrace's thread id: 1 is the main thread, 2 and up workers in start order. */
   threadId: number;
   /** worker_threads' threadId (0 for the main thread), or null when the trace does not say. */
   nodeThreadId: number | null;
   kind: 'main' | 'worker' | 'unknown';
+  /**
+   * What the loop is for, which decides how much its long tasks matter: the main thread serves
+   * requests; so does a worker on which operations began or that --serving-threads names; other
+   * workers are background work.
+   */
+  role: ThreadRole;
   name: string;
   firstNs: number;
   lastNs: number;
@@ -211,10 +240,12 @@ export interface ThreadReport {
   stopReason: 'exited' | 'terminated' | 'telemetry-stopped' | null;
   /** POLL_END records: one per loop iteration. */
   iterations: number;
-  /** Time running callbacks (I/O callbacks and timers/immediates) vs blocked waiting for I/O. */
+  /** Time running callbacks (I/O callbacks and timers/immediates) vs idle, waiting for I/O in the poll. */
   busyNs: number;
+  idleNs: number;
+  /** The same as idleNs, under its schema-1 name (kept for compatibility). */
   blockedNs: number;
-  /** busyNs / (busyNs + blockedNs), or null when neither was measured. */
+  /** busyNs / (busyNs + idleNs), or null when neither was measured. */
   utilization: number | null;
   /** Uninterrupted busy stretches: from the end of blocking in one poll to the start of the next poll. */
   busyStretch: Percentiles;
@@ -282,6 +313,12 @@ export interface LongTaskAttribution {
   maxLagNs: number;
   /** Where the most sampled stack was: null without samples. */
   blocking: BlockingSite | null;
+  /**
+   * Outermost callbacks that began inside the task, from callback-mode records (CALLBACK_START):
+   * more than one says the task was many callbacks run back to back, not one long callback. Null
+   * when no callback record fell inside the task (callback mode off then).
+   */
+  callbacks: number | null;
   /** Operations that ran (or were open) on the thread during the task; absent when none. */
   operations?: { items: LongTaskOperation[]; more: number };
 }
@@ -314,6 +351,19 @@ export interface LongTasksReport {
   totalNs: number;
   /** The worst, longest first, at most options.top. */
   items: LongTask[];
+  /**
+   * Per thread with long tasks: its worst, longest first, at most options.top each, so that busy
+   * workers never crowd the main thread out of the list. The main thread first, then by worst task.
+   */
+  byThread: ThreadLongTasks[];
+}
+
+export interface ThreadLongTasks {
+  threadId: number;
+  threadName: string;
+  count: number;
+  totalNs: number;
+  items: LongTask[];
 }
 
 export interface PoolMember {
@@ -321,6 +371,8 @@ export interface PoolMember {
   name: string;
   utilization: number | null;
   busyNs: number;
+  /** Idle, waiting for I/O in the poll; blockedNs is the same under its schema-1 name. */
+  idleNs: number;
   blockedNs: number;
 }
 
@@ -404,6 +456,25 @@ export interface ThreadpoolReport {
     /** What to try, when flagged. */
     advice: string[];
   };
+  /**
+   * Severe short pressure: runs of probes delayed at least p90ThresholdNs, less than a second apart,
+   * that waited at least queuedThresholdNs in all with a longest wait at least 10× the median
+   * delay; outside sustained episodes. The most queued first.
+   */
+  bursts: { queuedThresholdNs: number; items: ThreadpoolBurst[] };
+}
+
+export interface ThreadpoolBurst {
+  /** From when the first delayed probe was queued to when the last one ran. */
+  startNs: number;
+  endNs: number;
+  durationNs: number;
+  startUnixMs: number;
+  startIso: string;
+  /** Delayed probes in the burst, their summed and their longest wait. */
+  probes: number;
+  queuedNs: number;
+  maxNs: number;
 }
 
 export interface CheckResult {

@@ -75,6 +75,8 @@ export interface BusyRun {
   gcNs: number;
   /** The stretch's stack samples (reason 0: taken because the loop was busy), or null without any. */
   samples: RunSamples | null;
+  /** Outermost callbacks that began in the stretch (callback mode), or null when no callback record fell in it. */
+  callbacks: number | null;
   endedBy: 'poll' | 'trace-end';
 }
 
@@ -138,6 +140,10 @@ export class ThreadTracker {
   private readonly n = new Float64Array(SLOT_COUNT);
   private runGcPauses = 0;
   private runGcNs = 0;
+  /** Callback mode: nesting depth, outermost callbacks begun in the stretch, and callback records seen in it. */
+  private callbackDepth = 0;
+  private runCallbacks = 0;
+  private runCallbackRecords = 0;
   private runRunnableNs = 0;
   private sampler: StretchSampler | null = null;
   /**
@@ -236,7 +242,7 @@ export class ThreadTracker {
     n[S.RunIoNs] = 0;
     n[S.RunCpuNs] = 0;
     n[S.RunCpuWallNs] = 0;
-    if (this.runGcPauses !== 0 || this.sampler !== null || this.runRunnableNs !== 0) this.resetAttribution();
+    if (this.runGcPauses !== 0 || this.sampler !== null || this.runRunnableNs !== 0 || this.runCallbackRecords !== 0) this.resetAttribution();
     n[S.BoundaryNs] = t;
     this.boundaryIsStart = true;
   }
@@ -371,6 +377,22 @@ export class ThreadTracker {
     this.runGcNs += durationNs;
   }
 
+  /** CALLBACK_START: an outermost one is one more callback of the stretch. */
+  callbackStart(t: number): void {
+    if (this.pending !== null) this.flushPending();
+    this.touch(t);
+    if (this.callbackDepth === 0) this.runCallbacks++;
+    this.callbackDepth++;
+    this.runCallbackRecords++;
+  }
+
+  callbackEnd(t: number): void {
+    if (this.pending !== null) this.flushPending();
+    this.touch(t);
+    if (this.callbackDepth > 0) this.callbackDepth--;
+    this.runCallbackRecords++;
+  }
+
   /** A stack sample; only those taken because the loop was busy (reason 0) describe a stretch. */
   stackSample(t: number, stackId: number, reason: number, lagNs: number): void {
     if (this.pending !== null) this.flushPending();
@@ -391,6 +413,7 @@ export class ThreadTracker {
     this.n[S.PollEndNs] = -1;
     this.n[S.BoundaryNs] = -1;
     this.resetRun();
+    this.callbackDepth = 0;
     this.gaps++;
   }
 
@@ -443,6 +466,7 @@ export class ThreadTracker {
       gcPauses: this.runGcPauses,
       gcNs,
       samples: this.sampler === null ? null : this.sampler.finish(startNs, endNs),
+      callbacks: this.runCallbackRecords > 0 ? this.runCallbacks : null,
       endedBy,
     };
   }
@@ -467,6 +491,8 @@ export class ThreadTracker {
   }
 
   private resetAttribution(): void {
+    this.runCallbacks = 0;
+    this.runCallbackRecords = 0;
     this.runGcPauses = 0;
     this.runGcNs = 0;
     this.runRunnableNs = 0;

@@ -11,6 +11,12 @@ import { TopK } from './top-k.js';
 import type { WallClock } from './wall-clock.js';
 
 const SECOND_NS = 1e9;
+/** A burst: delayed probes no further apart than this ... */
+const BURST_GAP_NS = SECOND_NS;
+/** ... that waited at least this long in all: severe short pressure, reported even when too short to be sustained. */
+export const BURST_QUEUED_NS = 100e6;
+/** ... and whose longest wait is at least this many times the trace's median: far above normal. */
+const BURST_ABOVE_MEDIAN = 10;
 /** Seconds without any probe that an episode spans: a probe waiting longer than a second leaves such holes. */
 const MAX_BRIDGED_EMPTY_SECONDS = 10;
 /** Per-second histograms trade precision (6%) for size. */
@@ -39,10 +45,14 @@ export class ThreadpoolAnalyzer {
   private episode: OpenEpisode | null = null;
   private pressureNs = 0;
   private readonly sustained: TopK<OpenEpisode>;
+  /** The run of delayed probes being followed, and the severe ones found. */
+  private run: { startNs: number; endNs: number; probes: number; queuedNs: number; maxNs: number } | null = null;
+  private readonly bursts: TopK<{ startNs: number; endNs: number; probes: number; queuedNs: number; maxNs: number }>;
 
   constructor(options: ThreadpoolOptions) {
     this.options = options;
     this.sustained = new TopK<OpenEpisode>(options.top, (e) => e.endNs - e.startNs);
+    this.bursts = new TopK(options.top, (b) => b.queuedNs);
   }
 
   /** A probe stamped at timeNs (already inside the window) that waited queueDelayNs. */
@@ -60,6 +70,31 @@ export class ThreadpoolAnalyzer {
     }
     // A probe from an earlier second (threads' frames interleave) joins the open second.
     this.secondDelays.record(queueDelayNs);
+    this.followBurst(timeNs, queueDelayNs);
+  }
+
+  /** Delayed probes (at least the p90 threshold) close together form a run; a run that queued long enough is a burst. */
+  private followBurst(timeNs: number, queueDelayNs: number): void {
+    if (queueDelayNs < this.options.p90ThresholdNs) return;
+    // The probe was queued queueDelayNs before it ran (its record's time).
+    const queuedAtNs = timeNs - queueDelayNs;
+    const r = this.run;
+    if (r !== null && queuedAtNs - r.endNs <= BURST_GAP_NS && timeNs >= r.startNs) {
+      r.endNs = Math.max(r.endNs, timeNs);
+      r.probes++;
+      r.queuedNs += queueDelayNs;
+      r.maxNs = Math.max(r.maxNs, queueDelayNs);
+      return;
+    }
+    this.closeRun();
+    this.run = { startNs: queuedAtNs, endNs: timeNs, probes: 1, queuedNs: queueDelayNs, maxNs: queueDelayNs };
+  }
+
+  private closeRun(): void {
+    const r = this.run;
+    this.run = null;
+    if (r === null || r.queuedNs < BURST_QUEUED_NS) return;
+    this.bursts.offer(r);
   }
 
   report(threadpoolSize: number | null, clock: WallClock, window: { sinceNs: number; untilNs: number }): ThreadpoolReport {
@@ -68,6 +103,7 @@ export class ThreadpoolAnalyzer {
       this.second = -1;
     }
     if (this.episode !== null) this.closeEpisode();
+    this.closeRun();
     const clip = (t: number): number => Math.min(window.untilNs, Math.max(window.sinceNs, t));
     const episodes: PressureEpisode[] = this.sustained.sorted().map((e) => {
       const startNs = clip(e.startNs);
@@ -84,6 +120,15 @@ export class ThreadpoolAnalyzer {
     });
     const flagged = episodes.length > 0;
     const s = this.delays.summary();
+    // Bursts far above normal, outside every sustained episode (which already reports them).
+    const bursts = this.bursts
+      .sorted()
+      .filter((b) => b.maxNs >= BURST_ABOVE_MEDIAN * s.p50Ns && !episodes.some((e) => b.startNs < e.endNs && b.endNs > e.startNs))
+      .map((b) => {
+        const startNs = clip(b.startNs);
+        const endNs = clip(b.endNs);
+        return { startNs, endNs, durationNs: endNs - startNs, startUnixMs: roundMs(clock.unixMs(startNs)), startIso: clock.iso(startNs), probes: b.probes, queuedNs: b.queuedNs, maxNs: b.maxNs };
+      });
     return {
       threadpoolSize,
       delay: { count: s.count, p50Ns: s.p50Ns, p90Ns: s.p90Ns, p99Ns: s.p99Ns, maxNs: s.maxNs, meanNs: s.meanNs },
@@ -96,6 +141,7 @@ export class ThreadpoolAnalyzer {
         episodes,
         advice: flagged ? adviceFor(threadpoolSize, episodes) : [],
       },
+      bursts: { queuedThresholdNs: BURST_QUEUED_NS, items: bursts },
     };
   }
 

@@ -4,6 +4,22 @@
 /** Clock syncs kept for lookups; a recorder writes one every 10 s, so this covers 11 days. */
 const MAX_SYNCS = 100_000;
 
+/** The header's clock anchor as the report and JSON Lines give it (bigints as decimal strings). */
+export function clockAnchorOf(h: { originMonoNs: bigint; originWallUnixNs: bigint }): {
+  originMonoNs: string;
+  originWallUnixNs: string;
+  originUnixMs: number;
+  originIso: string;
+} {
+  const originUnixMs = new WallClock(h.originWallUnixNs).originUnixMs;
+  return {
+    originMonoNs: h.originMonoNs.toString(),
+    originWallUnixNs: h.originWallUnixNs.toString(),
+    originUnixMs: Math.round(originUnixMs * 1000) / 1000,
+    originIso: isoOf(originUnixMs),
+  };
+}
+
 export class WallClock {
   /** Wall-clock milliseconds since the Unix epoch at the origin (sub-microsecond precision). */
   readonly originUnixMs: number;

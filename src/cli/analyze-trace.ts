@@ -81,7 +81,7 @@ function run(argv: readonly string[]): number {
     options = parseArgs(argv);
   } catch (error) {
     if (error instanceof UsageError) {
-      stderr(`${NAME}: ${error.message}\nRun ${NAME} --help for usage.\n`);
+      stderr(`${NAME}: ${escapeTerminal(error.message)}\nRun ${NAME} --help for usage.\n`);
       return EXIT_USAGE;
     }
     throw error;
@@ -137,6 +137,8 @@ function run(argv: readonly string[]): number {
         top: options.top,
         operations: operationsOptions(options),
         sourceMaps: options.sourceMaps,
+        ...(options.threads.length > 0 ? { threads: options.threads } : {}),
+        ...(options.servingThreads.length > 0 ? { servingThreads: options.servingThreads } : {}),
         since: options.since,
         until: options.until,
         jsonl,
@@ -152,11 +154,11 @@ function run(argv: readonly string[]): number {
     } finally {
       progress?.done();
     }
-    if (wantsFileOutputs(options)) writeFileOutputs(input, reports, options, (m) => stderr(`${NAME}: warning: ${m}\n`));
+    if (wantsFileOutputs(options)) writeFileOutputs(input, reports, options, (m) => stderr(`${NAME}: warning: ${escapeTerminal(m)}\n`));
     if (unprinted > 0) stderr(`${NAME}: warning: … and ${unprinted} more decoder problems (--json lists the first 50 per trace)\n`);
   } catch (error) {
     if (error instanceof InputError) {
-      stderr(`${NAME}: ${error.message}\n`);
+      stderr(`${NAME}: ${escapeTerminal(error.message)}\n`);
       return EXIT_USAGE;
     }
     throw error;
@@ -164,6 +166,11 @@ function run(argv: readonly string[]): number {
     if (jsonlFd !== undefined) closeSync(jsonlFd);
   }
 
+  // A --thread that selects nothing is a mistake (a typo, or a name the trace does not have).
+  if (options.threads.length > 0 && reports.length > 0 && reports.every((r) => r.threads.length === 0 && r.trace.records > 0)) {
+    stderr(`${NAME}: --thread ${options.threads.map((t) => escapeTerminal(JSON.stringify(t))).join(', ')} matches no thread of the trace (run without --thread to see the thread names)\n`);
+    return EXIT_USAGE;
+  }
   let violated = false;
   for (const report of reports) {
     report.checks = evaluateFailOn(report, options.failOn);
@@ -188,7 +195,7 @@ try {
 } catch (error) {
   if (error instanceof StdoutClosed) process.exit(EXIT_OK);
   const message = error instanceof Error ? error.message : String(error);
-  stderr(`${NAME}: internal error: ${message}\n`);
+  stderr(`${NAME}: internal error: ${escapeTerminal(message)}\n`);
   if (process.env.LOOPTRACE_DEBUG === '1' && error instanceof Error) stderr(`${error.stack ?? ''}\n`);
   else stderr(`(set LOOPTRACE_DEBUG=1 for details, and please report it)\n`);
   process.exitCode = EXIT_USAGE;

@@ -4,6 +4,7 @@
 
 import { parseFailOn, FailOnError, type FailOnCondition } from '../analyze/fail-on.js';
 import { parseTimeSpec, type TimeSpec } from '../analyze/window.js';
+import { checkThreadPattern, ThreadPatternError } from '../analyze/thread-select.js';
 import type { OperationStatusName } from '../analyze/operations.js';
 import { operationFlags, OPERATION_USAGE } from './operations-args.js';
 
@@ -25,6 +26,10 @@ export interface CliOptions {
   threadpoolSustainNs: number | undefined;
   top: number | undefined;
   failOn: FailOnCondition[];
+  /** --thread patterns (globs over thread names); empty for every thread. */
+  threads: string[];
+  /** --serving-threads patterns: workers that serve requests. */
+  servingThreads: string[];
   progress: boolean;
   /** Map frames of sampled stacks through source maps on disk (--no-source-maps: off). */
   sourceMaps: boolean;
@@ -91,6 +96,28 @@ const FLAGS: Record<string, Flag> = {
       }
     },
   },
+  '--thread': {
+    takesValue: true,
+    apply: (o, v, f) => {
+      try {
+        o.threads.push(checkThreadPattern(v));
+      } catch (error) {
+        if (error instanceof ThreadPatternError) throw new UsageError(`${f}: ${error.message}`);
+        throw error;
+      }
+    },
+  },
+  '--serving-threads': {
+    takesValue: true,
+    apply: (o, v, f) => {
+      try {
+        o.servingThreads.push(checkThreadPattern(v));
+      } catch (error) {
+        if (error instanceof ThreadPatternError) throw new UsageError(`${f}: ${error.message}`);
+        throw error;
+      }
+    },
+  },
   '--html': { takesValue: true, apply: (o, v) => (o.html = v) },
   '--perfetto': { takesValue: true, apply: (o, v) => (o.perfetto = v) },
   '--chrome-trace': { takesValue: true, apply: (o, v) => (o.chromeTrace = v) },
@@ -127,6 +154,8 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     threadpoolSustainNs: undefined,
     top: undefined,
     failOn: [],
+    threads: [],
+    servingThreads: [],
     progress: true,
     sourceMaps: true,
     color: undefined,
@@ -202,9 +231,9 @@ function timeSpec(value: string, flag: string): TimeSpec {
 export const USAGE = `Usage: analyze-trace [options] <trace.bin | directory | glob>...
 
 Reads looptrace files (a file, the rotated files of a directory, or several files) and reports,
-worst first: which event loop was blocked, when, for how long and by what; which workers sat
+worst first: which event loop was busy in long tasks, when, for how long and running what; which workers sat
 idle while work waited; whether the libuv threadpool was the bottleneck; and, when the recorder
-sampled them, the JavaScript stacks of long tasks and the code that blocked the loops.
+sampled them, the JavaScript stacks of long tasks and the code that kept the loops busy.
 
 Output
   --json                   print the report as JSON (schema: docs/ANALYZE-JSON.md); several
@@ -231,11 +260,20 @@ Window
 
 Thresholds
   --long-task-ms <n>       a busy stretch this long is a long task (default 50)
-  --idle-ms <n>            a worker blocked in one poll this long is idle (default 20)
+  --idle-ms <n>            a worker waiting in one poll this long is idle (default 20)
   --saturation <ratio>     a thread this busy in a window is saturated (default 0.8)
   --threadpool-p90-ms <n>  threadpool pressure: p90 queueing delay in a second (default 10)
   --threadpool-sustain-s <n>  ... flagged when it lasts this long (default 3)
-  --top <n>                list this many long tasks and idle episodes (default 10)
+  --top <n>                list this many long tasks (per thread) and idle episodes (default 10)
+
+Threads
+  --thread <pattern>       report only threads whose name matches (a glob: main, 'worker*',
+                           'worker ? (pool.mjs)'); repeatable. Threads, long tasks, blocking
+                           code, idle workers and findings are all limited to them
+  --serving-threads <pattern>  workers whose names match serve requests: their long tasks
+                           rank with the main thread's (default: a worker serves requests when
+                           operations began on it; others are background work, and a busy pool
+                           is a capacity finding); repeatable
 
 ${OPERATION_USAGE}
 CI
@@ -243,6 +281,9 @@ CI
                            OP one of > >= < <=, for example:
                              long-task>100ms   utilization>0.9   main-utilization>=95%
                              threadpool-p99>50ms   dropped>0   long-tasks>0
+                           THREAD:METRIC limits a per-thread metric (long-task, long-tasks,
+                           utilization, dropped) to threads matching a glob, for example
+                             main:long-task>100ms   'worker*:utilization>0.95'
                            metrics: long-task, long-tasks, utilization, main-utilization,
                            threadpool-p50, threadpool-p90, threadpool-p99, threadpool-max,
                            threadpool-pressure, idle-workers, unbalanced-pools, dropped, corrupt

@@ -6,7 +6,8 @@
 import { formatCount, formatDuration, formatPercent, timeOfDay } from '../analyze/format.js';
 import type { OperationEntry, OperationsReport, OperationTreeNode } from '../analyze/operations.js';
 import type { LongTask } from '../analyze/report.js';
-import { escapeTerminal } from '../operations/escape.js';
+// The CLI's escaper: it also escapes bidirectional and zero-width formatting characters.
+import { escapeTerminal } from './escape.js';
 import { visibleLength, type Palette } from './ansi.js';
 
 /** Names listed without --operations. */

@@ -5,7 +5,7 @@
 
 import { frameText, stackLine } from '../analyze/attribution.js';
 import { formatCount, formatDuration, formatPercent, timeOfDay } from '../analyze/format.js';
-import type { BlockingCodeReport, Finding, LongTask, SourceMapSummary, ThreadpoolReport, TraceReport } from '../analyze/report.js';
+import type { BlockingCodeReport, Finding, LongTask, SourceMapSummary, ThreadLongTasks, ThreadpoolReport, TraceReport } from '../analyze/report.js';
 import type { SelfCostReport } from '../analyze/self-cost.js';
 import { visibleLength, type Palette } from './ansi.js';
 import { renderOperations, renderTaskOperations } from './render-operations.js';
@@ -15,6 +15,8 @@ const SPARK = '▁▂▃▄▅▆▇█';
 const MAX_SPARK_CELLS = 60;
 const BAR_CELLS = 20;
 const MAX_THREAD_ROWS = 40;
+/** Long tasks listed per worker thread in the text (the main thread lists --top). */
+const WORKER_LONG_TASK_ROWS = 3;
 /** Callers shown after the blocking site on a task's stack line. */
 const STACK_LINE_CALLERS = 2;
 /** Other stacks of a task listed below its hottest one. */
@@ -23,6 +25,8 @@ const MAX_OTHER_STACKS = 2;
 const MAX_BLOCKING_ROWS = 8;
 /** A sample this late says the thread was outside JavaScript before it. */
 const LATE_SAMPLE_NS = 10e6;
+/** A trace this short may hold no threadpool probe at the default interval. */
+const SHORT_FOR_PROBES_NS = 1e9;
 
 export function renderText(reports: readonly TraceReport[], p: Palette, options: { allOperations?: boolean } = {}): string {
   return reports.map((r, i) => renderReport(r, p, reports.length > 1 ? `Trace ${i + 1} of ${reports.length}` : undefined, options.allOperations === true)).join('\n' + '─'.repeat(72) + '\n\n');
@@ -48,16 +52,20 @@ function renderReport(r: TraceReport, p: Palette, title: string | undefined, all
   out.push('');
 
   out.push(p.bold('Findings, worst first'));
-  if (r.findings.length === 0 && t.records > 0) out.push(`  ${p.green('✔')} No long tasks, idle workers or threadpool pressure at the thresholds below.`);
+  if (r.findings.length === 0 && t.records > 0) {
+    const probes = r.threadpool.delay.count === 0 ? '; no threadpool probes, so the threadpool was not checked' : '';
+    out.push(`  ${p.green('✔')} No long tasks, idle workers or threadpool pressure at the thresholds below${probes}.`);
+  }
   for (const f of r.findings) out.push(`  ${marker(f, p)} ${esc(f.message)}`);
   out.push('');
 
   out.push(p.bold('Threads'));
-  const rows: string[][] = [['thread', 'iterations', 'util', 'busy', 'blocked', 'p50', 'p99', 'max stretch', 'ev/iter', 'waiting', 'GC', 'dropped']];
+  const rows: string[][] = [['thread', 'role', 'iterations', 'util', 'busy', 'idle', 'p50', 'p99', 'max stretch', 'ev/iter', 'waiting', 'GC', 'dropped']];
   for (const th of r.threads.slice(0, MAX_THREAD_ROWS)) {
     const util = formatPercent(th.utilization);
     rows.push([
       esc(th.name),
+      th.role === 'main' ? 'main' : th.role === 'serving' ? 'serving' : 'background',
       formatCount(th.iterations),
       (th.utilization ?? 0) >= r.options.saturation ? p.red(util) : util,
       formatDuration(th.busyNs),
@@ -71,13 +79,14 @@ function renderReport(r: TraceReport, p: Palette, title: string | undefined, all
       th.droppedRecords === 0 ? '0' : p.yellow(formatCount(th.droppedRecords)),
     ]);
   }
-  out.push(...table(rows, 'lrrrrrrrrrrr', p));
+  out.push(...table(rows, 'llrrrrrrrrrrr', p));
   if (r.threads.length > MAX_THREAD_ROWS) out.push(p.dim(`  … and ${r.threads.length - MAX_THREAD_ROWS} more threads (--json lists all)`));
-  out.push(p.dim('  util = busy / (busy + blocked); stretch = uninterrupted busy time between polls; waiting = polls that found I/O events already waiting; GC = pause time (pauses)'));
+  out.push(p.dim('  role: main and serving loops answer requests (--serving-threads), background workers do other work; busy = running callbacks, idle = waiting for I/O in the poll; util = busy / (busy + idle); stretch = uninterrupted busy time between polls; waiting = polls that found I/O events already waiting; GC = pause time (pauses)'));
   out.push('');
 
-  out.push(...renderLongTasks(r, p));
-  for (const task of r.longTasks.items) {
+  const shown = shownLongTasks(r);
+  out.push(...renderLongTasks(r, shown, p));
+  for (const task of shown.flatMap((g) => g.items)) {
     const line = renderTaskOperations(task, p);
     if (line !== undefined) out.push(line);
   }
@@ -88,7 +97,7 @@ function renderReport(r: TraceReport, p: Palette, title: string | undefined, all
   if (maps.length > 0) out.push(...maps, '');
 
   const iw = r.idleWorkers;
-  out.push(p.bold('Idle workers') + p.dim(` (blocked in polls ≥ ${formatDuration(iw.idleThresholdNs)} while another thread was ≥ ${formatPercent(iw.saturation)} busy or behind)`));
+  out.push(p.bold('Idle workers') + p.dim(` (idle in polls ≥ ${formatDuration(iw.idleThresholdNs)} while a worker of the same pool was ≥ ${formatPercent(iw.saturation)} busy or behind)`));
   if (iw.pools.length === 0 && iw.episodes.count === 0) out.push('  no worker pools in the trace (workers running the same script form a pool)');
   for (const pool of iw.pools) {
     out.push(`  pool ${esc(pool.script)}: ${pool.unbalanced ? p.yellow('unbalanced') : 'balanced'}: ${esc(pool.summary)}`);
@@ -105,11 +114,11 @@ function renderReport(r: TraceReport, p: Palette, title: string | undefined, all
       out.push(`    ${esc(e.threadName)} idle ${formatDuration(e.idleNs)} of ${formatDuration(e.durationNs)} from ${timeOfDay(e.startIso)} while ${esc(e.peer.name)} was ${why}`);
     }
   } else if (iw.pools.length > 0) {
-    out.push(p.dim('  no episode of a worker idle while another thread was saturated'));
+    out.push(p.dim('  no episode of a worker idle while a worker of its pool was saturated or behind'));
   }
   out.push('');
 
-  out.push(...renderThreadpool(r.threadpool, p));
+  out.push(...renderThreadpool(r.threadpool, r.trace.durationNs, p));
   if (r.operations !== undefined) out.push('', ...renderOperations(r.operations, p, allOperations));
   out.push(...renderSelfCost(r.selfCost));
 
@@ -125,16 +134,38 @@ function renderReport(r: TraceReport, p: Palette, title: string | undefined, all
   return out.join('\n') + '\n';
 }
 
-function renderLongTasks(r: TraceReport, p: Palette): string[] {
+interface ShownGroup {
+  group: ThreadLongTasks;
+  items: LongTask[];
+}
+
+/**
+ * The long tasks the text lists: per thread, the main thread first, so busy workers never crowd it
+ * out. Workers show their worst few unless --thread picked the threads to look at.
+ */
+function shownLongTasks(r: TraceReport): ShownGroup[] {
+  const mainIds = new Set(r.threads.filter((t) => t.kind === 'main').map((t) => t.threadId));
+  return r.longTasks.byThread.map((group) => ({
+    group,
+    items: r.options.threads !== null || mainIds.has(group.threadId) ? group.items : group.items.slice(0, WORKER_LONG_TASK_ROWS),
+  }));
+}
+
+function renderLongTasks(r: TraceReport, shown: readonly ShownGroup[], p: Palette): string[] {
   const out: string[] = [];
   const lt = r.longTasks;
   const caps = r.trace.capabilities;
-  out.push(p.bold(`Long tasks ≥ ${formatDuration(lt.thresholdNs)}`) + (lt.count === 0 ? ': none' : `: ${formatCount(lt.count)} (${formatDuration(lt.totalNs)} in all)${lt.count > lt.items.length ? `, the worst ${lt.items.length}` : ''}`));
-  if (lt.items.length === 0) return out;
+  const listed = shown.reduce((sum, g) => sum + g.items.length, 0);
+  out.push(
+    p.bold(`Long tasks ≥ ${formatDuration(lt.thresholdNs)}`) +
+      (lt.count === 0 ? ': none' : `: ${formatCount(lt.count)} (${formatDuration(lt.totalNs)} in all)${lt.count > listed ? `; the worst of each thread, main first` : ''}`),
+  );
+  if (listed === 0) return out;
   const header = caps.schedstat ? ['#', 'duration', 'thread', 'at (UTC)', 'phase', 'on CPU', 'runnable', 'waiting', 'GC'] : ['#', 'duration', 'thread', 'at (UTC)', 'phase', 'on CPU', 'off CPU', 'GC'];
   const rows: string[][] = [header];
   const details: string[][] = [];
-  lt.items.forEach((task, i) => {
+  const tasks = shown.flatMap((g) => g.items.map((task, i) => ({ task, i, last: i === g.items.length - 1, g })));
+  tasks.forEach(({ task, i, last, g }) => {
     const s = task.split;
     const share = (ns: number | null): string => (s === null || ns === null || s.wallNs <= 0 ? '–' : formatPercent(ns / s.wallNs));
     const split = caps.schedstat ? [share(s?.onCpuNs ?? null), share(s?.runnableNs ?? null), share(s?.waitingNs ?? null)] : [share(s?.onCpuNs ?? null), share(s?.offCpuNs ?? null)];
@@ -147,18 +178,20 @@ function renderLongTasks(r: TraceReport, p: Palette): string[] {
       ...split,
       task.attribution.gc === null ? (caps.gc ? '0%' : '–') : formatPercent(task.attribution.gc.share),
     ]);
-    details.push(taskDetails(task, p));
+    const more = g.group.count - g.items.length;
+    details.push([...taskDetails(task, p), ...(last && more > 0 ? [p.dim(`     … and ${formatCount(more)} more on ${esc(g.group.threadName)} (--thread lists a thread's worst --top)`)] : [])]);
   });
   // The table, with each task's stack lines under its row.
   const lines = table(rows, caps.schedstat ? 'rrlllrrrr' : 'rrlllrrr', p);
   out.push(lines[0]!);
   lines.slice(1).forEach((line, i) => out.push(line, ...details[i]!));
   const notes: string[] = [];
-  if (lt.items.some((t) => t.split !== null) && !caps.schedstat) {
+  const listedTasks = tasks.map((x) => x.task);
+  if (listedTasks.some((t) => t.split !== null) && !caps.schedstat) {
     notes.push(`off CPU is waiting and runnable together: the recorder did not read scheduler statistics${caps.note === null ? '' : ` (${esc(caps.note)})`}`);
   }
-  if (lt.items.some((t) => t.endedBy === 'trace-end')) notes.push('a task still running when the trace ends is measured up to the end (a lower bound)');
-  if (lt.items.every((t) => t.attribution.samples === 0)) {
+  if (listedTasks.some((t) => t.endedBy === 'trace-end')) notes.push('a task still running when the trace ends is measured up to the end (a lower bound)');
+  if (listedTasks.every((t) => t.attribution.samples === 0)) {
     notes.push(caps.stacks ? 'no stack was sampled inside these tasks' : `no stacks: the recorder did not sample them${caps.note === null ? '' : ` (${esc(caps.note)})`}`);
   }
   for (const note of notes) out.push(p.dim(`  ${note}`));
@@ -169,6 +202,9 @@ function renderLongTasks(r: TraceReport, p: Palette): string[] {
 function taskDetails(task: LongTask, p: Palette): string[] {
   const a = task.attribution;
   const out: string[] = [];
+  if (a.callbacks !== null && a.callbacks > 1) {
+    out.push(p.dim(`     made of ${formatCount(a.callbacks)} callbacks run back to back (callback mode), not one long callback`));
+  }
   const [top, ...others] = a.stacks;
   if (top === undefined) {
     if (task.endedBy === 'trace-end') out.push(p.dim('     still running when the trace ends'));
@@ -238,18 +274,18 @@ function renderSelfCost(sc: SelfCostReport | null): string[] {
       .filter(([, ns]) => (ns as number) > 0)
       .map(([k, ns]) => `${k} ${pct(sc.processCpuNs > 0 ? (ns as number) / sc.processCpuNs : 0)}`);
     // Thread names come from the trace: control characters are shown escaped, never sent.
-    const name = JSON.stringify(t.name).slice(1, -1);
+    const name = esc(t.name);
     out.push(`  ${name} (thread ${t.threadId}): ${pct(t.ratio)}${own.length > 0 ? ` (${own.join(', ')})` : ''}`);
   }
   return out;
 }
 
-function renderThreadpool(tp: ThreadpoolReport, p: Palette): string[] {
+function renderThreadpool(tp: ThreadpoolReport, traceNs: number, p: Palette): string[] {
   const out: string[] = [];
   const size = tp.threadpoolSize === null ? 'size not recorded' : `UV_THREADPOOL_SIZE=${tp.threadpoolSize}`;
   out.push(p.bold('Threadpool') + p.dim(` (${size}; queueing delay of ${formatCount(tp.delay.count)} probes)`));
   if (tp.delay.count === 0) {
-    out.push('  no threadpool probes in the trace (threadpoolProbeIntervalMs 0, or the main thread was not traced)');
+    out.push(`  no threadpool probes in the trace: it spans ${formatDuration(traceNs)}${traceNs < SHORT_FOR_PROBES_NS ? ', perhaps shorter than the probe interval (threadpoolProbeIntervalMs, 50 ms by default)' : ''}; or probes were off (threadpoolProbeIntervalMs 0), or the main thread was not traced`);
     return out;
   }
   const d = tp.delay;
@@ -272,12 +308,15 @@ function renderThreadpool(tp: ThreadpoolReport, p: Palette): string[] {
   const pr = tp.pressure;
   if (pr.flagged) {
     for (const e of pr.episodes) {
-      out.push(`  ${p.red('✖')} pressure for ${formatDuration(e.durationNs)} from ${timeOfDay(e.startIso)}: p90 up to ${formatDuration(e.peakP90Ns)}, max ${formatDuration(e.maxNs)}`);
+      out.push(`  ${p.red('✖')} p90 at or above ${formatDuration(pr.p90ThresholdNs)} for ${formatDuration(e.durationNs)} from ${timeOfDay(e.startIso)}: p90 up to ${formatDuration(e.peakP90Ns)}, max ${formatDuration(e.maxNs)}`);
     }
     for (const line of pr.advice) out.push(`  → ${line}`);
   } else {
     const brief = pr.totalNs > 0 ? ` (p90 reached it for ${formatDuration(pr.totalNs)}, never for ${formatDuration(pr.sustainNs)} on end)` : '';
-    out.push(`  ${p.green('✔')} no sustained pressure: p90 stayed under ${formatDuration(pr.p90ThresholdNs)}${brief}`);
+    out.push(`  ${tp.bursts.items.length > 0 ? p.yellow('▲') : p.green('✔')} no sustained pressure: p90 stayed under ${formatDuration(pr.p90ThresholdNs)}${brief}`);
+  }
+  for (const b of tp.bursts.items) {
+    out.push(`  ${p.yellow('▲')} burst from ${timeOfDay(b.startIso)} for ${formatDuration(b.durationNs)}: ${formatCount(b.probes)} delayed probe${b.probes === 1 ? '' : 's'} waited ${formatDuration(b.queuedNs)} in all, max ${formatDuration(b.maxNs)}`);
   }
   return out;
 }

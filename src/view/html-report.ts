@@ -51,7 +51,7 @@ function renderReport(r: TraceReport, prefix: string): string {
   else out.push(`<ul class="findings">${r.findings.map((f) => `<li class="${f.severity === 'critical' ? 'crit' : f.severity === 'warning' ? 'warn' : 'info'}">${e(f.message)}</li>`).join('')}</ul>`);
 
   out.push('<h2>Threads</h2>');
-  out.push('<table class="threads"><tr><th class="l">thread</th><th>iterations</th><th class="l">utilization</th><th>busy</th><th>blocked</th><th>p50 stretch</th><th>p99 stretch</th><th>max stretch</th><th>long tasks</th><th>dropped</th></tr>');
+  out.push('<table class="threads"><tr><th class="l">thread</th><th>iterations</th><th class="l">utilization</th><th>busy</th><th>idle</th><th>p50 stretch</th><th>p99 stretch</th><th>max stretch</th><th>long tasks</th><th>dropped</th></tr>');
   for (const th of r.threads) {
     const util = th.utilization ?? 0;
     out.push(

@@ -4,6 +4,7 @@
 // (with Range support, so the page's worker can read headers first), and for --live a stream of
 // Server-Sent Events with one update a second, computed only while a page is connected.
 
+import { escapeTerminal } from '../cli/escape.js';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -51,11 +52,11 @@ export function serveViewer(options: ServeOptions, io: ServeIo): number {
   if (!options.live) {
     try {
       const input = resolveInput(options.paths);
-      for (const w of input.warnings) io.stderr(`analyze-trace: warning: ${w}\n`);
+      for (const w of input.warnings) io.stderr(`analyze-trace: warning: ${escapeTerminal(w)}\n`);
       files = input.traces.flatMap((t) => t.files.map((f) => ({ name: basename(f.path), path: f.path })));
     } catch (error) {
       if (error instanceof InputError) {
-        io.stderr(`analyze-trace: ${error.message}\n`);
+        io.stderr(`analyze-trace: ${escapeTerminal(error.message)}\n`);
         return 2;
       }
       throw error;
