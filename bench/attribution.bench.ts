@@ -114,8 +114,8 @@ async function parent(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'looptrace-attr-bench-'));
   try {
     execFileSync(process.execPath, [join(ROOT, 'examples', 'long-task-service.mjs'), '--duration', '6', '--out', dir], { stdio: 'ignore' });
-    const traceDir = join(dir, 'long-task-service');
-    const files = existsSync(traceDir) ? readdirSync(traceDir).filter((f) => f.endsWith('.bin')).map((f) => join(traceDir, f)) : [];
+    // --out is the trace directory itself.
+    const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.bin')).map((f) => join(dir, f)) : [];
     const b = await stackBytes(files);
     const total = files.reduce((n, f) => n + readFileSync(f).length, 0);
     console.log(
