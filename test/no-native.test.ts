@@ -47,4 +47,26 @@ setTimeout(() => {
     expect(run.code, describeAppRun(run)).toBe(0);
     expect(() => JSON.parse(run.stdout)).not.toThrow();
   });
+
+  it('looptrace/format and looptrace/analyze decode and analyze without native code; the root exports no binding', async () => {
+    const dir = makeApp(
+      {
+        'tool.mjs': `
+import { readFileSync } from 'node:fs';
+import { decodeBytes } from 'looptrace/format';
+import { analyzeTraces, resolveInput } from 'looptrace/analyze';
+const root = await import('looptrace');
+const d = decodeBytes(readFileSync(process.argv[2]));
+const [report] = analyzeTraces(resolveInput([process.argv[2]]).traces);
+process.stdout.write('RESULT ' + JSON.stringify({ records: d.records.length, threads: report.threads.length, loadBinding: typeof root.loadBinding }) + '\\n');
+`,
+      },
+      packageWithoutNative(),
+    );
+    const run = await runNode(dir, ['tool.mjs', join(ROOT, 'test/vectors/rotated-0.bin')]);
+    expect(run.code, describeAppRun(run)).toBe(0);
+    expect(run.result['records']).toBeGreaterThan(0);
+    expect(run.result['threads']).toBeGreaterThan(0);
+    expect(run.result['loadBinding']).toBe('undefined');
+  });
 });
