@@ -33,8 +33,10 @@ it('says a long task was made of many callbacks when callback mode recorded them
   const r = JSON.parse(spawnSync(process.execPath, [CLI, path, '--json'], { encoding: 'utf8', timeout: 30_000 }).stdout) as TraceReport;
   const task = drainTask(r);
   expect(task, JSON.stringify(r.longTasks.items.map((t) => [t.durationNs, t.attribution.callbacks]))).toBeDefined();
-  // One MessagePort callback per message, at least.
-  expect(task!.attribution.callbacks).toBeGreaterThanOrEqual(MESSAGES);
+  // Many callbacks, not one: Node 20 runs one MessagePort callback per message; Node 22 and later
+  // deliver several queued messages per callback (7 callbacks for 20 messages were seen), so the
+  // count is not the number of messages.
+  expect(task!.attribution.callbacks).toBeGreaterThanOrEqual(2);
   const text = spawnSync(process.execPath, [CLI, path], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, NO_COLOR: '1' } }).stdout;
   expect(text).toMatch(/made of \d+ callbacks run back to back \(callback mode\), not one long callback/);
   expect(r.findings[0]!.message).toMatch(/made of \d+ callbacks run back to back/);
