@@ -45,7 +45,6 @@ struct WatchedLoop {
   // has moved on (the request was served late, in a later stretch) describes other code and is
   // dropped.
   std::atomic<uint64_t> requested_phase{0};
-  std::atomic<uint64_t> stale_samples{0};
   // Guarded by mu: cleared by the loop thread when it detaches, so that the watchdog never uses
   // a loop or an isolate that is going away.
   std::mutex mu;

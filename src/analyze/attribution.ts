@@ -103,6 +103,23 @@ interface Weight {
   weightNs: number;
 }
 
+type SiteWeight = { site: BlockingSite; hottestNs: number } & Weight;
+
+/** Adds a stack's weight to `key`'s entry; the entry is named by the site of its hottest stack. */
+function addSiteWeight(entries: Map<string, SiteWeight>, key: string, site: BlockingSite, w: Weight): void {
+  const e = entries.get(key);
+  if (e === undefined) {
+    entries.set(key, { site, samples: w.samples, weightNs: w.weightNs, hottestNs: w.weightNs });
+    return;
+  }
+  e.samples += w.samples;
+  e.weightNs += w.weightNs;
+  if (w.weightNs > e.hottestNs) {
+    e.hottestNs = w.weightNs;
+    e.site = site;
+  }
+}
+
 /** Sums the samples of every long task by stack, across threads and for each thread. */
 export class BlockingCodeCollector {
   private readonly byStack = new Map<number, Weight>();
@@ -155,41 +172,20 @@ export class BlockingCodeCollector {
         samples += this.threadCounts.get(threadId)?.samples ?? 0;
       }
     }
-    const self = new Map<string, { site: BlockingSite; hottestNs: number } & Weight>();
-    const any = new Map<string, { site: BlockingSite; hottestNs: number } & Weight>();
+    const self = new Map<string, SiteWeight>();
+    const any = new Map<string, SiteWeight>();
     for (const [stackId, w] of byStack) {
       const frames = stacks.frames(stackId);
       const site = stacks.site(stackId);
       const key = siteKey(site);
-      const e = self.get(key);
-      if (e === undefined) self.set(key, { site, samples: w.samples, weightNs: w.weightNs, hottestNs: w.weightNs });
-      else {
-        e.samples += w.samples;
-        e.weightNs += w.weightNs;
-        // Name the site by its hottest lines.
-        if (w.weightNs > e.hottestNs) {
-          e.hottestNs = w.weightNs;
-          e.site = site;
-        }
-      }
+      addSiteWeight(self, key, site, w);
       // Total time: each function once per sample, however often it recurs on the stack.
       const seen = new Set<string>();
       for (const frame of frames) {
         const fk = `${frame.function}\u0000${frame.url}`;
         if (seen.has(fk)) continue;
         seen.add(fk);
-        const t = any.get(fk);
-        const asSite: BlockingSite = { frame, above: [], text: frameText(frame) };
-        if (t === undefined) any.set(fk, { site: asSite, samples: w.samples, weightNs: w.weightNs, hottestNs: w.weightNs });
-        else {
-          t.samples += w.samples;
-          t.weightNs += w.weightNs;
-          // Name the function by its hottest line.
-          if (w.weightNs > t.hottestNs) {
-            t.hottestNs = w.weightNs;
-            t.site = asSite;
-          }
-        }
+        addSiteWeight(any, fk, { frame, above: [], text: frameText(frame) }, w);
       }
     }
     const entries = (m: Map<string, { site: BlockingSite } & Weight>): BlockingCodeEntry[] =>
