@@ -166,6 +166,13 @@ Napi::Value ThreadIdentity(Napi::Env env, LoopHooks* hooks) {
 void OnOwnerTeardown(void* arg) {
   auto* weak = static_cast<std::weak_ptr<Recorder>*>(arg);
   if (std::shared_ptr<Recorder> recorder = weak->lock()) {
+    // This hook runs before the loop's own teardown hook (cleanup hooks run newest first), so
+    // the owner's loop leaves the trace here, with the reason its teardown means (a terminated
+    // worker: 1), before the writer's last pass; otherwise that pass would write "telemetry
+    // stopped" for it.
+    if (LoopHooks* hooks = LoopHooks::ForThisThread()) {
+      if (hooks->recorder_generation() == recorder->generation()) hooks->DetachAtTeardown();
+    }
     recorder->Stop();
     std::lock_guard<std::mutex> lock(*g_trace_mu);
     // The channel belongs to the environment being torn down; Node finalizes it.
@@ -446,7 +453,15 @@ Napi::Value Stop(const Napi::CallbackInfo& info) {
 
 // For the exit paths: the same as stop(), without touching the loop, which may no longer run.
 Napi::Value FlushAtExit(const Napi::CallbackInfo& info) {
-  if (std::shared_ptr<Recorder> recorder = CurrentTrace().recorder) recorder->Stop();
+  if (std::shared_ptr<Recorder> recorder = CurrentTrace().recorder) {
+    // The owner's thread is exiting ('exit', or a fatal signal about to be re-raised): its loop
+    // leaves the trace as "exited" before the writer's last pass, which would otherwise write
+    // "telemetry stopped" for it.
+    if (LoopHooks* hooks = LoopHooks::ForThisThread()) {
+      if (hooks->recorder_generation() == recorder->generation()) hooks->Detach(0);
+    }
+    recorder->Stop();
+  }
   return info.Env().Undefined();
 }
 

@@ -469,10 +469,13 @@ void LoopHooks::MaybeFinish() {
   delete this;
 }
 
+void LoopHooks::DetachAtTeardown() {
+  bool terminated = thread_->kind != 0 && !exiting_;
+  Detach(terminated ? 1 : 0);
+}
+
 void LoopHooks::OnEnvTeardown(napi_async_cleanup_hook_handle, void* arg) {
-  auto* self = static_cast<LoopHooks*>(arg);
-  bool terminated = self->thread_->kind != 0 && !self->exiting_;
-  self->Detach(terminated ? 1 : 0);
+  static_cast<LoopHooks*>(arg)->DetachAtTeardown();
 }
 
 }  // namespace looptrace

@@ -33,6 +33,9 @@ class LoopHooks {
   // The thread is exiting by itself ('exit' was emitted): a teardown after this is not a
   // worker.terminate(), which emits no 'exit'.
   void MarkExiting() { exiting_ = true; }
+  // The thread's environment is being torn down: a worker that did not emit 'exit' was
+  // terminated (reason 1); anything else exited (reason 0).
+  void DetachAtTeardown();
 
   uint32_t thread_id() const { return thread_->thread_id; }
   // A record from JavaScript on this loop's thread (the ring's one producer). False when this

@@ -249,7 +249,7 @@ bool FileSink::OpenFile(std::string* error) {
   fd_ = fd;
   file_index_ = index;
   active_path_ = path;
-  files_opened_++;
+  files_opened_.fetch_add(1, std::memory_order_relaxed);
   file_bytes_ = 0;
   Encoder enc;
   preamble_(enc, file_index_);
@@ -396,7 +396,7 @@ bool JsSink::Flush(std::string*) {
   bool was_empty = false;
   size_t size = batch_.size();
   if (!outbox_->Add(std::move(batch_), &was_empty)) {
-    dropped_bytes_ += size;
+    dropped_bytes_.fetch_add(size, std::memory_order_relaxed);
   } else if (was_empty) {
     wake_();
   }

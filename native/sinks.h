@@ -4,6 +4,7 @@
 // Where encoded frames go. Sinks run on the writer thread only. A sink that fails returns false
 // with a message; the recorder then reports the error and turns telemetry off.
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -63,7 +64,7 @@ class FileSink final : public Sink {
   bool WriteFrame(const uint8_t* data, size_t size, std::string* error) override;
   bool Flush(std::string* error) override;
   void Close() override;
-  uint64_t files() const override { return files_opened_; }
+  uint64_t files() const override { return files_opened_.load(std::memory_order_relaxed); }
 
  private:
   struct Sealed {
@@ -97,7 +98,8 @@ class FileSink final : public Sink {
   uint64_t next_index_ = 0;
   uint64_t file_bytes_ = 0;
   uint64_t sealed_bytes_ = 0;
-  uint64_t files_opened_ = 0;
+  // Read by stats() on the main thread while the writer thread counts.
+  std::atomic<uint64_t> files_opened_{0};
   std::deque<Sealed> sealed_;
   std::vector<uint8_t> pending_;
   std::string active_path_;
@@ -130,14 +132,15 @@ class JsSink final : public Sink {
   bool WriteFrame(const uint8_t* data, size_t size, std::string* error) override;
   bool Flush(std::string* error) override;
   void Close() override {}
-  uint64_t dropped_bytes() const override { return dropped_bytes_; }
+  uint64_t dropped_bytes() const override { return dropped_bytes_.load(std::memory_order_relaxed); }
   uint64_t files() const override { return 0; }
 
  private:
   Outbox* outbox_;
   std::function<void()> wake_;
   std::vector<uint8_t> batch_;
-  uint64_t dropped_bytes_ = 0;
+  // Read by stats() on the main thread while the writer thread counts.
+  std::atomic<uint64_t> dropped_bytes_{0};
 };
 
 }  // namespace looptrace

@@ -171,6 +171,21 @@ describe('a worker that calls startRuntimeTelemetry itself', () => {
     expect(result<{ started: number }>(run).started).toBeGreaterThanOrEqual(10);
   });
 
+  it('a worker that owns the trace: terminated, its stop reason says 1; exiting by itself, 0', async () => {
+    const dir = tempDir();
+    const terminatedPath = join(dir, 'terminated.bin');
+    const exitedPath = join(dir, 'exited.bin');
+    const run = await runFixture('workers-owner-terminated-reason.mjs', { terminatedPath, exitedPath });
+    expectCleanExit(run);
+    const reasons = (path: string) => {
+      const trace = decodeTraceFile(path);
+      expectNoDiagnostics(trace);
+      return ofType(trace.records, 'threadStop').map((r) => r.reason);
+    };
+    expect(reasons(terminatedPath)).toEqual([1]);
+    expect(reasons(exitedPath)).toEqual([0]);
+  });
+
   it('records its own trace when the main thread does not record', async () => {
     const { path, workerPath, worker } = await runSelfStart({ mainStarts: false });
     expect(existsSync(path)).toBe(false);
