@@ -21,6 +21,7 @@
 #include "crc32c.h"
 #include "encoder.h"
 #include "loop_hooks.h"
+#include "pin_library.h"
 #include "recorder.h"
 #include "sinks.h"
 #ifdef LOOPTRACE_TEST_SUPPORT
@@ -584,7 +585,10 @@ void StopAtExit() {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   static std::once_flag atexit_once;
-  std::call_once(atexit_once, [] { std::atexit(StopAtExit); });
+  std::call_once(atexit_once, [] {
+    PinLibraryOf(reinterpret_cast<void*>(&StopAtExit));
+    std::atexit(StopAtExit);
+  });
   uint32_t napi_version = 0;
   if (napi_get_version(env, &napi_version) != napi_ok) {
     Napi::Error::New(env, "looptrace: napi_get_version failed").ThrowAsJavaScriptException();

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "../attribution_api.h"
+#include "../pin_library.h"
 
 namespace looptrace_v8 {
 
@@ -171,6 +172,10 @@ const LtAttributionApi kApi = {LOOPTRACE_ATTRIBUTION_API_VERSION, AttachThread, 
 NODE_MODULE_INIT(/* exports, module, context */) {
   // Context::GetIsolate() is gone from newer V8; the module initialises on its isolate's thread.
   v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  // The core keeps a pointer to kApi, and GC callbacks and interrupts of this library may be
+  // pending on other threads: it stays loaded until the process ends.
+  static std::once_flag pin_once;
+  std::call_once(pin_once, [] { looptrace::PinLibraryOf(&looptrace_v8::kApi); });
   uint64_t address = reinterpret_cast<uintptr_t>(&looptrace_v8::kApi);
   exports
       ->Set(context, v8::String::NewFromUtf8Literal(isolate, "api"),
