@@ -22,6 +22,7 @@ import {
   threadNames,
   traceTime,
   type Trace,
+  TIME_SCALE,
 } from './fixtures/recorder/harness.js';
 
 const FIXTURE_DIR = new URL('./fixtures/attribution/', import.meta.url);
@@ -90,5 +91,5 @@ describe.each(['timer', 'http', 'worker'] as const)('a 200 ms CPU block from a %
       (s) => !busy.some((b) => s.timeNs >= b.from && s.timeNs <= b.to && b.busyNs >= 29 * MS),
     );
     expect(unexplained.map((s) => s.timeNs)).toEqual([]);
-  }, 90_000);
+  }, 90_000 * TIME_SCALE);
 });

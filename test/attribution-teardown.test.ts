@@ -3,7 +3,7 @@
 
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { decodeTraceFile, describeRun, expectCleanExit, expectNoDiagnostics, ofType, removeTempDirs, requireBuild, result, runFixture, tempDir } from './fixtures/recorder/harness.js';
+import { decodeTraceFile, describeRun, expectCleanExit, expectNoDiagnostics, ofType, removeTempDirs, requireBuild, result, runFixture, tempDir, TIME_SCALE } from './fixtures/recorder/harness.js';
 
 beforeAll(() => requireBuild());
 afterAll(() => removeTempDirs());
@@ -21,4 +21,4 @@ it('200 workers terminated with a stack request pending: no crash, and the trace
   expectNoDiagnostics(trace);
   const stops = ofType(trace.records, 'threadStop').filter((r) => r.threadId > 1);
   expect(stops.filter((r) => r.reason === 1)).toHaveLength(200);
-}, 150_000);
+}, 150_000 * TIME_SCALE);
