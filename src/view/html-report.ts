@@ -6,6 +6,7 @@
 
 import { describeTask } from '../analyze/findings.js';
 import { formatCount, formatDuration, formatPercent, timeOfDay } from '../analyze/format.js';
+import type { MergedReport } from '../analyze/merge.js';
 import type { LongTask, ThreadpoolReport, TraceReport } from '../analyze/report.js';
 import { escapeHtml as e } from './html-escape.js';
 
@@ -19,7 +20,7 @@ pre{background:#f5f7fa;padding:6px 8px;margin:4px 0;font-size:12px;overflow:auto
 svg text{font:11px system-ui,sans-serif;fill:#5a6470}footer{margin-top:32px;color:#8a949e;font-size:12px}
 `;
 
-export function renderHtmlReport(reports: readonly TraceReport[]): string {
+export function renderHtmlReport(reports: readonly TraceReport[], merged?: MergedReport): string {
   const first = reports[0];
   const title = `looptrace report${first?.trace.serviceName ? ` — ${first.trace.serviceName}` : ''}`;
   return `<!doctype html>
