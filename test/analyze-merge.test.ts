@@ -68,7 +68,7 @@ describe('two services, one directory', () => {
   beforeAll(async () => {
     dir = tempDir();
     const path = join(dir, 'trace.bin');
-    const prices = await startService({ path, name: 'prices', spinMs: 100 });
+    const prices = await startService({ path, name: 'prices', spinMs: 150 });
     const shop = await startService({ path, name: 'shop', downstream: prices.port });
     // One at a time, so each request is its own busy stretch in the back service.
     for (let i = 1; i <= 3; i++) {
@@ -134,7 +134,7 @@ describe('two services, one directory', () => {
     }
     const durations = joined.items.map((t) => t.durationNs!);
     expect([...durations].sort((a, b) => b - a)).toEqual(durations);
-    // The back service spun 100 ms per request: its loop blocked most.
+    // The back service spun 150 ms per request (the front one's first fetch() loads undici: a long task of its own): its loop blocked most.
     expect(m.blockedMost?.label).toBe(`prices (pid ${pids.prices})`);
     const prices = m.processes.find((p) => p.pid === pids.prices)!;
     expect(prices.longTasks.count).toBeGreaterThanOrEqual(6);
