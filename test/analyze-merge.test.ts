@@ -148,6 +148,13 @@ describe('two services, one directory', () => {
     expect(r.stdout).toContain(`Trace ${orderTraces[0]} across processes: 3 operations in 2 processes`);
     expect(r.stdout).toMatch(new RegExp(`✓ GET /orders/:id .* on shop \\(pid ${pids.shop}\\) main\\n\\s+└─ ✓ GET /prices/:id .* on prices \\(pid ${pids.prices}\\) main\\n\\s+└─ ✓ lookup`));
     expect(r.stdout).toContain('Requests across processes: 6 trace ids ran in two or more processes, slowest first');
+    // Each process's operations, labelled (GET /stop included).
+    expect(r.stdout).toMatch(new RegExp(`\\[shop \\(pid ${pids.shop}\\)\\] Operations: 7 \\(7 ended, 0 open at the end\\)`));
+    expect(r.stdout).toMatch(new RegExp(`\\[prices \\(pid ${pids.prices}\\)\\] Operations: 13 \\(13 ended, 0 open at the end\\)[^]*\\n\\s+lookup\\s+6\\s+0\\s+0\\s+0%\\s+1[45]\\d ms`));
+    // --op filters list matches per process.
+    const matches = cli(dir, '--merge', '--op', 'lookup', '--last', '2');
+    expect(matches.status, matches.stderr).toBe(0);
+    expect(matches.stdout).toMatch(new RegExp(`\\[prices \\(pid ${pids.prices}\\)\\] Operations: [^]*Matching operations named lookup: 6, the last 2\\n\\s+✓ lookup`));
     expect(r.stdout).toMatch(/Blocked most\n\s+✖ prices \(pid \d+\) was blocked most: .* in \d+ long tasks on its request-serving loops, \d+% of all processes'/);
   });
 

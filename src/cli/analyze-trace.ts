@@ -181,7 +181,7 @@ function run(argv: readonly string[]): number {
   const violated = reports.some((r) => r.checks.some((c) => c.violated));
   if (merged !== undefined) {
     if (options.json) stdout(JSON.stringify(merged, null, 2) + '\n');
-    else if (options.jsonl !== '-') stdout(renderMerged(merged, palette(useColor(isatty(1), process.env, options.color))));
+    else if (options.jsonl !== '-') stdout(renderMerged(merged, palette(useColor(isatty(1), process.env, options.color)), { allOperations: options.operations }));
     if (options.json || options.jsonl === '-') {
       merged.reports.forEach((report, i) => {
         for (const c of report.checks) if (c.violated) stderr(`${NAME}: FAIL ${escapeTerminal(c.message)} (${escapeTerminal(merged!.processes[i]!.label)})\n`);

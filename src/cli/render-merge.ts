@@ -1,18 +1,18 @@
 // The terminal report of analyze-trace --merge: the processes side by side, the one blocked most,
-// every process's findings worst first, and requests joined across processes by trace id with the
-// tree of the slowest (or of --trace-id). Labels, names and stacks come from the traces: every one
+// every process's findings worst first, each process's operations, and requests joined across
+// processes by trace id with the tree of the slowest (or of --trace-id). Labels, names and stacks come from the traces: every one
 // is escaped.
 
 import { formatCount, formatDuration, formatPercent, timeOfDay } from '../analyze/format.js';
 import type { JoinedTrace, MergedReport } from '../analyze/merge.js';
 import type { Palette } from './ansi.js';
 import { escapeTerminal as esc } from './escape.js';
-import { renderNode, table } from './render-operations.js';
+import { renderNode, renderOperations, table } from './render-operations.js';
 
 /** Joined traces listed by name before the tree of the slowest. */
 const JOINED_ROWS = 5;
 
-export function renderMerged(m: MergedReport, p: Palette): string {
+export function renderMerged(m: MergedReport, p: Palette, options: { allOperations?: boolean } = {}): string {
   const out: string[] = [];
   const first = [...m.processes].sort((a, b) => (a.startIso < b.startIso ? -1 : 1))[0];
   const last = [...m.processes].sort((a, b) => (a.endIso > b.endIso ? -1 : 1))[0];
@@ -68,6 +68,12 @@ export function renderMerged(m: MergedReport, p: Palette): string {
 
   const ops = m.operations;
   if (ops !== null) {
+    // Each process's operations (names, failures, percentiles, --op/--status matches); the
+    // --trace-id tree is shown joined below instead.
+    m.reports.forEach((r, i) => {
+      if (r.operations === undefined) return;
+      out.push('', p.cyan(`[${esc(m.processes[i]!.label)}]`) + ' ' + renderOperations({ ...r.operations, tree: null }, p, options.allOperations === true).join('\n'));
+    });
     out.push('');
     if (ops.tree !== null) {
       const t = ops.tree;
