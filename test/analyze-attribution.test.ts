@@ -415,7 +415,13 @@ describe('JSON Lines', () => {
     expect(lines.find((l) => l.type === 'stackSample' && l.threadId === 2)).toMatchObject({ stackId: STACK.execSync, lagNs: ms(150) });
     expect(lines.find((l) => l.type === 'threadSched')).toMatchObject({ threadId: 1, runnableNs: ms(6) });
     const tasks = lines.filter((l) => l.type === 'longTask');
-    expect(tasks.map((l) => l.durationNs)).toEqual([ms(250), ms(160), ms(100)]);
+    // Per thread, as the reports list them: the main thread's worst first, then the worker's.
+    expect(tasks.map((l) => [l.threadId, l.threadRank, l.durationNs])).toEqual([
+      [1, 1, ms(250)],
+      [1, 2, ms(100)],
+      [2, 1, ms(160)],
+    ]);
+    expect(tasks.map((l) => l.threadLongTasks)).toEqual([2, 2, 1]);
     expect(tasks[0]).toMatchObject({ split: { runnableNs: ms(6) }, attribution: { gc: { pauses: 2 }, samples: 22 } });
     expect(lines.at(-1)).toMatchObject({ type: 'blockingCode', samples: 27 });
   });

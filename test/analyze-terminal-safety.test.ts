@@ -88,3 +88,17 @@ it('escapes hostile file names in errors, and hostile --thread patterns', () => 
   expect(threadBad.status).toBe(2);
   expectSafe(threadBad.out);
 });
+
+it('escapes every trace string in the merged report (--merge) and its checks', () => {
+  const r = run([join(dir, 'set'), '--merge', '--fail-on', 'long-task>1ms', '--long-task-ms', '40']);
+  expect(r.status, r.out).toBe(1);
+  expectSafe(r.out);
+  // Two traces of one service and pid: the labels tell them apart by trace id, escaped.
+  expect(r.out).toContain('looptrace analysis of 2 processes, merged');
+  expect(r.out).toMatch(/svc\\x1b\[2J.*\(pid \d+\) \[trace 00112233\]/);
+  expect(r.out).toMatch(/svc\\x1b\[2J.*\(pid \d+\) \[trace ffeeddcc\]/);
+  for (const shown of ['main\\x1b[2J', 'build\\x1b[2J', 'x\\x0dFORGED\\x0afake line']) expect(r.out).toContain(shown);
+  const json = run([join(dir, 'set'), '--merge', '--json', '--fail-on', 'long-task>1ms', '--long-task-ms', '40']);
+  expect(json.status).toBe(1);
+  expectSafe(json.out.slice(json.out.lastIndexOf('}') + 1));
+});

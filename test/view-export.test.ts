@@ -205,6 +205,54 @@ describe('--html', () => {
     expect(html).toMatch(/<svg class="timeline"[^>]*>.*<rect class="long-task"/s);
     expect(html).toMatch(/<svg class="threadpool"/);
   });
+
+  it('lists long tasks per thread with the operation that ran in each, the blocking code, and the operations table', () => {
+    const [trace] = writeFixtureTrace((i) => join(dir, `html-ops.${i}.bin`));
+    const out = join(dir, 'report-ops.html');
+    const r = runCli(trace!, '--html', out, '--no-progress');
+    expect(r.status, r.stderr).toBe(0);
+    const html = readFileSync(out, 'utf8');
+    // Per thread, main first, with its count and time.
+    expect(html).toMatch(/<h3 class="thread-long-tasks">main: 1 long task, 120 ms in all<\/h3>\s*<table class="long-tasks">/);
+    // The operation open across the task is named under its stack.
+    expect(html).toMatch(new RegExp(`<pre>[^<]*buildReport[^<]*</pre><div class="task-ops">during <b>${FIXTURE.operation.name}</b> <span class="meta">\\(open across it\\)</span></div>`));
+    // The blocking code of all long tasks, by site and by function.
+    expect(html).toMatch(/<h2>Blocking code, all long tasks together: [^<]* sampled in 1 long task \(1 samples\)<\/h2>/);
+    expect(html).toMatch(/<table class="blocking-self">.*<td>100%<\/td>.*<code>buildReport \/srv\/app\/report\.js:42:7<\/code>/s);
+    expect(html).toMatch(/<table class="blocking-total">.*<code>onRequest \/srv\/app\/server\.js:10:3<\/code>/s);
+    // Operations: count, failures, percentiles (135 ms, within 1%).
+    expect(html).toContain('<h2>Operations: 1 (1 ended, 0 open at the end)</h2>');
+    expect(html).toMatch(new RegExp(`<table class="operations">.*<td class="l">${FIXTURE.operation.name.replace('/', '\\/')}</td><td>1</td><td>0</td><td>0</td><td>0%</td><td>13[45] ms</td>`, 's'));
+  });
+
+  it('escapes operation names from the trace everywhere they appear', () => {
+    const hostile = '<img src=x onerror=alert(1)>&"\'';
+    const [trace] = writeFixtureTrace((i) => join(dir, `html-xss.${i}.bin`), { operationName: hostile, serviceName: hostile, workerName: hostile });
+    const out = join(dir, 'report-xss.html');
+    const r = runCli(trace!, '--html', out, '--no-progress', '--op', '*', '--trace-id', '0'.repeat(31) + '1');
+    expect(r.status, r.stderr).toBe(0);
+    const html = readFileSync(out, 'utf8');
+    expect(html).not.toContain('<img');
+    const escaped = '&lt;img src=x onerror=alert(1)&gt;&amp;&quot;&#39;';
+    expect(html).toContain(`<td class="l">${escaped}</td><td>1</td>`);
+    expect(html).toContain(`during <b>${escaped}</b>`);
+    expect(html).toContain(`<b>${escaped}</b> 135 ms`);
+  });
+
+  it('with --merge, opens with the processes side by side and each process after it', () => {
+    const a = writeFixtureTrace((i) => join(dir, `merge-a.${i}.bin`), { serviceName: 'shop' });
+    const out = join(dir, 'report-merged.html');
+    const r = runCli(a[0]!, '--html', out, '--no-progress', '--merge');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('looptrace analysis of 1 process, merged');
+    const html = readFileSync(out, 'utf8');
+    expect(html).toMatch(/<section class="merged">\s*<h1>looptrace analysis of 1 process, merged<\/h1>/);
+    expect(html).toContain(`<p class="warn">the input holds one process (shop (pid ${FIXTURE.pid})): nothing to join across processes</p>`);
+    expect(html).toContain(`<p class="crit blocked-most">shop (pid ${FIXTURE.pid}) was blocked most: 120 ms in 1 long task on its request-serving loops</p>`);
+    expect(html).toMatch(new RegExp(`<table class="processes">.*<td class="l">shop \\(pid ${FIXTURE.pid}\\)</td>`, 's'));
+    expect(html).toContain('<h1>looptrace analysis of shop');
+    expect(html).not.toMatch(/<script/i);
+  });
 });
 
 describe('ProtoWriter', () => {

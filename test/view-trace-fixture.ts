@@ -9,6 +9,8 @@ import { RecordCode, TraceEncoder } from '../src/format/index.js';
 export interface FixtureOptions {
   serviceName?: string;
   workerName?: string;
+  /** The operation's name; default FIXTURE.operation.name. */
+  operationName?: string;
   /** Split into this many rotated files (fileIndex 0..n-1). Default 1. */
   files?: number;
 }
@@ -63,7 +65,7 @@ export function writeFixtureTrace(pathFor: (fileIndex: number) => string, option
     enc.stringDef(fromNs, 2, '/srv/app/report.js');
     enc.stringDef(fromNs, 3, 'onRequest');
     enc.stringDef(fromNs, 4, '/srv/app/server.js');
-    enc.stringDef(fromNs, 5, FIXTURE.operation.name);
+    enc.stringDef(fromNs, 5, options.operationName ?? FIXTURE.operation.name);
     enc.stackDef(fromNs, 1, [
       { functionNameStringId: 1, scriptStringId: 2, line: 42, column: 7 },
       { functionNameStringId: 3, scriptStringId: 4, line: 10, column: 3 },

@@ -26,3 +26,4 @@ export { parseDuration, DURATION_UNITS } from './durations.js';
 export { parseTimeSpec, resolveTimeSpec, type TimeSpec } from './window.js';
 export { JsonlConverter, type JsonlOptions } from './jsonl.js';
 export { formatDuration, formatPercent, formatPercentRange, formatCount, timeOfDay } from './format.js';
+export { mergeReports, MERGE_INDEX_OPERATIONS, type MergedReport, type MergeOptions, type ProcessSummary, type WorstTask, type MergedFinding, type MergedTreeNode, type JoinedTrace } from './merge.js';

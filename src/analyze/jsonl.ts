@@ -108,9 +108,15 @@ export class JsonlConverter {
     this.push(line + '}');
   }
 
-  /** After a trace's records: its long tasks (worst first, as in the report) and its blocking code. */
+  /**
+   * After a trace's records: its long tasks per thread, as the text and HTML reports list them
+   * (the main thread first, each thread's worst first, at most `top` each, so busy workers never
+   * crowd the main thread out), and its blocking code.
+   */
   onReport(report: TraceReport): void {
-    for (const task of report.longTasks.items) this.push(JSON.stringify({ type: 'longTask', traceId: report.trace.traceId, ...task }));
+    for (const group of report.longTasks.byThread) {
+      group.items.forEach((task, i) => this.push(JSON.stringify({ type: 'longTask', traceId: report.trace.traceId, threadRank: i + 1, threadLongTasks: group.count, ...task })));
+    }
     if (report.blockingCode.samples > 0) this.push(JSON.stringify({ type: 'blockingCode', traceId: report.trace.traceId, ...report.blockingCode }));
   }
 

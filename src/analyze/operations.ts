@@ -11,6 +11,7 @@
 import { DurationHistogram } from '../operations/duration-histogram.js';
 import { namePattern } from '../operations/samplers.js';
 import type { OperationEndRecord, OperationStartRecord, TraceContextRecord } from '../format/records.js';
+import { roundMs } from './long-tasks.js';
 import type { BusyRun } from './thread-stats.js';
 import type { WallClock } from './wall-clock.js';
 
@@ -34,6 +35,12 @@ export interface OperationsAnalysisOptions {
   traceId?: string;
   /** Names listed one by one in byName; the rest are summed as "(other)". Default 200. */
   maxNames?: number;
+  /**
+   * Keep up to this many operations with a trace context, grouped by W3C trace id, for joining
+   * traces across processes (--merge). When full, the oldest trace id's operations make room.
+   * Default 0: none kept.
+   */
+  indexTraces?: number;
 }
 
 export interface OperationEntry {
@@ -50,6 +57,8 @@ export interface OperationEntry {
   /** Null while still open at the end of the trace. */
   endNs: number | null;
   durationNs: number | null;
+  /** Wall-clock start: comparable across processes (startNs is this trace's own clock). */
+  startUnixMs: number;
   startIso: string;
 }
 
@@ -83,6 +92,12 @@ export interface OperationsReport {
   percentileRelativeError: number;
   matches: { filter: OperationFilter & { last: number }; total: number; items: OperationEntry[] } | null;
   tree: { traceId: string; operations: number; roots: OperationTreeNode[]; truncated: boolean } | null;
+  /**
+   * Operations with a trace context kept for a join across processes (options.indexTraces), in
+   * no particular order; truncated when older trace ids were dropped to stay within the bound.
+   * Absent unless asked for; src/analyze/merge.ts consumes it and removes it from the report.
+   */
+  indexed?: { operations: OperationEntry[]; truncated: boolean };
 }
 
 /** What ran during a long task (LongTask.attribution.operations). */
@@ -123,6 +138,12 @@ interface ContextDef {
   traceFlags: number;
 }
 
+/** An operation kept for a join across processes, with its context (contexts are dropped once an operation ends). */
+interface IndexedOp {
+  op: OpenOp | EndedOp;
+  ctx: ContextDef;
+}
+
 /** Bounds, so that memory stays flat however long the trace. */
 const MAX_OPEN = 100_000;
 const MAX_CONTEXTS = 200_000;
@@ -142,6 +163,9 @@ export class OperationsAnalyzer {
   private readonly treeOps: Array<EndedOp | OpenOp> = [];
   private treeTruncated = false;
   private readonly byRun = new Map<string, LongTaskOperation[]>();
+  private readonly traceIndex = new Map<string, IndexedOp[]>();
+  private indexedCount = 0;
+  private indexTruncated = false;
   private started = 0;
   private endedCount = 0;
   private readonly filter: (OperationFilter & { last: number }) | undefined;
@@ -195,6 +219,25 @@ export class OperationsAnalyzer {
     this.endedCount++;
     this.count(ended, r.status);
     this.consider(ended);
+    this.index(ended);
+  }
+
+  /** Keeps an operation for the join across processes, the oldest trace ids giving way when full. */
+  private index(op: OpenOp | EndedOp): void {
+    const cap = this.options.indexTraces ?? 0;
+    if (cap <= 0) return;
+    const ctx = this.contexts.get(op.operationId);
+    if (ctx === undefined) return;
+    while (this.indexedCount >= cap) {
+      const [oldest, ops] = this.traceIndex.entries().next().value!;
+      this.traceIndex.delete(oldest);
+      this.indexedCount -= ops.length;
+      this.indexTruncated = true;
+    }
+    let ops = this.traceIndex.get(ctx.traceId);
+    if (ops === undefined) this.traceIndex.set(ctx.traceId, (ops = []));
+    ops.push({ op, ctx });
+    this.indexedCount++;
   }
 
   /** Called when a thread's busy stretch turned out to be a long task: what ran in it. */
@@ -253,10 +296,11 @@ export class OperationsAnalyzer {
       stats.count++;
       stats.open++;
       if (this.traceId !== undefined && this.contexts.get(op.operationId)?.traceId === this.traceId) this.addTreeOp(op);
+      this.index(op);
       if (this.filter?.status === 'open' && this.filter.minDurationNs === undefined && this.matchesName(op)) this.addMatch({ ...op, endNs: -1, status: -1 });
     }
-    const entry = (op: OpenOp | EndedOp): OperationEntry => {
-      const ctx = this.contexts.get(op.operationId);
+    const entry = (op: OpenOp | EndedOp, known?: ContextDef): OperationEntry => {
+      const ctx = known ?? this.contexts.get(op.operationId);
       const endNs = 'endNs' in op && op.endNs >= 0 ? op.endNs : null;
       return {
         operationId: op.operationId,
@@ -271,6 +315,7 @@ export class OperationsAnalyzer {
         startNs: op.startNs,
         endNs,
         durationNs: endNs === null ? null : endNs - op.startNs,
+        startUnixMs: roundMs(clock.unixMs(op.startNs)),
         startIso: clock.iso(op.startNs),
       };
     };
@@ -294,8 +339,11 @@ export class OperationsAnalyzer {
       open: this.started - this.endedCount,
       byName,
       percentileRelativeError: 0.01,
-      matches: this.filter === undefined ? null : { filter: this.filter, total: this.matchTotal, items: this.matches.map(entry) },
-      tree: this.traceId === undefined ? null : { traceId: this.traceId, operations: this.treeOps.length, roots: buildTree(this.treeOps.map(entry)), truncated: this.treeTruncated },
+      matches: this.filter === undefined ? null : { filter: this.filter, total: this.matchTotal, items: this.matches.map((op) => entry(op)) },
+      tree: this.traceId === undefined ? null : { traceId: this.traceId, operations: this.treeOps.length, roots: buildTree(this.treeOps.map((op) => entry(op))), truncated: this.treeTruncated },
+      ...((this.options.indexTraces ?? 0) > 0
+        ? { indexed: { operations: [...this.traceIndex.values()].flatMap((ops) => ops.map(({ op, ctx }) => entry(op, ctx))), truncated: this.indexTruncated } }
+        : {}),
     };
   }
 

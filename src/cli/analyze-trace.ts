@@ -16,6 +16,9 @@ import { JsonlConverter } from '../analyze/jsonl.js';
 import '../analyze/source-files-node.js';
 import type { TraceReport } from '../analyze/report.js';
 import { analyzeTraces } from '../analyze/run.js';
+import { mergeReports, MERGE_INDEX_OPERATIONS, type MergedReport } from '../analyze/merge.js';
+import { DEFAULT_ANALYSIS_OPTIONS } from '../analyze/options.js';
+import { renderMerged } from './render-merge.js';
 import { palette, useColor } from './ansi.js';
 import { parseArgs, USAGE, UsageError, type CliOptions } from './args.js';
 import { ProgressBar } from './progress.js';
@@ -98,6 +101,7 @@ function run(argv: readonly string[]): number {
   if (options.view || options.live) return serveViewer(options, { stdout, stderr });
 
   let reports: TraceReport[];
+  let merged: MergedReport | undefined;
   let jsonlFd: number | undefined;
   try {
     const input = resolveInput(options.paths);
@@ -135,7 +139,8 @@ function run(argv: readonly string[]): number {
         threadpoolP90Ns: options.threadpoolP90Ns,
         threadpoolSustainNs: options.threadpoolSustainNs,
         top: options.top,
-        operations: operationsOptions(options),
+        // --merge keeps each process's operations by trace id, to join them across processes.
+        operations: { ...operationsOptions(options), ...(options.merge ? { indexTraces: MERGE_INDEX_OPERATIONS } : {}) },
         sourceMaps: options.sourceMaps,
         ...(options.threads.length > 0 ? { threads: options.threads } : {}),
         ...(options.servingThreads.length > 0 ? { servingThreads: options.servingThreads } : {}),
@@ -154,7 +159,9 @@ function run(argv: readonly string[]): number {
     } finally {
       progress?.done();
     }
-    if (wantsFileOutputs(options)) writeFileOutputs(input, reports, options, (m) => stderr(`${NAME}: warning: ${escapeTerminal(m)}\n`));
+    for (const report of reports) report.checks = evaluateFailOn(report, options.failOn);
+    if (options.merge) merged = mergeReports(reports, { ...(options.traceId !== undefined ? { traceId: options.traceId } : {}), top: options.top ?? DEFAULT_ANALYSIS_OPTIONS.top, generator: GENERATOR });
+    if (wantsFileOutputs(options)) writeFileOutputs(input, reports, options, (m) => stderr(`${NAME}: warning: ${escapeTerminal(m)}\n`), merged);
     if (unprinted > 0) stderr(`${NAME}: warning: … and ${unprinted} more decoder problems (--json lists the first 50 per trace)\n`);
   } catch (error) {
     if (error instanceof InputError) {
@@ -171,18 +178,22 @@ function run(argv: readonly string[]): number {
     stderr(`${NAME}: --thread ${options.threads.map((t) => escapeTerminal(JSON.stringify(t))).join(', ')} matches no thread of the trace (run without --thread to see the thread names)\n`);
     return EXIT_USAGE;
   }
-  let violated = false;
-  for (const report of reports) {
-    report.checks = evaluateFailOn(report, options.failOn);
-    if (report.checks.some((c) => c.violated)) violated = true;
-  }
-  if (options.json) {
+  const violated = reports.some((r) => r.checks.some((c) => c.violated));
+  if (merged !== undefined) {
+    if (options.json) stdout(JSON.stringify(merged, null, 2) + '\n');
+    else if (options.jsonl !== '-') stdout(renderMerged(merged, palette(useColor(isatty(1), process.env, options.color)), { allOperations: options.operations }));
+    if (options.json || options.jsonl === '-') {
+      merged.reports.forEach((report, i) => {
+        for (const c of report.checks) if (c.violated) stderr(`${NAME}: FAIL ${escapeTerminal(c.message)} (${escapeTerminal(merged!.processes[i]!.label)})\n`);
+      });
+    }
+  } else if (options.json) {
     stdout(JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2) + '\n');
   } else if (options.jsonl !== '-') {
     stdout(renderText(reports, palette(useColor(isatty(1), process.env, options.color)), { allOperations: options.operations }));
   }
   // The text report shows its checks; other outputs get each violated condition on stderr.
-  if (options.json || options.jsonl === '-') {
+  if (merged === undefined && (options.json || options.jsonl === '-')) {
     for (const report of reports) {
       for (const c of report.checks) if (c.violated) stderr(`${NAME}: FAIL ${escapeTerminal(c.message)}${reports.length > 1 ? ` (trace ${report.trace.traceId})` : ''}\n`);
     }

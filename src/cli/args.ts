@@ -52,6 +52,8 @@ export interface CliOptions {
   live: boolean;
   /** Port of the --view/--live server; 0 picks a free one. */
   port: number;
+  /** --merge: the processes of the input side by side, operations joined across them by trace id. */
+  merge: boolean;
 }
 
 type Handler = (options: CliOptions, value: string, flag: string) => void;
@@ -122,6 +124,7 @@ const FLAGS: Record<string, Flag> = {
   '--perfetto': { takesValue: true, apply: (o, v) => (o.perfetto = v) },
   '--chrome-trace': { takesValue: true, apply: (o, v) => (o.chromeTrace = v) },
   '--view': { takesValue: false, apply: (o) => (o.view = true) },
+  '--merge': { takesValue: false, apply: (o) => (o.merge = true) },
   '--live': { takesValue: false, apply: (o) => (o.live = true) },
   '--port': {
     takesValue: true,
@@ -173,6 +176,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     view: false,
     live: false,
     port: 0,
+    merge: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -211,6 +215,10 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     const other = options.json ? '--json' : options.jsonl !== undefined ? '--jsonl' : options.html !== undefined ? '--html' : options.perfetto !== undefined ? '--perfetto' : options.chromeTrace !== undefined ? '--chrome-trace' : options.failOn.length > 0 ? '--fail-on' : undefined;
     if (other !== undefined) throw new UsageError(`${options.live ? '--live' : '--view'} serves the viewer and writes no report; run ${other} separately`);
   } else if (options.port !== 0) throw new UsageError('--port is for --view and --live');
+  if (options.merge) {
+    const other = options.view ? '--view' : options.live ? '--live' : options.perfetto !== undefined ? '--perfetto' : options.chromeTrace !== undefined ? '--chrome-trace' : undefined;
+    if (other !== undefined) throw new UsageError(`--merge joins several processes into one report, and ${other} shows one trace; run ${other} without --merge`);
+  }
   return options;
 }
 
@@ -265,6 +273,13 @@ Thresholds
   --threadpool-p90-ms <n>  threadpool pressure: p90 queueing delay in a second (default 10)
   --threadpool-sustain-s <n>  ... flagged when it lasts this long (default 3)
   --top <n>                list this many long tasks (per thread) and idle episodes (default 10)
+
+Many processes
+  --merge                  one report for all the processes in the input (cluster workers, PM2
+                           instances, services sharing a directory, or several directories):
+                           the processes side by side, the one blocked most, and operations
+                           joined across processes by trace id (with --trace-id: that request's
+                           tree across every service that handled it)
 
 Threads
   --thread <pattern>       report only threads whose name matches (a glob: main, 'worker*',

@@ -4,7 +4,7 @@
 // from the application, so every one is escaped.
 
 import { formatCount, formatDuration, formatPercent, timeOfDay } from '../analyze/format.js';
-import type { OperationEntry, OperationsReport, OperationTreeNode } from '../analyze/operations.js';
+import type { OperationEntry, OperationsReport } from '../analyze/operations.js';
 import type { LongTask } from '../analyze/report.js';
 // The CLI's escaper: it also escapes bidirectional and zero-width formatting characters.
 import { escapeTerminal } from './escape.js';
@@ -66,15 +66,24 @@ export function renderTaskOperations(task: LongTask, p: Palette): string | undef
   return p.dim(`  ${formatDuration(task.durationNs)} on ${task.threadName} during: `) + names + p.dim(` [${how}]${rest > 0 ? `; ${rest} more running or open` : ''}`);
 }
 
-function entryLine(e: OperationEntry, p: Palette, withTrace: boolean): string {
+/** An operation on one line; `label` names its process in a tree joined across processes (--merge). */
+function entryLine(e: OperationEntry & { label?: string }, p: Palette, withTrace: boolean): string {
   const mark = e.status === 'completed' ? p.green('✓') : e.status === 'failed' ? p.red('✗') : e.status === 'cancelled' ? p.yellow('⊘') : p.cyan('…');
   const duration = e.durationNs === null ? 'still open' : formatDuration(e.durationNs);
   const status = e.status === 'failed' ? `  ${p.red('FAILED')}` : e.status === 'cancelled' ? `  ${p.yellow('CANCELLED')}` : '';
   const trace = withTrace && e.traceId !== null ? p.dim(`  trace ${e.traceId}`) : '';
-  return `${mark} ${p.bold(escapeTerminal(e.name))}  ${duration}${status}  ${p.dim(`${timeOfDay(e.startIso)} on ${escapeTerminal(e.threadName)}`)}${trace}`;
+  const where = e.label === undefined ? escapeTerminal(e.threadName) : `${p.cyan(escapeTerminal(e.label))}${p.dim(` ${escapeTerminal(e.threadName)}`)}`;
+  return `${mark} ${p.bold(escapeTerminal(e.name))}  ${duration}${status}  ${p.dim(`${timeOfDay(e.startIso)} on `)}${where}${trace}`;
 }
 
-function renderNode(node: OperationTreeNode, prefix: string, childPrefix: string, out: string[], p: Palette): void {
+/** An operation tree's node; `label` is its process in a tree joined across processes. */
+export interface TreeLine extends OperationEntry {
+  label?: string;
+  children: readonly TreeLine[];
+}
+
+/** A tree, span-tree style: one line per operation, children indented under their parent. */
+export function renderNode(node: TreeLine, prefix: string, childPrefix: string, out: string[], p: Palette): void {
   out.push(prefix + entryLine(node, p, false));
   node.children.forEach((child, i) => {
     const last = i === node.children.length - 1;
@@ -82,7 +91,7 @@ function renderNode(node: OperationTreeNode, prefix: string, childPrefix: string
   });
 }
 
-function table(rows: readonly string[][], align: string, p: Palette): string[] {
+export function table(rows: readonly string[][], align: string, p: Palette): string[] {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, visibleLength(cell))));
   return rows.map((row, r) => {

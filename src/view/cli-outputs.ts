@@ -5,6 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { describeFsError, InputError, type ResolvedInput } from '../analyze/input.js';
 import { DEFAULT_ANALYSIS_OPTIONS } from '../analyze/options.js';
+import type { MergedReport } from '../analyze/merge.js';
 import type { TraceReport } from '../analyze/report.js';
 import { ChromeTraceWriter } from './chrome-writer.js';
 import { exportTrace } from './export-trace.js';
@@ -22,7 +23,8 @@ export function wantsFileOutputs(o: FileOutputs): boolean {
   return o.html !== undefined || o.perfetto !== undefined || o.chromeTrace !== undefined;
 }
 
-export function writeFileOutputs(input: ResolvedInput, reports: readonly TraceReport[], o: FileOutputs, warn: (message: string) => void): void {
+/** With `merged` (--merge), the HTML report opens with the processes side by side and the joined requests. */
+export function writeFileOutputs(input: ResolvedInput, reports: readonly TraceReport[], o: FileOutputs, warn: (message: string) => void, merged?: MergedReport): void {
   const trace = input.traces[0];
   if (trace === undefined) return;
   if ((o.perfetto !== undefined || o.chromeTrace !== undefined) && input.traces.length > 1) {
@@ -33,7 +35,7 @@ export function writeFileOutputs(input: ResolvedInput, reports: readonly TraceRe
   if (o.chromeTrace !== undefined) exportTrace(trace, o.chromeTrace, new ChromeTraceWriter(), { longTaskNs });
   if (o.html !== undefined) {
     try {
-      writeFileSync(o.html, renderHtmlReport(reports), { mode: 0o600 });
+      writeFileSync(o.html, renderHtmlReport(merged?.reports ?? reports, merged), { mode: 0o600 });
     } catch (error) {
       throw new InputError(`cannot write --html ${o.html}: ${describeFsError(error)}`);
     }

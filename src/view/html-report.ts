@@ -1,13 +1,25 @@
 // The static HTML report (`analyze-trace --html report.html`): the analysis of docs/ANALYZE-JSON.md
 // as one file to attach to a ticket: findings, threads with utilization bars, a long-task timeline
-// per thread, long tasks with their stacks, idle workers and the threadpool delay chart. Charts are
+// per thread, each thread's worst long tasks with their stacks and the operations that ran in them,
+// the blocking code of all long tasks, idle workers, the threadpool delay chart and operations
+// (per-name counts, failure rates, percentiles; a --trace-id tree). With --merge it opens with the
+// processes side by side and the requests joined across them. Charts are
 // inline SVG. The page carries no script at all, and a Content-Security-Policy that forbids one,
 // so nothing from a trace can run even if it slipped past escaping; every trace string is escaped.
 
 import { describeTask } from '../analyze/findings.js';
 import { formatCount, formatDuration, formatPercent, timeOfDay } from '../analyze/format.js';
-import type { LongTask, ThreadpoolReport, TraceReport } from '../analyze/report.js';
+import { frameText } from '../analyze/attribution.js';
+import type { MergedReport } from '../analyze/merge.js';
+import type { OperationEntry, OperationsReport } from '../analyze/operations.js';
+import type { BlockingCodeEntry, BlockingCodeReport, LongTask, ThreadpoolReport, TraceReport } from '../analyze/report.js';
 import { escapeHtml as e } from './html-escape.js';
+
+/** Rows of each blocking-code table and of the operations table. */
+const MAX_BLOCKING_ROWS = 10;
+const MAX_OPERATION_ROWS = 50;
+/** Levels of an operation tree drawn as nested lists. */
+const MAX_TREE_DEPTH = 32;
 
 const STYLE = `
 body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1d2329;background:#fff}
@@ -17,17 +29,18 @@ th{background:#f5f7fa;font-weight:600}td.l,th.l{text-align:left}.crit{color:#b32
 pre{background:#f5f7fa;padding:6px 8px;margin:4px 0;font-size:12px;overflow:auto;max-height:12em}
 .bar{display:inline-block;height:10px;background:#3b7dd8;vertical-align:middle}.barbg{display:inline-block;width:120px;height:10px;background:#e6ebf2;vertical-align:middle}
 svg text{font:11px system-ui,sans-serif;fill:#5a6470}footer{margin-top:32px;color:#8a949e;font-size:12px}
+h3{font-size:14px;margin:16px 0 4px}ul.op-tree{margin:2px 0;padding-left:18px}code{font-size:12px}
 `;
 
-export function renderHtmlReport(reports: readonly TraceReport[]): string {
+export function renderHtmlReport(reports: readonly TraceReport[], merged?: MergedReport): string {
   const first = reports[0];
-  const title = `looptrace report${first?.trace.serviceName ? ` — ${first.trace.serviceName}` : ''}`;
+  const title = merged !== undefined ? `looptrace report — ${reports.length} process${reports.length === 1 ? '' : 'es'} merged` : `looptrace report${first?.trace.serviceName ? ` — ${first.trace.serviceName}` : ''}`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${e(title)}</title><style>${STYLE}</style></head><body>
-${reports.map((r, i) => renderReport(r, reports.length > 1 ? `Trace ${i + 1} of ${reports.length}: ` : '')).join('\n<hr>\n')}
+${merged === undefined ? '' : `${renderMerged(merged)}\n<hr>\n`}${reports.map((r, i) => renderReport(r, reports.length > 1 ? `${merged === undefined ? 'Trace' : 'Process'} ${i + 1} of ${reports.length}: ` : '')).join('\n<hr>\n')}
 <footer>Written by ${e(first?.generator ?? 'looptrace')}. Times are UTC.</footer>
 </body></html>
 `;
@@ -66,12 +79,21 @@ function renderReport(r: TraceReport, prefix: string): string {
 
   const lt = r.longTasks;
   out.push(`<h2>Long tasks ≥ ${e(formatDuration(lt.thresholdNs))}: ${lt.count === 0 ? 'none' : `${e(formatCount(lt.count))} (${e(formatDuration(lt.totalNs))} in all)`}</h2>`);
-  if (lt.items.length > 0) {
+  if (lt.byThread.length > 0) {
     out.push(longTaskTimeline(r));
-    out.push('<table class="long-tasks"><tr><th>#</th><th>duration</th><th class="l">thread</th><th class="l">at (UTC)</th><th class="l">phase</th><th class="l">CPU</th><th class="l">stack</th></tr>');
-    lt.items.forEach((task, i) => out.push(longTaskRow(task, i)));
-    out.push('</table>');
+    // Per thread, the main thread first, so that busy workers never crowd it out of the list.
+    for (const group of lt.byThread) {
+      const more = group.count - group.items.length;
+      out.push(
+        `<h3 class="thread-long-tasks">${e(group.threadName)}: ${e(formatCount(group.count))} long task${group.count === 1 ? '' : 's'}, ${e(formatDuration(group.totalNs))} in all` +
+          `${more > 0 ? ` <span class="meta">(the worst ${group.items.length} listed)</span>` : ''}</h3>`,
+      );
+      out.push('<table class="long-tasks"><tr><th>#</th><th>duration</th><th class="l">thread</th><th class="l">at (UTC)</th><th class="l">phase</th><th class="l">CPU</th><th class="l">stack and operation</th></tr>');
+      group.items.forEach((task, i) => out.push(longTaskRow(task, i)));
+      out.push('</table>');
+    }
   }
+  out.push(blockingCodeSection(r.blockingCode));
 
   const iw = r.idleWorkers;
   out.push(`<h2>Idle workers: ${iw.episodes.count === 0 ? 'none' : `${e(formatCount(iw.episodes.count))} episodes, ${e(formatDuration(iw.episodes.totalIdleNs))} idle`}</h2>`);
@@ -88,6 +110,7 @@ function renderReport(r: TraceReport, prefix: string): string {
   }
 
   out.push(threadpoolSection(r.threadpool));
+  if (r.operations !== undefined) out.push(operationsSection(r.operations));
   if (r.decode.diagnostics.length > 0) {
     out.push('<h2>Decoding problems</h2><ul>');
     for (const d of r.decode.diagnostics) out.push(`<li>${e(d.message)}</li>`);
@@ -105,8 +128,133 @@ function longTaskRow(task: LongTask, i: number): string {
     `<tr><td>${i + 1}</td><td class="crit">${e(formatDuration(task.durationNs))}</td><td class="l">${e(task.threadName)}</td><td class="l">${e(timeOfDay(task.startIso))}</td>` +
     `<td class="l">${task.phase === 'io-callbacks' ? 'I/O callbacks' : 'timers/immediates'} (I/O ${e(formatDuration(task.ioCallbacksNs))}, timers ${e(formatDuration(task.timersImmediatesNs))})</td>` +
     `<td class="l">${e(cpu)}${gc}</td><td class="l">${stack === undefined ? '<span class="meta">no stack sampled</span>' : `<pre>${e(stack.frames.join('\n'))}</pre>`}` +
-    `<div class="meta">${e(describeTask(task))}</div></td></tr>`
+    `${taskOperations(task)}<div class="meta">${e(describeTask(task))}</div></td></tr>`
   );
+}
+
+/** The operations that ran in a long task: the one with most time inside first, with its trace id. */
+function taskOperations(task: LongTask): string {
+  const ops = task.attribution.operations;
+  if (ops === undefined || ops.items.length === 0) return '';
+  const listed = ops.items.slice(0, 3);
+  const rest = ops.items.length - listed.length + ops.more;
+  const items = listed
+    .map((o) => `<b>${e(o.name)}</b>${o.traceId === null ? '' : ` <span class="meta">trace ${e(o.traceId)}</span>`} <span class="meta">(${o.insideNs > 0 ? `ran ${e(formatDuration(o.insideNs))} inside` : o.evidence === 'ran' ? 'ran in it' : 'open across it'})</span>`)
+    .join(', ');
+  return `<div class="task-ops">during ${items}${rest > 0 ? ` <span class="meta">and ${rest} more running or open</span>` : ''}</div>`;
+}
+
+/** The sampled time of all long tasks, by blocking site (self) and by function on the stack (total). */
+function blockingCodeSection(b: BlockingCodeReport): string {
+  if (b.samples === 0) return '';
+  const rows = (entries: readonly BlockingCodeEntry[], text: (entry: BlockingCodeEntry) => string): string =>
+    entries
+      .slice(0, MAX_BLOCKING_ROWS)
+      .map((x) => `<tr><td>${e(formatPercent(x.share))}</td><td>${e(formatDuration(x.weightNs))}</td><td>${e(formatCount(x.samples))}</td><td class="l"><code>${e(text(x))}</code></td></tr>`)
+      .join('');
+  const head = '<tr><th>share</th><th>time</th><th>samples</th><th class="l">code</th></tr>';
+  return [
+    `<h2>Blocking code, all long tasks together: ${e(formatDuration(b.sampledNs))} sampled in ${e(formatCount(b.longTasks))} long task${b.longTasks === 1 ? '' : 's'} (${e(formatCount(b.samples))} samples)</h2>`,
+    '<p class="meta">self: where the loop was running, down to the first frame of your code</p>',
+    `<table class="blocking-self">${head}${rows(b.self, (x) => x.site.text)}</table>`,
+    '<p class="meta">total: functions anywhere on the stack</p>',
+    `<table class="blocking-total">${head}${rows(b.total, (x) => frameText(x.site.frame))}</table>`,
+  ].join('\n');
+}
+
+function operationsSection(ops: OperationsReport): string {
+  const out: string[] = [];
+  out.push(`<h2>Operations: ${e(formatCount(ops.count))} (${e(formatCount(ops.ended))} ended, ${e(formatCount(ops.open))} open at the end)</h2>`);
+  if (ops.byName.length > 0) {
+    out.push('<table class="operations"><tr><th class="l">operation</th><th>count</th><th>failed</th><th>cancelled</th><th>fail rate</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>');
+    for (const s of ops.byName.slice(0, MAX_OPERATION_ROWS)) {
+      out.push(
+        `<tr><td class="l">${e(s.name)}</td><td>${e(formatCount(s.count))}</td><td${s.failed > 0 ? ' class="crit"' : ''}>${e(formatCount(s.failed))}</td><td>${e(formatCount(s.cancelled))}</td>` +
+          `<td${s.failureRate > 0 ? ' class="crit"' : ''}>${e(formatPercent(s.failureRate))}</td><td>${e(formatDuration(s.p50Ns))}</td><td>${e(formatDuration(s.p90Ns))}</td><td>${e(formatDuration(s.p99Ns))}</td><td>${e(formatDuration(s.maxNs))}</td></tr>`,
+      );
+    }
+    out.push('</table>');
+    const more = ops.byName.length - MAX_OPERATION_ROWS;
+    out.push(`<p class="meta">Percentiles within ${e(formatPercent(ops.percentileRelativeError))}.${more > 0 ? ` ${more} more names in --json.` : ''}</p>`);
+  }
+  if (ops.matches !== null) {
+    out.push(`<h3>Matching operations: ${e(formatCount(ops.matches.total))}${ops.matches.total > ops.matches.items.length ? `, the last ${ops.matches.items.length}` : ''}</h3>`);
+    out.push(`<ul class="op-matches">${ops.matches.items.map((x) => `<li>${operationLine(x)}</li>`).join('')}</ul>`);
+  }
+  if (ops.tree !== null) {
+    out.push(`<h3>Trace ${e(ops.tree.traceId)}: ${e(formatCount(ops.tree.operations))} operation${ops.tree.operations === 1 ? '' : 's'}</h3>`);
+    out.push(ops.tree.roots.length === 0 ? '<p>No operation of this trace id in the trace (only sampled operations are written).</p>' : operationTree(ops.tree.roots));
+  }
+  return out.join('\n');
+}
+
+/** An operation on one line: status, name, duration, when and where; `label` names its process when merged. */
+function operationLine(x: OperationEntry & { label?: string }): string {
+  const status = x.status === 'completed' ? '✓' : x.status === 'failed' ? '✗' : x.status === 'cancelled' ? '⊘' : '…';
+  const cls = x.status === 'failed' ? ' class="crit"' : x.status === 'cancelled' ? ' class="warn"' : '';
+  const where = x.label === undefined ? e(x.threadName) : `<b>${e(x.label)}</b> ${e(x.threadName)}`;
+  return `<span${cls}>${status} <b>${e(x.name)}</b> ${e(x.durationNs === null ? 'still open' : formatDuration(x.durationNs))}${x.status === 'failed' || x.status === 'cancelled' ? ` ${x.status.toUpperCase()}` : ''}</span> <span class="meta">${e(timeOfDay(x.startIso))} on</span> ${where}`;
+}
+
+interface TreeNode extends OperationEntry {
+  label?: string;
+  children: readonly TreeNode[];
+}
+
+/** Nested lists: each operation with its children under it. */
+function operationTree(roots: readonly TreeNode[]): string {
+  const list = (nodes: readonly TreeNode[], depth: number): string =>
+    depth > MAX_TREE_DEPTH ? '<ul><li class="meta">… deeper levels in --json</li></ul>' : `<ul class="op-tree">${nodes.map((n) => `<li>${operationLine(n)}${n.children.length > 0 ? list(n.children, depth + 1) : ''}</li>`).join('')}</ul>`;
+  return list(roots, 0);
+}
+
+/** The merged view (--merge): blocked most, processes side by side, findings, joined requests. */
+function renderMerged(m: MergedReport): string {
+  const out: string[] = [];
+  out.push('<section class="merged">');
+  out.push(`<h1>looptrace analysis of ${m.processes.length} process${m.processes.length === 1 ? '' : 'es'}, merged</h1>`);
+  if (m.note !== null) out.push(`<p class="warn">${e(m.note)}</p>`);
+  out.push('<h2>Blocked most</h2>');
+  out.push(m.blockedMost === null ? '<p>No process had a long task on a request-serving loop.</p>' : `<p class="crit blocked-most">${e(m.blockedMost.message)}</p>`);
+  out.push('<h2>Processes side by side</h2>');
+  out.push('<table class="processes"><tr><th class="l">process</th><th>span</th><th>threads</th><th class="l">main utilization</th><th class="l">busiest loop</th><th>long tasks</th><th>long-task time</th><th>on serving loops</th><th>worst</th><th class="l">worst task</th><th>operations</th><th>findings</th></tr>');
+  const ranked = [...m.processes].sort((a, b) => b.longTasks.servingTotalNs - a.longTasks.servingTotalNs || b.longTasks.totalNs - a.longTasks.totalNs || a.process - b.process);
+  for (const p of ranked) {
+    const util = p.mainUtilization ?? 0;
+    const w = p.worstLongTask;
+    const worst = w === null ? '' : `${e(w.threadName)} at ${e(timeOfDay(w.startIso))}${w.blocking === null ? '' : ` in <code>${e(w.blocking)}</code>`}${w.operation === null ? '' : ` during <b>${e(w.operation.name)}</b>`}`;
+    out.push(
+      `<tr><td class="l">${e(p.label)}</td><td>${e(formatDuration(p.durationNs))}</td><td>${p.threads}</td>` +
+        `<td class="l"><span class="barbg"><span class="bar" style="width:${Math.round(util * 120)}px"></span></span> ${e(formatPercent(p.mainUtilization))}</td>` +
+        `<td class="l">${p.busiestThread === null ? '–' : `${e(p.busiestThread.name)} ${e(formatPercent(p.busiestThread.utilization))}`}</td>` +
+        `<td>${e(formatCount(p.longTasks.count))}</td><td>${e(formatDuration(p.longTasks.totalNs))}</td><td${p.longTasks.servingTotalNs > 0 ? ' class="crit"' : ''}>${e(formatDuration(p.longTasks.servingTotalNs))}</td>` +
+        `<td>${p.longTasks.maxNs > 0 ? e(formatDuration(p.longTasks.maxNs)) : '–'}</td><td class="l">${worst}</td>` +
+        `<td>${p.operations === null ? '–' : `${e(formatCount(p.operations.count))}${p.operations.failed > 0 ? ` <span class="crit">(${e(formatCount(p.operations.failed))} failed)</span>` : ''}`}</td>` +
+        `<td>${p.findings.critical} critical, ${p.findings.warning} warning</td></tr>`,
+    );
+  }
+  out.push('</table>');
+  out.push('<h2>Findings across processes, worst first</h2>');
+  if (m.findings.items.length === 0) out.push('<p>No long tasks, idle workers or threadpool pressure in any process.</p>');
+  else out.push(`<ul class="findings">${m.findings.items.map((f) => `<li class="${f.severity === 'critical' ? 'crit' : f.severity === 'warning' ? 'warn' : 'info'}"><b>[${e(f.label)}]</b> ${e(f.message)}</li>`).join('')}</ul>`);
+  const ops = m.operations;
+  if (ops !== null) {
+    if (ops.tree !== null) {
+      out.push(`<h2>Trace ${e(ops.tree.traceId)} across processes: ${e(formatCount(ops.tree.operations))} operations in ${ops.tree.processes.length} process${ops.tree.processes.length === 1 ? '' : 'es'}</h2>`);
+      out.push(ops.tree.roots.length === 0 ? '<p>No operation of this trace id in any process.</p>' : operationTree(ops.tree.roots));
+    }
+    const j = ops.joined;
+    out.push(`<h2>Requests across processes: ${j.count === 0 ? 'none' : `${e(formatCount(j.count))} trace ids ran in two or more processes, slowest first`}</h2>`);
+    for (const t of j.items) {
+      out.push(
+        `<h3 class="joined">${e(t.durationNs === null ? 'still open' : formatDuration(t.durationNs))} at ${e(timeOfDay(t.startIso))}: ${t.labels.map((l) => e(l)).join(' → ')} <span class="meta">trace ${e(t.traceId)}</span></h3>`,
+      );
+      out.push(operationTree(t.roots));
+    }
+    if (j.indexTruncated) out.push('<p class="meta">Each process keeps its latest operations for this join: older requests may show only part of their tree (--trace-id joins any one exactly).</p>');
+  }
+  out.push('</section>');
+  return out.join('\n');
 }
 
 /** One row per thread with a long task; each task is a red mark at its place in the trace. */
@@ -114,7 +262,7 @@ function longTaskTimeline(r: TraceReport): string {
   const width = 900;
   const label = 160;
   const rowH = 18;
-  const tasks = r.longTasks.items;
+  const tasks = r.longTasks.byThread.flatMap((g) => g.items);
   const threads = [...new Set(tasks.map((t) => t.threadId))];
   const span = Math.max(1, r.trace.endNs - r.trace.startNs);
   const x = (ns: number): number => label + ((ns - r.trace.startNs) / span) * (width - label);
