@@ -73,6 +73,27 @@ void Definitions::EndOperation(uint64_t operation_id) {
   contexts_.erase(operation_id);
 }
 
+bool Definitions::TopFrame(uint64_t stack_id, std::string* function_name, std::string* script,
+                           uint64_t* line, uint64_t* column) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stack_id == 0 || stack_id > stacks_.size() || stacks_[stack_id - 1].empty()) return false;
+  const Encoder::StackFrame& f = stacks_[stack_id - 1].front();
+  auto text = [this](uint64_t id) { return id == 0 || id > strings_.size() ? std::string() : strings_[id - 1]; };
+  *function_name = text(f.function_name_string_id);
+  *script = text(f.script_string_id);
+  *line = f.line;
+  *column = f.column;
+  return true;
+}
+
+bool Definitions::TraceContextOf(uint64_t operation_id, uint8_t* out) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = contexts_.find(operation_id);
+  if (it == contexts_.end()) return false;
+  std::memcpy(out, it->second.data(), kTraceContextBytes);
+  return true;
+}
+
 uint64_t Definitions::misses() const {
   std::lock_guard<std::mutex> lock(mu_);
   return misses_;

@@ -50,6 +50,11 @@ class Definitions {
   void WriteAll(Encoder& enc, uint64_t time_ns, size_t target_frame_bytes);
 
   uint64_t misses() const;
+  // The trace context of a live operation (33 bytes into `out`); false when it has none.
+  bool TraceContextOf(uint64_t operation_id, uint8_t* out) const;
+  // The innermost frame of stack `stack_id`: false when there is no such stack.
+  bool TopFrame(uint64_t stack_id, std::string* function_name, std::string* script,
+                uint64_t* line, uint64_t* column) const;
 
  private:
   enum Kind : uint8_t { kString, kStack, kTraceContext };
