@@ -44,7 +44,7 @@ bool ThreadAggregator::Observe(const Event& e, uint64_t long_task_ns, const Defi
           pending_.cpu_wall_ns = stretch_cpu_wall_ns_;
           pending_.runnable_ns = stretch_runnable_ns_;
           pending_.gc_ns = stretch_gc_ns_;
-          pending_.stack_id = stretch_stack_id_;
+          pending_.stack_id = MostSampledStack();
           pending_.stack_samples = stretch_samples_;
           pending_.operation_id = stretch_operation_id_ != 0 ? stretch_operation_id_ : running_operation_id_;
           if (has_context_) {
@@ -99,9 +99,15 @@ bool ThreadAggregator::Observe(const Event& e, uint64_t long_task_ns, const Defi
       break;
     case wire::kStackSample:
       // Reason 0: taken because the loop was busy; the first one names the stretch's code.
-      if (e.f2 == 0) {
-        if (stretch_stack_id_ == 0) stretch_stack_id_ = e.f0;
+      if (e.f2 == 0 && e.f0 != 0) {
         stretch_samples_++;
+        for (int i = 0; i < kStackSlots; i++) {
+          if (stretch_stack_ids_[i] == e.f0 || stretch_stack_ids_[i] == 0) {
+            stretch_stack_ids_[i] = e.f0;
+            stretch_stack_counts_[i]++;
+            break;
+          }
+        }
       }
       break;
     case wire::kOperationStart:
@@ -138,10 +144,25 @@ void ThreadAggregator::ResetStretch() {
   stretch_cpu_wall_ns_ = 0;
   stretch_runnable_ns_ = 0;
   stretch_gc_ns_ = 0;
-  stretch_stack_id_ = 0;
+  for (int i = 0; i < kStackSlots; i++) {
+    stretch_stack_ids_[i] = 0;
+    stretch_stack_counts_[i] = 0;
+  }
   stretch_samples_ = 0;
   stretch_operation_id_ = 0;
   has_context_ = false;
+}
+
+uint64_t ThreadAggregator::MostSampledStack() const {
+  uint64_t best = 0;
+  uint32_t best_count = 0;
+  for (int i = 0; i < kStackSlots && stretch_stack_ids_[i] != 0; i++) {
+    if (stretch_stack_counts_[i] > best_count) {
+      best = stretch_stack_ids_[i];
+      best_count = stretch_stack_counts_[i];
+    }
+  }
+  return best;
 }
 
 void ThreadAggregator::Forget() {

@@ -120,8 +120,13 @@ class ThreadAggregator {
   uint64_t stretch_cpu_wall_ns_ = 0;
   uint64_t stretch_runnable_ns_ = 0;
   uint64_t stretch_gc_ns_ = 0;
-  uint64_t stretch_stack_id_ = 0;
+  // The stretch's distinct sampled stacks and how often each was seen: the most frequent one
+  // names the long task (the first sample may catch the code before the blocking call).
+  static constexpr int kStackSlots = 8;
+  uint64_t stretch_stack_ids_[kStackSlots] = {};
+  uint32_t stretch_stack_counts_[kStackSlots] = {};
   uint64_t stretch_samples_ = 0;
+  uint64_t MostSampledStack() const;
   uint64_t stretch_operation_id_ = 0;
   uint64_t running_operation_id_ = 0;
   // The trace context of stretch_operation_id_, taken while it was still defined.
