@@ -16,6 +16,7 @@
 import { isMainThread } from 'node:worker_threads';
 import { environmentWriter, readEnvironment } from './recorder/environment.js';
 import { startRuntimeTelemetry, type RuntimeTelemetry } from './recorder/telemetry.js';
+import { loadBinding } from './binding.js';
 import './recorder/worker-attach.js';
 
 /** The handle of the telemetry this preload started; undefined when it did not start one. */
@@ -46,9 +47,16 @@ function otelWanted(flag: boolean | undefined): boolean {
 export let otlp: import('./otel/otlp.js').OtlpExport | undefined;
 
 function startOtel(longTaskMs: number | undefined): void {
+  // The writer starts aggregating now, so that what happens while the OpenTelemetry packages
+  // load (the application's first long tasks) is in the first export.
+  try {
+    if (telemetry?.isRunning) loadBinding().setAggregation(true, longTaskMs ?? 50, true);
+  } catch {
+    // No native part: telemetry already said why.
+  }
   import('./otel/otlp.js').then(
     ({ startOtlpExport }) => {
-      otlp = startOtlpExport({ bridge: longTaskMs === undefined ? {} : { longTaskMs } });
+      otlp = startOtlpExport({ bridge: longTaskMs === undefined ? {} : { longTaskMs }, onWarning: (message) => warn(message.replace(/^looptrace: /, '')) });
       if (otlp === undefined) return;
       // What is buffered goes out when the process ends by itself; a signal or process.exit()
       // loses at most one export interval of metrics and the queued spans.

@@ -86,6 +86,9 @@ export class OpenTelemetryBridge {
       }
       this.removers.push(onTraceStarted(() => this.ensureAggregation()));
       this.ensureAggregation();
+      // Long tasks queued before the bridge started (looptrace/register turns aggregation on at
+      // start, before the OpenTelemetry packages have loaded).
+      this.takeLongTasks();
     }
   }
 

@@ -84,8 +84,18 @@ export function otlpRequested(env: NodeJS.ProcessEnv = process.env): boolean {
  * are not installed. Never throws for a problem of the environment.
  */
 export function startOtlpExport(options: OtlpOptions = {}): OtlpExport | undefined {
-  const env = options.env ?? process.env;
   const warn = options.onWarning ?? ((message: string) => process.emitWarning(message, { code: 'LOOPTRACE_OTEL' }));
+  try {
+    return startOtlp(options, warn);
+  } catch (error) {
+    // A package of another major version, a setting the SDK refuses: say so, and export nothing.
+    warn(`looptrace: OTLP export did not start: ${(error as Error)?.message ?? String(error)}; trace files are still written`);
+    return undefined;
+  }
+}
+
+function startOtlp(options: OtlpOptions, warn: (message: string) => void): OtlpExport | undefined {
+  const env = options.env ?? process.env;
   if (isTrue(env['OTEL_SDK_DISABLED'])) {
     warn('looptrace: OTEL_SDK_DISABLED is true: no OTLP export (trace files are still written)');
     return undefined;
@@ -107,10 +117,12 @@ export function startOtlpExport(options: OtlpOptions = {}): OtlpExport | undefin
     const exporters = sdk === undefined ? undefined : load(exporterPackage, warn, 'no OTLP metrics');
     if (sdk !== undefined && exporters !== undefined) {
       const exporter = new CountingMetricExporter(new (exporters['OTLPMetricExporter'] as new () => MetricExporterLike)(), counters);
+      const intervalMs = positiveInt(env['OTEL_METRIC_EXPORT_INTERVAL'], 60_000);
       const reader = new (sdk['PeriodicExportingMetricReader'] as new (o: object) => object)({
         exporter,
-        exportIntervalMillis: positiveInt(env['OTEL_METRIC_EXPORT_INTERVAL'], 60_000),
-        exportTimeoutMillis: positiveInt(env['OTEL_METRIC_EXPORT_TIMEOUT'], 30_000),
+        exportIntervalMillis: intervalMs,
+        // The SDK wants the timeout no longer than the interval.
+        exportTimeoutMillis: Math.min(positiveInt(env['OTEL_METRIC_EXPORT_TIMEOUT'], 30_000), intervalMs),
       });
       const provider = new (sdk['MeterProvider'] as new (o: object) => MeterProvider & { shutdown(): Promise<void>; forceFlush(): Promise<void> })({ resource, readers: [reader] });
       meterProvider = provider;
