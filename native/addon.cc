@@ -630,7 +630,7 @@ Napi::Value ThreadAggregatesFn(const Napi::CallbackInfo& info) {
 }
 
 // takeLongTasks() -> { tasks: [...], dropped }. Long tasks queued since the last call, with the
-// innermost frame of their first stack sample.
+// blocking site seen in most of their stack samples.
 Napi::Value TakeLongTasksFn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);
@@ -661,13 +661,12 @@ Napi::Value TakeLongTasksFn(const Napi::CallbackInfo& info) {
       Napi::Buffer<uint8_t> context = Napi::Buffer<uint8_t>::Copy(env, task.context, sizeof task.context);
       o.Set("context", context);
     }
-    std::string function_name, script;
-    uint64_t line = 0, column = 0;
-    if (recorder->definitions().TopFrame(task.stack_id, &function_name, &script, &line, &column)) {
-      o.Set("functionName", Napi::String::New(env, function_name));
-      o.Set("scriptName", Napi::String::New(env, script));
-      o.Set("line", Napi::Number::New(env, static_cast<double>(line)));
-      o.Set("column", Napi::Number::New(env, static_cast<double>(column)));
+    if (task.has_frame) {
+      const Definitions& defs = recorder->definitions();
+      o.Set("functionName", Napi::String::New(env, defs.StringOf(task.frame.function_name_string_id)));
+      o.Set("scriptName", Napi::String::New(env, defs.StringOf(task.frame.script_string_id)));
+      o.Set("line", Napi::Number::New(env, static_cast<double>(task.frame.line)));
+      o.Set("column", Napi::Number::New(env, static_cast<double>(task.frame.column)));
     }
     tasks.Set(k++, o);
   }

@@ -52,9 +52,12 @@ class Definitions {
   uint64_t misses() const;
   // The trace context of a live operation (33 bytes into `out`); false when it has none.
   bool TraceContextOf(uint64_t operation_id, uint8_t* out) const;
-  // The innermost frame of stack `stack_id`: false when there is no such stack.
-  bool TopFrame(uint64_t stack_id, std::string* function_name, std::string* script,
-                uint64_t* line, uint64_t* column) const;
+  // The blocking site of stack `stack_id`: its innermost frame of application code (a script that
+  // is not Node's own "node:..." and not empty), else its innermost frame. False when there is no
+  // such stack.
+  bool BlockingFrame(uint64_t stack_id, Encoder::StackFrame* out) const;
+  // The string `id` ("" for 0 or an unknown id).
+  std::string StringOf(uint64_t id) const;
 
  private:
   enum Kind : uint8_t { kString, kStack, kTraceContext };

@@ -44,7 +44,7 @@ bool ThreadAggregator::Observe(const Event& e, uint64_t long_task_ns, const Defi
           pending_.cpu_wall_ns = stretch_cpu_wall_ns_;
           pending_.runnable_ns = stretch_runnable_ns_;
           pending_.gc_ns = stretch_gc_ns_;
-          pending_.stack_id = MostSampledStack();
+          pending_.has_frame = MostSampledFrame(defs, &pending_.frame);
           pending_.stack_samples = stretch_samples_;
           pending_.operation_id = stretch_operation_id_ != 0 ? stretch_operation_id_ : running_operation_id_;
           if (has_context_) {
@@ -153,16 +153,29 @@ void ThreadAggregator::ResetStretch() {
   has_context_ = false;
 }
 
-uint64_t ThreadAggregator::MostSampledStack() const {
-  uint64_t best = 0;
-  uint32_t best_count = 0;
+bool ThreadAggregator::MostSampledFrame(const Definitions& defs, Encoder::StackFrame* out) const {
+  // Stacks that differ only above the blocking site (in Node's own frames) count for one site.
+  Encoder::StackFrame sites[kStackSlots];
+  uint32_t counts[kStackSlots] = {};
+  int n = 0;
   for (int i = 0; i < kStackSlots && stretch_stack_ids_[i] != 0; i++) {
-    if (stretch_stack_counts_[i] > best_count) {
-      best = stretch_stack_ids_[i];
-      best_count = stretch_stack_counts_[i];
+    Encoder::StackFrame f;
+    if (!defs.BlockingFrame(stretch_stack_ids_[i], &f)) continue;
+    int j = 0;
+    while (j < n && !(sites[j].function_name_string_id == f.function_name_string_id &&
+                      sites[j].script_string_id == f.script_string_id && sites[j].line == f.line)) {
+      j++;
     }
+    if (j == n) sites[n++] = f;
+    counts[j] += stretch_stack_counts_[i];
   }
-  return best;
+  int best = -1;
+  for (int j = 0; j < n; j++) {
+    if (best < 0 || counts[j] > counts[best]) best = j;
+  }
+  if (best < 0) return false;
+  *out = sites[best];
+  return true;
 }
 
 void ThreadAggregator::Forget() {

@@ -84,7 +84,9 @@ struct LongTask {
   uint64_t cpu_wall_ns = 0;
   uint64_t runnable_ns = 0;
   uint64_t gc_ns = 0;
-  uint64_t stack_id = 0;
+  // The blocking site: the application frame seen in most of the task's stack samples.
+  bool has_frame = false;
+  Encoder::StackFrame frame = {};
   uint64_t stack_samples = 0;
   // The operation that was running (the latest one started and not ended before the stretch
   // began, or started inside it), 0 for none.
@@ -120,13 +122,15 @@ class ThreadAggregator {
   uint64_t stretch_cpu_wall_ns_ = 0;
   uint64_t stretch_runnable_ns_ = 0;
   uint64_t stretch_gc_ns_ = 0;
-  // The stretch's distinct sampled stacks and how often each was seen: the most frequent one
-  // names the long task (the first sample may catch the code before the blocking call).
+  // The stretch's distinct sampled stacks and how often each was seen: the blocking site seen
+  // most often names the long task (the first sample may catch the code before the blocking
+  // call, and the innermost frame may be Node's own code that the blocking function calls).
   static constexpr int kStackSlots = 8;
   uint64_t stretch_stack_ids_[kStackSlots] = {};
   uint32_t stretch_stack_counts_[kStackSlots] = {};
   uint64_t stretch_samples_ = 0;
-  uint64_t MostSampledStack() const;
+  // The blocking frame seen in most of the stretch's samples (false when none was sampled).
+  bool MostSampledFrame(const Definitions& defs, Encoder::StackFrame* out) const;
   uint64_t stretch_operation_id_ = 0;
   uint64_t running_operation_id_ = 0;
   // The trace context of stretch_operation_id_, taken while it was still defined.

@@ -121,6 +121,7 @@ export interface NativeLongTask {
   operationId: number;
   /** The operation's W3C trace context (33 bytes), when it had one. */
   context?: Uint8Array;
+  /** The blocking site seen in most of the task's stack samples: the innermost application frame (not node:…). */
   functionName?: string;
   scriptName?: string;
   line?: number;

@@ -117,19 +117,20 @@ function decode(received: readonly Received[]): Decoded {
 
 // The application of the zero-code runs: a long task in a named function, then a quiet second;
 // it ends by itself, and looptrace/register sends what is buffered before the process exits. The
-// long task comes late enough not to share its stretch with the loading of the OpenTelemetry
-// packages (itself a long task of a few hundred milliseconds on a loaded machine).
-const ZERO_CODE_APP = `
+// long task waits until the preload's OTLP export has started, so that it does not share its
+// stretch with the loading of the OpenTelemetry packages (itself a long task of a few hundred
+// milliseconds, seconds on a loaded machine).
+const ZERO_CODE_APP = `const register = await import('looptrace/register');
 function slowPath(ms) {
   const end = performance.now() + ms;
   let x = 0;
   while (performance.now() < end) x++;
   return x;
 }
-setTimeout(() => {
-  slowPath(150);
-  setTimeout(() => process.stdout.write('RESULT ' + JSON.stringify({ pid: process.pid }) + '\\n'), 1000);
-}, 2000);
+while (register.otlp === undefined) await new Promise((r) => setTimeout(r, 20));
+await new Promise((r) => setTimeout(r, 100));
+slowPath(300);
+setTimeout(() => process.stdout.write('RESULT ' + JSON.stringify({ pid: process.pid }) + '\\n'), 1000);
 `;
 
 function otlpEnv(url: string, protocol: string): Record<string, string> {
@@ -138,8 +139,10 @@ function otlpEnv(url: string, protocol: string): Record<string, string> {
     OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
     OTEL_SERVICE_NAME: 'checkout',
     OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=test,team=payments',
-    OTEL_METRIC_EXPORT_INTERVAL: '300',
-    OTEL_BSP_SCHEDULE_DELAY: '200',
+    // Long enough that no periodic export shares the long task's stretch (serializing one is
+    // itself a long task on a loaded machine): the metrics go out when the process ends.
+    OTEL_METRIC_EXPORT_INTERVAL: '20000',
+    OTEL_BSP_SCHEDULE_DELAY: '20000',
   };
 }
 
@@ -192,7 +195,7 @@ describe.each([
       const files = readdirSync(traces).filter((f) => f.endsWith('.bin'));
       expect(files.length).toBeGreaterThan(0);
       const [report] = analyzeTraces(resolveInput([traces]).traces, { longTaskNs: 50e6 });
-      expect(report!.longTasks.items.some((t) => t.durationNs >= 150e6)).toBe(true);
+      expect(report!.longTasks.items.some((t) => t.durationNs >= 300e6)).toBe(true);
     } finally {
       server.close();
     }

@@ -5,4 +5,4 @@ export { startOpenTelemetry, OpenTelemetryBridge, type OpenTelemetryOptions, typ
 export { startOtlpExport, otlpRequested, OtlpExport, type OtlpOptions, type OtlpExportStats } from './otlp.js';
 export { LooptraceIdGenerator } from './ids.js';
 export { LONG_TASK_SPAN_NAME } from './spans.js';
-export { SCOPE_NAME, SCOPE_VERSION } from './metrics.js';
+export { SCOPE_NAME, SCOPE_VERSION, looptraceMetricProducer, type LooptraceMetricProducer } from './metrics.js';

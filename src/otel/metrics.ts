@@ -4,9 +4,9 @@
 // records it drains anyway, and JavaScript reads them only when the application's MeterProvider
 // collects.
 
-import type { Attributes, BatchObservableResult, Histogram, Meter, MeterProvider, Observable } from '@opentelemetry/api';
-import type { NativeBinding, NativeHistogram, NativeThreadAggregates } from '../binding.js';
-import { HistogramCursor, intervalStats, type BucketDelta } from './histogram.js';
+import type { Attributes, BatchObservableResult, Histogram, HrTime, Meter, MeterProvider, Observable } from '@opentelemetry/api';
+import { loadBinding, type NativeBinding, type NativeHistogram, type NativeThreadAggregates } from '../binding.js';
+import { BUCKETS, HistogramCursor, intervalStats, type BucketDelta } from './histogram.js';
 import type { Guard } from './guard.js';
 
 /** The meter's name and version (the instrumentation scope). */
@@ -36,7 +36,6 @@ export class MetricsBridge {
   private readonly observables: Observable[];
   private readonly callback: (result: BatchObservableResult) => void;
   private readonly gcDuration: Histogram;
-  private readonly stretchDuration: Histogram;
   private readonly threadpoolDelay: Histogram;
   private readonly o: ReturnType<MetricsBridge['createObservables']>;
   /** Collections served, for tests and stats. */
@@ -54,11 +53,6 @@ export class MetricsBridge {
       unit: 's',
       description: 'Garbage collection duration.',
       advice: { explicitBucketBoundaries: GC_BOUNDARIES_S },
-    });
-    this.stretchDuration = m.createHistogram('looptrace.eventloop.busy_stretch.duration', {
-      unit: 's',
-      description: 'Duration of each busy stretch of the event loop: from the end of blocking in one poll to the start of the next, how long new I/O had to wait.',
-      advice: { explicitBucketBoundaries: DURATION_BOUNDARIES_S },
     });
     this.threadpoolDelay = m.createHistogram('looptrace.threadpool.queue_delay', {
       unit: 's',
@@ -125,8 +119,10 @@ export class MetricsBridge {
       result.observe(o.dropped, t.droppedRecords, a);
       // Histograms are synchronous instruments in the OpenTelemetry API: the values that arrived
       // since the previous collection are recorded now. The SDK runs observable callbacks before
-      // it collects synchronous instruments, so they are part of this same collection.
-      replay(this.stretchDuration, stretches, a);
+      // it collects synchronous instruments, so they are part of this same collection. GC pauses
+      // and threadpool probes are a few per second, cheap to replay; busy stretches are thousands
+      // a second under load (about 1 µs each to replay), so their histogram comes from
+      // looptraceMetricProducer() instead, built from the native buckets at no cost per stretch.
       for (let kind = 0; kind < GC_TYPES.length; kind++) {
         replay(this.gcDuration, c.gc[kind]!.advance(t.gc[kind] as NativeHistogram), { ...a, 'v8js.gc.type': GC_TYPES[kind]! });
       }
@@ -162,6 +158,84 @@ export class MetricsBridge {
     }
   }
 }
+
+const BUSY_STRETCH_METRIC = {
+  name: 'looptrace.eventloop.busy_stretch.duration',
+  description: 'Duration of each busy stretch of the event loop: from the end of blocking in one poll to the start of the next, how long new I/O had to wait.',
+  unit: 's',
+};
+
+/** The busy-stretch histogram's bounds: every power of two from 1024 ns to 2^41 ns, in seconds. */
+const OCTAVE_BOUNDARIES_S = Array.from({ length: 32 }, (_, k) => 2 ** (10 + k) / 1e9);
+
+/** A MetricProducer (sdk-metrics' interface) as this module needs it, without importing the SDK. */
+export interface LooptraceMetricProducer {
+  collect(options?: { timeoutMillis?: number }): Promise<{ resourceMetrics: { resource: unknown; scopeMetrics: unknown[] }; errors: unknown[] }>;
+}
+
+/**
+ * The busy-stretch histogram (looptrace.eventloop.busy_stretch.duration) as a MetricProducer of
+ * the OpenTelemetry SDK: give it to the reader (`new PeriodicExportingMetricReader({ exporter,
+ * metricProducers: [looptraceMetricProducer()] })`). It turns the native buckets into one
+ * cumulative histogram point per thread at each collection, however many stretches there were;
+ * counts per power-of-two bucket and sums are exact. It reports while a bridge is running.
+ */
+export function looptraceMetricProducer(): LooptraceMetricProducer {
+  const started = new Map<number, HrTime>();
+  return {
+    async collect() {
+      let threads: NativeThreadAggregates[] = [];
+      try {
+        threads = loadBinding().threadAggregates();
+      } catch (error) {
+        return { resourceMetrics: { resource: undefined, scopeMetrics: [] }, errors: [error] };
+      }
+      const now = hrNow();
+      const live = new Set<number>();
+      const dataPoints = threads.map((t) => {
+        live.add(t.threadId);
+        let start = started.get(t.threadId);
+        if (start === undefined) started.set(t.threadId, (start = now));
+        const counts = new Array<number>(OCTAVE_BOUNDARIES_S.length + 1).fill(0);
+        let count = 0;
+        let sumNs = 0;
+        const h = t.stretches;
+        for (let i = 0; i + 2 < h.length; i += 3) {
+          const index = h[i]!;
+          counts[index === 0 ? 0 : Math.min(OCTAVE_BOUNDARIES_S.length, 1 + Math.floor((index - 1) / 8))]! += h[i + 1]!;
+          count += h[i + 1]!;
+          sumNs += h[i + 2]!;
+        }
+        return {
+          startTime: start,
+          endTime: now,
+          attributes: { 'thread.id': t.nodeThreadId, 'thread.name': t.name },
+          value: { buckets: { boundaries: OCTAVE_BOUNDARIES_S, counts }, count, sum: sumNs / 1e9, hasMinMax: false },
+        };
+      });
+      for (const id of started.keys()) if (!live.has(id)) started.delete(id);
+      const metric = {
+        descriptor: { ...BUSY_STRETCH_METRIC, type: 'HISTOGRAM', valueType: 1 /* ValueType.DOUBLE */ },
+        aggregationTemporality: 1 /* AggregationTemporality.CUMULATIVE */,
+        dataPointType: 0 /* DataPointType.HISTOGRAM */,
+        dataPoints,
+      };
+      return {
+        resourceMetrics: { resource: undefined, scopeMetrics: dataPoints.length === 0 ? [] : [{ scope: { name: SCOPE_NAME, version: SCOPE_VERSION }, metrics: [metric] }] },
+        errors: [],
+      };
+    },
+  };
+}
+
+function hrNow(): HrTime {
+  const ms = performance.timeOrigin + performance.now();
+  const seconds = Math.floor(ms / 1000);
+  return [seconds, Math.round((ms - seconds * 1000) * 1e6)];
+}
+
+// Bucket count of the native histograms, checked against the octave mapping above.
+if (BUCKETS !== 1 + 32 * 8) throw new Error('looptrace: native histogram layout changed');
 
 /** Records each bucket's new values at their mean: counts, buckets and sums stay exact. */
 function replay(histogram: Histogram, deltas: readonly BucketDelta[], attributes: Attributes): void {

@@ -14,6 +14,7 @@ import { hostname } from 'node:os';
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import { startOpenTelemetry, type OpenTelemetryBridge, type OpenTelemetryOptions } from './bridge.js';
 import { LooptraceIdGenerator } from './ids.js';
+import { looptraceMetricProducer } from './metrics.js';
 import { BoundedSpanProcessor, CountingMetricExporter, ExportCounters, type MetricExporterLike, type SpanExporterLike } from './export-queue.js';
 
 const require = createRequire(import.meta.url);
@@ -63,8 +64,10 @@ export class OtlpExport {
     await Promise.all(this.flushers.map((f) => f().catch(() => undefined)));
   }
 
-  /** Flushes, then shuts the providers down. */
+  /** Sends a last collection and the queued spans, then stops the bridge and the providers. */
   async shutdown(): Promise<void> {
+    // The bridge still reports during this flush: stopping it first would send an empty export.
+    await this.flush();
     await this.bridge.shutdown();
     await Promise.all(this.closers.map((c) => c().catch(() => undefined)));
   }
@@ -120,6 +123,7 @@ function startOtlp(options: OtlpOptions, warn: (message: string) => void): OtlpE
       const intervalMs = positiveInt(env['OTEL_METRIC_EXPORT_INTERVAL'], 60_000);
       const reader = new (sdk['PeriodicExportingMetricReader'] as new (o: object) => object)({
         exporter,
+        metricProducers: [looptraceMetricProducer()],
         exportIntervalMillis: intervalMs,
         // The SDK wants the timeout no longer than the interval.
         exportTimeoutMillis: Math.min(positiveInt(env['OTEL_METRIC_EXPORT_TIMEOUT'], 30_000), intervalMs),
