@@ -167,7 +167,9 @@ class Recorder : public std::enable_shared_from_this<Recorder> {
   // notify: wake JavaScript (the notify callback) when one was queued.
   void SetAggregation(bool on, uint64_t long_task_ns, bool notify);
   bool aggregating() const { return aggregation_epoch_.load(std::memory_order_relaxed) != 0; }
-  // Calls fn(thread, aggregates) for each live thread, under that thread's aggregate lock.
+  // Calls fn(thread, aggregates) for each registered thread whose aggregates belong to the current
+  // epoch, under that thread's aggregate lock (a thread leaves the list once its THREAD_STOP is
+  // written).
   template <typename Fn>
   void ForEachAggregate(Fn&& fn) {
     std::vector<std::shared_ptr<ThreadState>> threads;
@@ -178,7 +180,7 @@ class Recorder : public std::enable_shared_from_this<Recorder> {
     uint64_t epoch = aggregation_epoch_.load(std::memory_order_relaxed);
     for (auto& t : threads) {
       std::lock_guard<std::mutex> lock(t->agg.mu);
-      if (t->agg.epoch != epoch || t->stop_written) continue;
+      if (t->agg.epoch != epoch) continue;
       fn(*t, static_cast<const ThreadAggregates&>(t->agg.published));
     }
   }

@@ -122,8 +122,13 @@ interface Instrumentation {
   stop(): Promise<void>;
 }
 
-/** Starts the metrics bridge on an SDK MeterProvider with the default reader; returns its stop. */
-async function startOtelMetrics(): Promise<() => Promise<void>> {
+/**
+ * Starts the metrics bridge on an SDK MeterProvider with the default reader; returns its stop.
+ * timeScaled (compare-overhead --instructions): the export interval is stretched like the
+ * recorder's own timers, so that the per-request figure holds the writer's aggregation and not
+ * collections, which follow time (one collection costs a few ms of CPU: npm run bench:otel).
+ */
+async function startOtelMetrics(timeScaled: boolean): Promise<() => Promise<void>> {
   const sdk = await import('@opentelemetry/sdk-metrics');
   const { startOpenTelemetry, looptraceMetricProducer } = await import('../src/otel/index.js');
   const exporter = {
@@ -131,7 +136,11 @@ async function startOtelMetrics(): Promise<() => Promise<void>> {
     forceFlush: async () => {},
     shutdown: async () => {},
   };
-  const reader = new sdk.PeriodicExportingMetricReader({ exporter: exporter as never, metricProducers: [looptraceMetricProducer() as never] });
+  const reader = new sdk.PeriodicExportingMetricReader({
+    exporter: exporter as never,
+    metricProducers: [looptraceMetricProducer() as never],
+    ...(timeScaled ? { exportIntervalMillis: 600_000_000, exportTimeoutMillis: 30_000 } : {}),
+  });
   const meterProvider = new sdk.MeterProvider({ readers: [reader] });
   const bridge = startOpenTelemetry({ meterProvider, longTaskSpans: false });
   return async () => {
@@ -159,7 +168,7 @@ async function instrument(spec: ServerSpec): Promise<Instrumentation> {
       const looptrace = await import('../src/index.js');
       // The OpenTelemetry metrics bridge on the SDK's MeterProvider at its default export interval
       // (60 s), exporting to nowhere: what the bridge and the writer's aggregation cost.
-      const bridge = config === 'otel-metrics' ? await startOtelMetrics() : undefined;
+      const bridge = config === 'otel-metrics' ? await startOtelMetrics(spec.telemetryOptions !== undefined) : undefined;
       const writer =
         config === 'rotating-writer' || config === 'disabled' || config === 'operations' || config === 'callbacks' || config === 'otel-metrics'
           ? new looptrace.RotatingWriter(join(spec.dir, 'trace.bin'), { maxFileBytes: 8 << 20, maxTotalBytes: 64 << 20 })
