@@ -4,8 +4,9 @@
 // aggregates. CPU time of the collection (process.cpuUsage: the thread that collects does all the
 // work) after 10,000 to 360,000 busy stretches (a minute of a saturated HTTP server at 6,000
 // iterations a second, docs/COMPARE-OVERHEAD.md); and what the median collection comes to per
-// second at the default 60 s interval. The writer thread's aggregation, per record, is measured by
-// compare-overhead --instructions (configuration otel-metrics).
+// second at the default 60 s interval. Then the writer thread's aggregation per record: the same
+// number of loop iterations with the bridge off and on, interleaved (A B A B A B), and the writer
+// thread's own CPU clock (stats().selfCpu.writerNs) per record drained in each phase.
 //
 //   npm run bench:otel
 
@@ -58,4 +59,31 @@ async function main(): Promise<void> {
   console.log(`  median collection ${median.toFixed(1)} ms CPU; at the default ${INTERVAL_S} s interval: ${perSecondUs.toFixed(0)} µs of CPU per second (${(perSecondUs / 1e4).toFixed(4)}% of one core)`);
 }
 
+/** Writer CPU per record with aggregation off and on, interleaved, one telemetry throughout. */
+async function writerCost(): Promise<void> {
+  const telemetry = startRuntimeTelemetry({ writer: new NullWriter(), threadBufferRecords: 1 << 20 });
+  const meterProvider = new sdk.MeterProvider({ readers: [] });
+  const perRecord: Record<'off' | 'on', number[]> = { off: [], on: [] };
+  await iterations(20_000);
+  for (let round = 0; round < 3; round++) {
+    for (const mode of ['off', 'on'] as const) {
+      const bridge = mode === 'on' ? startOpenTelemetry({ meterProvider, longTaskSpans: false }) : undefined;
+      await new Promise((r) => setTimeout(r, 150));
+      const before = telemetry.stats();
+      await iterations(200_000);
+      await new Promise((r) => setTimeout(r, 150));
+      const after = telemetry.stats();
+      await bridge?.shutdown();
+      perRecord[mode].push((after.selfCpu.writerNs - before.selfCpu.writerNs) / (after.records - before.records));
+    }
+  }
+  await telemetry.stop();
+  const median = (v: number[]): number => [...v].sort((a, b) => a - b)[v.length >> 1]!;
+  console.log('writer thread CPU per record drained (200,000 loop iterations per phase, interleaved):');
+  console.log(`  bridge off: ${perRecord.off.map((v) => v.toFixed(1)).join(', ')} ns (median ${median(perRecord.off).toFixed(1)})`);
+  console.log(`  bridge on:  ${perRecord.on.map((v) => v.toFixed(1)).join(', ')} ns (median ${median(perRecord.on).toFixed(1)})`);
+  console.log(`  aggregation: ${(median(perRecord.on) - median(perRecord.off)).toFixed(1)} ns per record on the writer thread`);
+}
+
 await main();
+await writerCost();
