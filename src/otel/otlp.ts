@@ -20,7 +20,11 @@ import { BoundedSpanProcessor, CountingMetricExporter, ExportCounters, type Metr
 const require = createRequire(import.meta.url);
 
 export interface OtlpOptions {
-  /** The environment to read (default process.env). */
+  /**
+   * The environment looptrace reads for its choices (default process.env): which signals, which
+   * protocol, the resource, the export interval and the span queue. The OTLP exporters read the
+   * endpoint, headers, timeout and compression from process.env themselves.
+   */
   env?: NodeJS.ProcessEnv;
   /** Options of the bridge (metrics, longTaskSpans, longTaskMs, onError); the providers are made here. */
   bridge?: Omit<OpenTelemetryOptions, 'meterProvider' | 'tracerProvider'>;
