@@ -9,6 +9,7 @@
         "native/loop_hooks.cc",
         "native/recorder.cc",
         "native/sinks.cc",
+        "native/thread_metrics.cc",
         "native/watchdog.cc"
       ],
       "include_dirs": [

@@ -576,6 +576,119 @@ Napi::Value DefineTraceContext(const Napi::CallbackInfo& info) {
       env, recorder->definitions().DefineTraceContext(operation_id, info[1].As<Napi::Uint8Array>().Data()));
 }
 
+// setAggregation(on, longTaskMs, notify): the OpenTelemetry bridge turns the writer's per-thread
+// aggregates on (from zero) or off. Long tasks are queued for takeLongTasks() when longTaskMs > 0,
+// and the trace's notify callback runs when one was queued if `notify` is true. False when no
+// trace is running.
+Napi::Value SetAggregation(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsBoolean() || !info[1].IsNumber() || !info[2].IsBoolean()) {
+    Napi::TypeError::New(env, "setAggregation(on, longTaskMs, notify) expects a boolean, a number and a boolean")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  double long_task_ms = info[1].As<Napi::Number>().DoubleValue();
+  if (!(long_task_ms >= 0) || long_task_ms > 3'600'000) {
+    Napi::RangeError::New(env, "setAggregation: longTaskMs must be from 0 to 3600000").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::shared_ptr<Recorder> recorder = Recorder::Current();
+  if (!recorder) return Napi::Boolean::New(env, false);
+  recorder->SetAggregation(info[0].As<Napi::Boolean>().Value(), static_cast<uint64_t>(long_task_ms * 1e6),
+                           info[2].As<Napi::Boolean>().Value());
+  return Napi::Boolean::New(env, true);
+}
+
+// Non-empty buckets as a flat array: index, count, sum of values (ns), index, count, sum, ...
+Napi::Array HistogramValue(Napi::Env env, const NsHistogram& h) {
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t k = 0;
+  if (h.count == 0) return out;
+  for (int i = 0; i < NsHistogram::kBuckets; i++) {
+    if (h.counts[i] == 0) continue;
+    out.Set(k++, Napi::Number::New(env, i));
+    out.Set(k++, Napi::Number::New(env, static_cast<double>(h.counts[i])));
+    out.Set(k++, Napi::Number::New(env, h.sums[i]));
+  }
+  return out;
+}
+
+// threadAggregates() -> per live thread, the writer's cumulative aggregates (empty when
+// aggregation is off or no trace is running).
+Napi::Value ThreadAggregatesFn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env);
+  std::shared_ptr<Recorder> recorder = Recorder::Current();
+  if (!recorder || !recorder->aggregating()) return out;
+  uint32_t k = 0;
+  recorder->ForEachAggregate([&](ThreadState& t, const ThreadAggregates& a) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("threadId", Napi::Number::New(env, t.thread_id));
+    o.Set("nodeThreadId", Napi::Number::New(env, t.node_thread_id));
+    o.Set("kind", Napi::Number::New(env, t.kind));
+    o.Set("name", Napi::String::New(env, t.name));
+    o.Set("activeNs", Napi::Number::New(env, static_cast<double>(a.active_ns)));
+    o.Set("idleNs", Napi::Number::New(env, static_cast<double>(a.idle_ns)));
+    o.Set("iterations", Napi::Number::New(env, static_cast<double>(a.iterations)));
+    o.Set("longTasks", Napi::Number::New(env, static_cast<double>(a.long_tasks)));
+    o.Set("longTaskNs", Napi::Number::New(env, static_cast<double>(a.long_task_ns)));
+    o.Set("events", Napi::Number::New(env, static_cast<double>(a.events)));
+    o.Set("eventsWaiting", Napi::Number::New(env, static_cast<double>(a.last_events_waiting)));
+    o.Set("droppedRecords", Napi::Number::New(env, static_cast<double>(t.ring.DroppedTotal())));
+    o.Set("stretches", HistogramValue(env, a.stretches));
+    Napi::Array gc = Napi::Array::New(env, 4);
+    for (uint32_t i = 0; i < 4; i++) gc.Set(i, HistogramValue(env, a.gc[i]));
+    o.Set("gc", gc);
+    o.Set("threadpoolDelay", HistogramValue(env, a.threadpool_delay));
+    out.Set(k++, o);
+  });
+  return out;
+}
+
+// takeLongTasks() -> { tasks: [...], dropped }. Long tasks queued since the last call, with the
+// blocking site seen in most of their stack samples.
+Napi::Value TakeLongTasksFn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  Napi::Array tasks = Napi::Array::New(env);
+  out.Set("tasks", tasks);
+  out.Set("dropped", Napi::Number::New(env, 0));
+  std::shared_ptr<Recorder> recorder = Recorder::Current();
+  if (!recorder) return out;
+  uint64_t dropped = 0;
+  std::deque<LongTask> taken = recorder->TakeLongTasks(&dropped);
+  out.Set("dropped", Napi::Number::New(env, static_cast<double>(dropped)));
+  uint32_t k = 0;
+  for (const LongTask& task : taken) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("threadId", Napi::Number::New(env, task.thread_id));
+    o.Set("nodeThreadId", Napi::Number::New(env, task.node_thread_id));
+    o.Set("threadName", Napi::String::New(env, task.thread_name));
+    o.Set("startUnixNs", Napi::Number::New(env, static_cast<double>(task.start_unix_ns)));
+    o.Set("endUnixNs", Napi::Number::New(env, static_cast<double>(task.end_unix_ns)));
+    o.Set("ioNs", Napi::Number::New(env, static_cast<double>(task.io_ns)));
+    o.Set("cpuNs", Napi::Number::New(env, static_cast<double>(task.cpu_ns)));
+    o.Set("cpuWallNs", Napi::Number::New(env, static_cast<double>(task.cpu_wall_ns)));
+    o.Set("runnableNs", Napi::Number::New(env, static_cast<double>(task.runnable_ns)));
+    o.Set("gcNs", Napi::Number::New(env, static_cast<double>(task.gc_ns)));
+    o.Set("stackSamples", Napi::Number::New(env, static_cast<double>(task.stack_samples)));
+    o.Set("operationId", Napi::Number::New(env, static_cast<double>(task.operation_id)));
+    if (task.has_context) {
+      Napi::Buffer<uint8_t> context = Napi::Buffer<uint8_t>::Copy(env, task.context, sizeof task.context);
+      o.Set("context", context);
+    }
+    if (task.has_frame) {
+      const Definitions& defs = recorder->definitions();
+      o.Set("functionName", Napi::String::New(env, defs.StringOf(task.frame.function_name_string_id)));
+      o.Set("scriptName", Napi::String::New(env, defs.StringOf(task.frame.script_string_id)));
+      o.Set("line", Napi::Number::New(env, static_cast<double>(task.frame.line)));
+      o.Set("column", Napi::Number::New(env, static_cast<double>(task.frame.column)));
+    }
+    tasks.Set(k++, o);
+  }
+  return out;
+}
+
 void StopAtExit() {
   // Backstop for exits that skip JavaScript's 'exit' event; the writer must not be cut off
   // mid-frame when it can finish.
@@ -610,6 +723,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pushRecord", Napi::Function::New(env, PushRecord, "pushRecord"));
   exports.Set("internString", Napi::Function::New(env, InternString, "internString"));
   exports.Set("defineTraceContext", Napi::Function::New(env, DefineTraceContext, "defineTraceContext"));
+  exports.Set("setAggregation", Napi::Function::New(env, SetAggregation, "setAggregation"));
+  exports.Set("threadAggregates", Napi::Function::New(env, ThreadAggregatesFn, "threadAggregates"));
+  exports.Set("takeLongTasks", Napi::Function::New(env, TakeLongTasksFn, "takeLongTasks"));
 #ifdef LOOPTRACE_TEST_SUPPORT
   // Only in the test build (native/test): the production binary carries no test entry points.
   exports.Set("encodeForTest", Napi::Function::New(env, EncodeForTest, "encodeForTest"));

@@ -73,6 +73,34 @@ void Definitions::EndOperation(uint64_t operation_id) {
   contexts_.erase(operation_id);
 }
 
+bool Definitions::BlockingFrame(uint64_t stack_id, Encoder::StackFrame* out) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stack_id == 0 || stack_id > stacks_.size() || stacks_[stack_id - 1].empty()) return false;
+  const std::vector<Encoder::StackFrame>& frames = stacks_[stack_id - 1];
+  *out = frames.front();
+  for (const Encoder::StackFrame& f : frames) {
+    if (f.script_string_id == 0 || f.script_string_id > strings_.size()) continue;
+    const std::string& script = strings_[f.script_string_id - 1];
+    if (script.empty() || script.compare(0, 5, "node:") == 0) continue;
+    *out = f;
+    break;
+  }
+  return true;
+}
+
+std::string Definitions::StringOf(uint64_t id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return id == 0 || id > strings_.size() ? std::string() : strings_[id - 1];
+}
+
+bool Definitions::TraceContextOf(uint64_t operation_id, uint8_t* out) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = contexts_.find(operation_id);
+  if (it == contexts_.end()) return false;
+  std::memcpy(out, it->second.data(), kTraceContextBytes);
+  return true;
+}
+
 uint64_t Definitions::misses() const {
   std::lock_guard<std::mutex> lock(mu_);
   return misses_;

@@ -50,6 +50,14 @@ class Definitions {
   void WriteAll(Encoder& enc, uint64_t time_ns, size_t target_frame_bytes);
 
   uint64_t misses() const;
+  // The trace context of a live operation (33 bytes into `out`); false when it has none.
+  bool TraceContextOf(uint64_t operation_id, uint8_t* out) const;
+  // The blocking site of stack `stack_id`: its innermost frame of application code (a script that
+  // is not Node's own "node:..." and not empty), else its innermost frame. False when there is no
+  // such stack.
+  bool BlockingFrame(uint64_t stack_id, Encoder::StackFrame* out) const;
+  // The string `id` ("" for 0 or an unknown id).
+  std::string StringOf(uint64_t id) const;
 
  private:
   enum Kind : uint8_t { kString, kStack, kTraceContext };

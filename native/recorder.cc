@@ -306,6 +306,13 @@ void Recorder::Cycle(bool flush) {
     auto& t = threads[i];
     bool closed_now = closed[i];
     Drain(*t, heads[i]);
+    if (uint64_t epoch = aggregation_epoch_.load(std::memory_order_relaxed)) {
+      // A long task whose closing POLL_START was the thread's latest record: its CPU sample,
+      // pushed in the same hook call, has been drained with it or is lost to this task.
+      std::lock_guard<std::mutex> lock(t->agg.mu);
+      LongTask task;
+      if (t->agg.epoch == epoch && t->agg.TakePending(&task)) QueueLongTask(*t, task);
+    }
     if ((self_cost || closed_now) && !t->stop_written) {
       // Stamped with the thread's latest record, which is where the cost it reports ends: a
       // thread's stream then has no record while telemetry was disabled (RESUMED follows the
@@ -353,6 +360,10 @@ void Recorder::Cycle(bool flush) {
     } else if (flush && t->enc.FrameOpen()) {
       CloseFrame(*t);
     }
+  }
+  if (long_task_queued_) {
+    long_task_queued_ = false;
+    if (notify_long_tasks_.load(std::memory_order_relaxed) && notify_) notify_();
   }
   if (failed_) return;
   if (self_cost) WriteSelfCost(now, threads);
@@ -408,6 +419,9 @@ void Recorder::Drain(ThreadState& t, uint64_t head) {
     if (drained >= t.ring.Capacity() / 16) busy_ = true;
     if (drained >= t.ring.Capacity() / 64) idle_ = false;
     if (n == 0) return;
+    if (uint64_t epoch = aggregation_epoch_.load(std::memory_order_relaxed)) {
+      Aggregate(t, batch_.data(), n, epoch);
+    }
     if (!t.start_announced) Announce(t);
     for (size_t i = 0; i < n && !failed_; i++) {
       const Event& e = batch_[i];
@@ -429,6 +443,67 @@ void Recorder::Drain(ThreadState& t, uint64_t head) {
     if (t.thread_id == 1) main_records_ += n;
     if (failed_ || n < batch_.size()) return;
   }
+}
+
+// The OpenTelemetry bridge's aggregates: one lock per drained batch, taken by JavaScript only at
+// metric-collection time.
+void Recorder::Aggregate(ThreadState& t, const Event* events, size_t n, uint64_t epoch) {
+  std::lock_guard<std::mutex> lock(t.agg.mu);
+  if (t.agg.epoch != epoch) {
+    t.agg.published = ThreadAggregates();
+    t.agg.Forget();
+    LongTask stale;
+    t.agg.TakePending(&stale);
+    t.agg.epoch = epoch;
+  }
+  uint64_t long_task_ns = long_task_ns_.load(std::memory_order_relaxed);
+  for (size_t i = 0; i < n; i++) {
+    LongTask task;
+    if (t.agg.Observe(events[i], long_task_ns, defs_, &task)) QueueLongTask(t, task);
+  }
+}
+
+void Recorder::QueueLongTask(ThreadState& t, LongTask task) {
+  // Monotonic readings to wall-clock time, through the trace's origin pair.
+  auto wall = [this](uint64_t mono) {
+    return config_.origin_wall_unix_ns + (mono > config_.origin_mono_ns ? mono - config_.origin_mono_ns : 0);
+  };
+  task.start_unix_ns = wall(task.start_unix_ns);
+  task.end_unix_ns = wall(task.end_unix_ns);
+  task.thread_id = t.thread_id;
+  task.node_thread_id = t.node_thread_id;
+  task.thread_name = t.name;
+  // Bounded: the bridge takes them at each notification; a JavaScript side that does not keep up
+  // loses the newest, counted.
+  constexpr size_t kMaxQueuedLongTasks = 256;
+  std::lock_guard<std::mutex> lock(long_mu_);
+  if (long_tasks_.size() >= kMaxQueuedLongTasks) {
+    long_tasks_dropped_++;
+    return;
+  }
+  long_tasks_.push_back(task);
+  long_task_queued_ = true;
+}
+
+void Recorder::SetAggregation(bool on, uint64_t long_task_ns, bool notify) {
+  static std::atomic<uint64_t> epochs{0};
+  long_task_ns_.store(long_task_ns, std::memory_order_relaxed);
+  notify_long_tasks_.store(notify, std::memory_order_relaxed);
+  // Already on: keep the aggregates (a second call only changes the long-task settings).
+  if (on && aggregation_epoch_.load(std::memory_order_relaxed) != 0) return;
+  aggregation_epoch_.store(on ? ++epochs : 0, std::memory_order_relaxed);
+  if (!on) {
+    std::lock_guard<std::mutex> lock(long_mu_);
+    long_tasks_.clear();
+  }
+}
+
+std::deque<LongTask> Recorder::TakeLongTasks(uint64_t* dropped) {
+  std::lock_guard<std::mutex> lock(long_mu_);
+  std::deque<LongTask> out;
+  out.swap(long_tasks_);
+  *dropped = long_tasks_dropped_;
+  return out;
 }
 
 void Recorder::CloseFrame(ThreadState& t) {

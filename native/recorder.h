@@ -21,6 +21,7 @@
 #include "encoder.h"
 #include "ring.h"
 #include "sinks.h"
+#include "thread_metrics.h"
 #include "watchdog.h"
 
 namespace looptrace {
@@ -93,6 +94,8 @@ struct ThreadState {
   uint64_t reported_hooks_ns = 0;
   uint64_t reported_timers_ns = 0;
   uint64_t reported_stacks_ns = 0;
+  // Aggregates for the OpenTelemetry bridge, kept by the writer while it asks for them.
+  ThreadAggregator agg;
 };
 
 // looptrace's own CPU time, by part (stats().selfCpu, SELF_COST components).
@@ -159,12 +162,38 @@ class Recorder : public std::enable_shared_from_this<Recorder> {
   // The stack watchdog, or nullptr when stacks are not sampled.
   Watchdog* watchdog() { return watchdog_.get(); }
   uint64_t generation() const { return generation_; }
+  // The OpenTelemetry bridge (src/otel): turns the per-thread aggregates on (starting from zero)
+  // or off. long_task_ns: a busy stretch this long is queued as a long task (0: none queued);
+  // notify: wake JavaScript (the notify callback) when one was queued.
+  void SetAggregation(bool on, uint64_t long_task_ns, bool notify);
+  bool aggregating() const { return aggregation_epoch_.load(std::memory_order_relaxed) != 0; }
+  // Calls fn(thread, aggregates) for each registered thread whose aggregates belong to the current
+  // epoch, under that thread's aggregate lock (a thread leaves the list once its THREAD_STOP is
+  // written).
+  template <typename Fn>
+  void ForEachAggregate(Fn&& fn) {
+    std::vector<std::shared_ptr<ThreadState>> threads;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      threads = threads_;
+    }
+    uint64_t epoch = aggregation_epoch_.load(std::memory_order_relaxed);
+    for (auto& t : threads) {
+      std::lock_guard<std::mutex> lock(t->agg.mu);
+      if (t->agg.epoch != epoch) continue;
+      fn(*t, static_cast<const ThreadAggregates&>(t->agg.published));
+    }
+  }
+  // Takes the queued long tasks; *dropped gets how many did not fit in the queue so far.
+  std::deque<LongTask> TakeLongTasks(uint64_t* dropped);
 
  private:
   Recorder(const Config& config, std::unique_ptr<Sink> sink, std::function<void()> notify);
   void Run();
   void Cycle(bool flush);
   void Drain(ThreadState& t, uint64_t head);
+  void Aggregate(ThreadState& t, const Event* events, size_t n, uint64_t epoch);
+  void QueueLongTask(ThreadState& t, LongTask task);
   void CloseFrame(ThreadState& t);
   bool WriteFrame(const Encoder& enc);
   void WriteProcessFrame(const std::function<void(Encoder&)>& fill);
@@ -225,6 +254,14 @@ class Recorder : public std::enable_shared_from_this<Recorder> {
   std::atomic<uint64_t> removed_hooks_ns_{0};
   std::atomic<uint64_t> removed_timers_ns_{0};
   std::atomic<uint64_t> removed_stacks_ns_{0};
+  // The OpenTelemetry bridge's aggregation: 0 off, else the epoch its aggregates belong to.
+  std::atomic<uint64_t> aggregation_epoch_{0};
+  std::atomic<uint64_t> long_task_ns_{0};
+  std::atomic<bool> notify_long_tasks_{false};
+  bool long_task_queued_ = false;  // writer thread only
+  std::mutex long_mu_;  // guards long_tasks_, long_tasks_dropped_
+  std::deque<LongTask> long_tasks_;
+  uint64_t long_tasks_dropped_ = 0;
 };
 
 }  // namespace looptrace

@@ -122,6 +122,33 @@ interface Instrumentation {
   stop(): Promise<void>;
 }
 
+/**
+ * Starts the metrics bridge on an SDK MeterProvider with the default reader; returns its stop.
+ * timeScaled (compare-overhead --instructions): the export interval is stretched like the
+ * recorder's own timers, so that the per-request figure holds the writer's aggregation and not
+ * collections, which follow time (one collection costs a few ms of CPU: npm run bench:otel).
+ */
+async function startOtelMetrics(timeScaled: boolean): Promise<() => Promise<void>> {
+  const sdk = await import('@opentelemetry/sdk-metrics');
+  const { startOpenTelemetry, looptraceMetricProducer } = await import('../src/otel/index.js');
+  const exporter = {
+    export: (_metrics: unknown, done: (result: { code: number }) => void) => done({ code: 0 }),
+    forceFlush: async () => {},
+    shutdown: async () => {},
+  };
+  const reader = new sdk.PeriodicExportingMetricReader({
+    exporter: exporter as never,
+    metricProducers: [looptraceMetricProducer() as never],
+    ...(timeScaled ? { exportIntervalMillis: 600_000_000, exportTimeoutMillis: 30_000 } : {}),
+  });
+  const meterProvider = new sdk.MeterProvider({ readers: [reader] });
+  const bridge = startOpenTelemetry({ meterProvider, longTaskSpans: false });
+  return async () => {
+    await bridge.shutdown();
+    await meterProvider.shutdown();
+  };
+}
+
 async function instrument(spec: ServerSpec): Promise<Instrumentation> {
   const none: Instrumentation = { stats: () => null, tracerRecords: () => null, stop: async () => {} };
   const config = spec.config;
@@ -136,10 +163,14 @@ async function instrument(spec: ServerSpec): Promise<Instrumentation> {
     case 'disabled':
     case 'hooks-only':
     case 'no-probe':
-    case 'no-queue-sample': {
+    case 'no-queue-sample':
+    case 'otel-metrics': {
       const looptrace = await import('../src/index.js');
+      // The OpenTelemetry metrics bridge on the SDK's MeterProvider at its default export interval
+      // (60 s), exporting to nowhere: what the bridge and the writer's aggregation cost.
+      const bridge = config === 'otel-metrics' ? await startOtelMetrics(spec.telemetryOptions !== undefined) : undefined;
       const writer =
-        config === 'rotating-writer' || config === 'disabled' || config === 'operations' || config === 'callbacks'
+        config === 'rotating-writer' || config === 'disabled' || config === 'operations' || config === 'callbacks' || config === 'otel-metrics'
           ? new looptrace.RotatingWriter(join(spec.dir, 'trace.bin'), { maxFileBytes: 8 << 20, maxTotalBytes: 64 << 20 })
           : new looptrace.NullWriter();
       const telemetry = looptrace.startRuntimeTelemetry({
@@ -161,8 +192,9 @@ async function instrument(spec: ServerSpec): Promise<Instrumentation> {
           return { records: s.records, bytes: s.bytes, droppedRecords: s.droppedRecords, errors: s.errors, selfCpuNs: s.selfCpuNs };
         },
         tracerRecords: () => null,
-        stop: () => {
+        stop: async () => {
           if (callbacks !== undefined) clearInterval(callbacks);
+          await bridge?.();
           return telemetry.stop();
         },
       };

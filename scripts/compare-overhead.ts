@@ -55,6 +55,7 @@ export const CONFIGS = {
   'hooks-only': 'looptrace, NullWriter, queueSampleIntervalMs 0, threadpoolProbeIntervalMs 0',
   'no-probe': 'looptrace, NullWriter, threadpoolProbeIntervalMs 0',
   'no-queue-sample': 'looptrace, NullWriter, queueSampleIntervalMs 0',
+  'otel-metrics': 'as rotating-writer, plus the OpenTelemetry metrics bridge (looptrace/otel) on an SDK MeterProvider at the default 60 s export interval',
   'async-hooks': 'peer: async_hooks init/before/after/destroy storing a timestamp into a preallocated array',
   'eld-elu': 'peer: monitorEventLoopDelay (10 ms resolution) + eventLoopUtilization polled every 100 ms',
   'trace-events': 'peer: node --trace-event-categories node.async_hooks, file into a temp dir',

@@ -73,6 +73,59 @@ export interface NativeBinding {
   internString(value: string): number;
   /** Gives an operation its W3C trace context: 16 bytes trace id, 8 span id, 8 parent span id, 1 flags. */
   defineTraceContext(operationId: number, context: Uint8Array): boolean;
+  /** Turns the writer's per-thread aggregates on (from zero) or off; false when no trace is running. */
+  setAggregation(on: boolean, longTaskMs: number, notify: boolean): boolean;
+  /** Each live thread's aggregates; empty when aggregation is off. */
+  threadAggregates(): NativeThreadAggregates[];
+  /** Long tasks queued since the last call, and how many the bounded queue dropped so far. */
+  takeLongTasks(): { tasks: NativeLongTask[]; dropped: number };
+}
+
+/** Non-empty buckets of a native histogram (native/thread_metrics.h NsHistogram): index, count, sum (ns), repeated. */
+export type NativeHistogram = number[];
+
+/** One thread's cumulative aggregates, kept by the writer thread for the OpenTelemetry bridge. */
+export interface NativeThreadAggregates {
+  threadId: number;
+  nodeThreadId: number;
+  /** 0 main thread, 1 worker. */
+  kind: number;
+  name: string;
+  activeNs: number;
+  idleNs: number;
+  iterations: number;
+  longTasks: number;
+  longTaskNs: number;
+  events: number;
+  eventsWaiting: number;
+  droppedRecords: number;
+  stretches: NativeHistogram;
+  /** By v8js.gc.type: minor, major, incremental, weakcb. */
+  gc: [NativeHistogram, NativeHistogram, NativeHistogram, NativeHistogram];
+  threadpoolDelay: NativeHistogram;
+}
+
+/** A long task queued by the writer thread (native/thread_metrics.h LongTask). */
+export interface NativeLongTask {
+  threadId: number;
+  nodeThreadId: number;
+  threadName: string;
+  startUnixNs: number;
+  endUnixNs: number;
+  ioNs: number;
+  cpuNs: number;
+  cpuWallNs: number;
+  runnableNs: number;
+  gcNs: number;
+  stackSamples: number;
+  operationId: number;
+  /** The operation's W3C trace context (33 bytes), when it had one. */
+  context?: Uint8Array;
+  /** The blocking site seen in most of the task's stack samples: the innermost application frame (not node:…). */
+  functionName?: string;
+  scriptName?: string;
+  line?: number;
+  column?: number;
 }
 
 /** The test build of the core (native/test): the same addon plus entry points for tests and benches. */

@@ -9,6 +9,7 @@
         "../loop_hooks.cc",
         "../recorder.cc",
         "../sinks.cc",
+        "../thread_metrics.cc",
         "../watchdog.cc",
         "../test_support.cc"
       ],

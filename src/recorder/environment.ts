@@ -16,6 +16,10 @@ export interface EnvironmentConfig {
   maxFileBytes: number;
   maxTotalBytes: number;
   options: Omit<RuntimeTelemetryOptions, 'writer' | 'onError'>;
+  /** LOOPTRACE_OTEL: true or false when set; undefined leaves the choice to OTEL_EXPORTER_OTLP_*ENDPOINT. */
+  otel: boolean | undefined;
+  /** LOOPTRACE_OTEL_LONG_TASK_MS: the long-task threshold of the OpenTelemetry bridge. */
+  otelLongTaskMs: number | undefined;
   /** One message per variable that was unknown or wrong, naming it. */
   warnings: string[];
 }
@@ -52,6 +56,8 @@ export const VARIABLES: Record<string, Variable> = {
   LOOPTRACE_SCHEDULER_STATS: { kind: 'boolean' },
   LOOPTRACE_TRACE_WORKERS: { kind: 'boolean' },
   LOOPTRACE_EXIT_HANDLERS: { kind: 'boolean' },
+  LOOPTRACE_OTEL: { kind: 'boolean' },
+  LOOPTRACE_OTEL_LONG_TASK_MS: { kind: 'ms', min: 0.01, max: 3_600_000 },
 };
 
 const UNITS: Record<string, number> = { '': 1, k: 1 << 10, m: 1 << 20, g: 1 << 30 };
@@ -106,7 +112,9 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env, cwd = proc
   set('schedulerStats', bool('LOOPTRACE_SCHEDULER_STATS'));
   set('traceWorkers', bool('LOOPTRACE_TRACE_WORKERS'));
   set('exitHandlers', bool('LOOPTRACE_EXIT_HANDLERS'));
-  return { start: bool('LOOPTRACE_OFF') !== true, directory, maxFileBytes, maxTotalBytes, options, warnings };
+  const otel = bool('LOOPTRACE_OTEL');
+  const otelLongTaskMs = num('LOOPTRACE_OTEL_LONG_TASK_MS');
+  return { start: bool('LOOPTRACE_OFF') !== true, directory, maxFileBytes, maxTotalBytes, options, otel, otelLongTaskMs, warnings };
 }
 
 /** The writer of a zero-code start: rotating files named trace.*.bin in the directory. */

@@ -14,6 +14,7 @@ import { installExitHandlers, markExitOnExit, type ExitHandlers } from './exit-h
 import { resolveOptions, type ResolvedOptions, type RuntimeTelemetryOptions } from './options.js';
 import { installWorkerTracing, uninstallWorkerTracing } from './worker-tracing.js';
 import { threadName } from './thread-name.js';
+import { traceStarted, writerNotified } from './recorder-listeners.js';
 import { untracedWorkersMessage, watchUntracedWorkers, writeUntracedWorkerMark } from './untraced-workers.js';
 import { isChunkWriter, type ChunkWriter } from './writers.js';
 import { startOperationsForTelemetry, type Operations } from '../operations/start.js';
@@ -259,6 +260,7 @@ export class RuntimeTelemetry extends EventEmitter {
     }
     if (o.exitHandlers) this.exitHandlers = installExitHandlers(() => this.flushAtExit());
     if (o.enabled) this.scheduleArrivalCheck();
+    traceStarted();
   }
 
   /** @internal Turns on the `operations` option for this thread, writing into this trace. */
@@ -404,6 +406,7 @@ export class RuntimeTelemetry extends EventEmitter {
   /** Called on this thread when the writer thread has chunks for a JavaScript writer or has failed. */
   private onNotify(): void {
     this.deliverChunks();
+    writerNotified();
     const error = this.binding!.stats()?.error;
     if (error !== undefined && !this.failed) {
       this.fail(new TelemetryError('WRITE_FAILED', `looptrace: telemetry stopped: ${error}`));
