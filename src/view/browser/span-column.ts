@@ -2,9 +2,9 @@
 // holds a base time (a double) and, per stretch, its start as whole nanoseconds after the base
 // (Uint32, so exact), its duration (Float32, relative precision 6e-8) and, for busy stretches, the
 // share of it spent in I/O callbacks (Uint16, in 1/65535ths; GC spans have none). A chunk is closed when it
-// is full or when the next start would not fit 2^32 ns after its base. Chunks are never copied or
-// sealed: the worker transfers their buffers to the page as they are, so the peak memory is the
-// columns themselves.
+// is full or when the next start would not fit 2^32 ns after its base. Closed chunks are exact
+// size and never copied again: the worker transfers their buffers to the page as they are, so the
+// peak memory is the columns themselves.
 
 const CHUNK = 1 << 16;
 const MAX_OFFSET_NS = 2 ** 32 - 1;
@@ -21,40 +21,67 @@ export interface SpanChunk {
 
 export class SpanColumnBuilder {
   readonly chunks: SpanChunk[] = [];
-  private cur: SpanChunk | undefined;
+  /**
+   * The open chunk is written into scratch columns, allocated once, and copied into exact-size
+   * arrays when it closes. A chunk also closes when its 2^32 ns (4.3 s) are up, which on a loop
+   * with fewer than 15k stretches a second comes long before it is full: sizing each chunk up
+   * front would allocate and drop large arrays all along (measured in Chromium: most of the
+   * worker's time went to that and the garbage collector).
+   */
+  private scratchOff: Uint32Array | undefined;
+  private scratchDur: Float32Array | undefined;
+  private scratchIo: Uint16Array | undefined;
+  private baseNs = 0;
+  private totalNs = 0;
   private used = 0;
+  private open = false;
   length = 0;
 
   constructor(private readonly withIo: boolean) {}
 
   push(startNs: number, durNs: number, ioNs = 0): void {
-    let c = this.cur;
-    if (c === undefined || this.used === CHUNK || startNs - c.baseNs > MAX_OFFSET_NS || startNs < c.baseNs) {
+    if (!this.open || this.used === CHUNK || startNs - this.baseNs > MAX_OFFSET_NS || startNs < this.baseNs) {
       this.close();
-      c = { baseNs: startNs, startOffNs: new Uint32Array(CHUNK), durNs: new Float32Array(CHUNK), ioShare: new Uint16Array(this.withIo ? CHUNK : 0), totalNs: 0 };
-      this.cur = c;
+      if (this.scratchOff === undefined) {
+        this.scratchOff = new Uint32Array(CHUNK);
+        this.scratchDur = new Float32Array(CHUNK);
+        this.scratchIo = new Uint16Array(this.withIo ? CHUNK : 0);
+      }
+      this.open = true;
+      this.baseNs = startNs;
+      this.totalNs = 0;
       this.used = 0;
     }
-    c.startOffNs[this.used] = startNs - c.baseNs;
-    c.durNs[this.used] = durNs;
-    if (this.withIo && durNs > 0) c.ioShare[this.used] = Math.round((Math.min(ioNs, durNs) / durNs) * 65535);
-    c.totalNs += durNs;
-    this.used++;
+    const i = this.used;
+    this.scratchOff![i] = startNs - this.baseNs;
+    this.scratchDur![i] = durNs;
+    if (this.withIo) this.scratchIo![i] = durNs > 0 ? Math.round(((ioNs < durNs ? ioNs : durNs) / durNs) * 65535) : 0;
+    this.totalNs += durNs;
+    this.used = i + 1;
     this.length++;
   }
 
-  /** Closes the open chunk, trimming it to its length (a copy only when it is not full). */
+  /** Closes the open chunk: its stretches are copied out of the scratch columns at their exact size. */
   close(): void {
-    const c = this.cur;
-    if (c === undefined) return;
-    if (this.used < CHUNK) {
-      c.startOffNs = c.startOffNs.slice(0, this.used);
-      c.durNs = c.durNs.slice(0, this.used);
-      if (this.withIo) c.ioShare = c.ioShare.slice(0, this.used);
-    }
-    this.chunks.push(c);
-    this.cur = undefined;
+    if (!this.open) return;
+    const n = this.used;
+    this.chunks.push({
+      baseNs: this.baseNs,
+      startOffNs: this.scratchOff!.slice(0, n),
+      durNs: this.scratchDur!.slice(0, n),
+      ioShare: this.withIo ? this.scratchIo!.slice(0, n) : new Uint16Array(0),
+      totalNs: this.totalNs,
+    });
+    this.open = false;
     this.used = 0;
+  }
+
+  /** Lets the scratch columns go (after the last close()). */
+  release(): void {
+    this.close();
+    this.scratchOff = undefined;
+    this.scratchDur = undefined;
+    this.scratchIo = undefined;
   }
 }
 

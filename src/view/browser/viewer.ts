@@ -9,7 +9,7 @@
 import { formatNs, ticks, wallLabel } from './axis.js';
 import { busyPerPixel, counterPerPixel, lowerBound, spansPerPixel } from './lod.js';
 import type { Finding, TraceReport } from '../../analyze/report.js';
-import type { CounterSeries, LongTaskInfo, ThreadLane, TimelineModel, WorkerMessage, WorkerRequest } from './model.js';
+import type { CounterSeries, LoadRequest, LongTaskInfo, ThreadLane, TimelineModel, WorkerMessage } from './model.js';
 import { startLive } from './live-panel.js';
 
 declare const WORKER_SOURCE: string;
@@ -65,23 +65,43 @@ let firstDrawMs = -1;
 // ---------------------------------------------------------------------------------------------
 // Loading
 
+let workerUrl: string | undefined;
+
 function newWorker(): Worker {
-  const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
-  return new Worker(url);
+  workerUrl ??= URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
+  return new Worker(workerUrl);
 }
 
-function load(request: WorkerRequest): void {
+/** Decoding threads at most: the decode worker and its helpers. */
+const MAX_DECODE_THREADS = 4;
+
+function load(request: LoadRequest): void {
   loadStarted.at = performance.now();
   firstDrawMs = -1;
   status.textContent = 'Decoding…';
   const worker = newWorker();
+  // Helpers for decoding runs of files in parallel, one per further core; the decode worker
+  // reaches each through a port (it cannot start workers itself from a file:// page).
+  const threads = Math.max(1, Math.min(MAX_DECODE_THREADS, request.threads ?? navigator.hardwareConcurrency ?? 1));
+  const helpers: Worker[] = [];
+  const ports: MessagePort[] = [];
+  for (let i = 1; i < threads; i++) {
+    const helper = newWorker();
+    const channel = new MessageChannel();
+    helper.postMessage({ type: 'helper', port: channel.port2 }, [channel.port2]);
+    helpers.push(helper);
+    ports.push(channel.port1);
+  }
+  const stopHelpers = (): void => helpers.forEach((h) => h.terminate());
   worker.onmessage = (e: MessageEvent<WorkerMessage>) => {
     const m = e.data;
     if (m.type === 'progress') status.textContent = `Decoding… ${Math.round((100 * m.bytes) / Math.max(1, m.totalBytes))}% of ${(m.totalBytes / 1e6).toFixed(1)} MB`;
     else if (m.type === 'error') {
       status.textContent = `Could not read the trace: ${m.message}`;
       worker.terminate();
+      stopHelpers();
     } else if (m.type === 'model') {
+      stopHelpers();
       show(m.model);
     } else {
       worker.terminate();
@@ -92,14 +112,18 @@ function load(request: WorkerRequest): void {
   worker.onerror = (e) => {
     status.textContent = `The decoder failed: ${e.message}`;
   };
-  worker.postMessage(request);
+  worker.postMessage({ ...request, helpers: ports }, ports);
 }
 
-/** Options from the page's URL: ?longTaskMs=100 sets the threshold, ?analysis=0 skips the findings pass. */
-function loadOptions(): { longTaskNs: number; analyze: boolean } {
+/**
+ * Options from the page's URL: ?longTaskMs=100 sets the threshold, ?analysis=0 skips the findings
+ * pass, ?threads=1 decodes in one worker (default: one per core, at most 4).
+ */
+function loadOptions(): { longTaskNs: number; analyze: boolean; threads?: number } {
   const params = new URLSearchParams(location.search);
   const ms = Number(params.get('longTaskMs'));
-  return { longTaskNs: ms > 0 ? ms * 1e6 : DEFAULT_LONG_TASK_NS, analyze: params.get('analysis') !== '0' };
+  const threads = Number(params.get('threads'));
+  return { longTaskNs: ms > 0 ? ms * 1e6 : DEFAULT_LONG_TASK_NS, analyze: params.get('analysis') !== '0', ...(threads >= 1 ? { threads: Math.floor(threads) } : {}) };
 }
 
 function show(m: TimelineModel): void {
