@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { TraceDecoder, TraceEncoder } from '../src/format/index.js';
 import { buildMaxLevels, busyPerPixel, counterPerPixel } from '../src/view/browser/lod.js';
 import { assembleModel } from '../src/view/browser/model-assembly.js';
+import { IntervalIndex } from '../src/view/browser/interval-index.js';
 import { ModelBuilder } from '../src/view/browser/model-builder.js';
 import type { TimelineModel } from '../src/view/browser/model.js';
 import { Rng } from './helpers.js';
@@ -232,5 +233,22 @@ describe('assembleModel: parts decoded on their own, joined in trace order', () 
     expect(whole.threads[0]!.iterations).toBeLessThan(decodeParts([files]).threads[0]!.iterations - 1);
     expect(split.threads[0]!.iterations).toBe(whole.threads[0]!.iterations);
     expect(stretches(split)).toEqual(stretches(whole));
+  });
+});
+
+describe('IntervalIndex', () => {
+  it('finds exactly the items overlapping a view, long ones that start far before it included', () => {
+    const rng = new Rng(5);
+    const items = Array.from({ length: 5000 }, (_, i) => {
+      const startNs = rng.u32() % 1_000_000;
+      return { i, startNs, endNs: startNs + (i % 97 === 0 ? 200_000 : rng.u32() % 500) };
+    });
+    const index = new IntervalIndex([...items], (x) => x.startNs, (x) => x.endNs);
+    for (let k = 0; k < 200; k++) {
+      const t0 = rng.u32() % 1_000_000;
+      const t1 = t0 + (rng.u32() % 20_000);
+      const want = items.filter((x) => x.endNs >= t0 && x.startNs <= t1).map((x) => x.i).sort((a, b) => a - b);
+      expect(index.between(t0, t1).map((x) => x.i).sort((a, b) => a - b)).toEqual(want);
+    }
   });
 });

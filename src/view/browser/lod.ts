@@ -161,6 +161,8 @@ function addWeighted(out: Float32Array, px: number, a: number, b: number, densit
  * across pixels without a point (a counter holds its value until the next sample); NaN before the
  * first point.
  */
+let seenScratch = new Uint8Array(0);
+
 export function counterPerPixel(series: CounterSeries, t0: number, t1: number, px: number, out: Float32Array): void {
   out.fill(NaN, 0, px);
   const nsPerPx = (t1 - t0) / px;
@@ -174,7 +176,10 @@ export function counterPerPixel(series: CounterSeries, t0: number, t1: number, p
   }
   let i = lowerBound(times, t0);
   let carry = i > 0 ? values[i - 1]! : NaN;
-  const seen = new Uint8Array(px);
+  // Reused from frame to frame: a frame allocates nothing.
+  if (seenScratch.length < px) seenScratch = new Uint8Array(px);
+  const seen = seenScratch;
+  seen.fill(0, 0, px);
   for (; i < times.length; i++) {
     const t = times[i]!;
     if (t >= t1) break;
