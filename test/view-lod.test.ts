@@ -84,6 +84,10 @@ describe('busyPerPixel', () => {
     expect(lane.iterations).toBe(stretches.length);
     const bytes = lane.busy.reduce((n, c) => n + c.startOffNs.byteLength + c.durNs.byteLength + c.ioShare.byteLength, 0);
     expect(bytes).toBe(stretches.length * 10);
+    // The chunks are views of a few shared arrays, which hold nothing else.
+    const buffers = new Set(lane.busy.flatMap((c) => [c.startOffNs.buffer, c.durNs.buffer, c.ioShare.buffer]));
+    expect(buffers.size).toBeLessThan(lane.busy.length);
+    expect([...buffers].reduce((n, b) => n + b.byteLength, 0)).toBe(stretches.length * 10);
   });
 
   for (const [label, fraction] of [

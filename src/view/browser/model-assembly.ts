@@ -5,7 +5,7 @@
 // of detail is built over the whole trace. With one part this is the whole of finishing a model.
 
 import type { TraceHeader } from '../../format/records.js';
-import { buildBusyLevels, buildMaxLevels } from './lod.js';
+import { addBins, binStretches, buildMaxLevels, chooseBinNs, emptyBins, levelsFrom, type Bins } from './lod.js';
 import type { BusyLevel, CounterSeries, LongTaskInfo, OperationInfo, StackSampleInfo, ThreadLane, TimelineModel } from './model.js';
 import type { SpanChunk } from './span-column.js';
 
@@ -27,6 +27,8 @@ export interface PartLane {
   isMain: boolean;
   busy: SpanChunk[];
   busyCount: number;
+  /** The finest level of detail of this part's stretches, built in the worker that decoded them. */
+  bins: Bins;
   gc: SpanChunk[];
   gcPauses: number;
   /** events waiting, active handles, active requests. */
@@ -63,17 +65,20 @@ export function partBuffers(part: ModelPart): ArrayBuffer[] {
   };
   for (const lane of part.lanes) {
     spans(lane.busy);
+    out.push(lane.bins.busyNs.buffer as ArrayBuffer, lane.bins.ioNs.buffer as ArrayBuffer);
     spans(lane.gc);
     for (const c of lane.counters) out.push(c.timeNs.buffer as ArrayBuffer, c.value.buffer as ArrayBuffer);
   }
   out.push(part.threadpool.timeNs.buffer as ArrayBuffer, part.threadpool.value.buffer as ArrayBuffer);
-  return out;
+  // Chunks share their arena's buffers: each buffer is listed once.
+  return [...new Set(out)];
 }
 
 export function assembleModel(parts: ModelPart[], longTaskNs: number, info: { bytes: number; files: string[]; decodeMs: number }): { model: TimelineModel; transfer: ArrayBuffer[] } {
-  const transfer: ArrayBuffer[] = [];
+  // A set: span chunks share their arenas' buffers, and a transfer list names each buffer once.
+  const buffers = new Set<ArrayBuffer>();
   const keep = <T extends Float64Array | Float32Array | Uint32Array | Uint16Array>(a: T): T => {
-    transfer.push(a.buffer as ArrayBuffer);
+    buffers.add(a.buffer as ArrayBuffer);
     return a;
   };
   let minNs = Infinity;
@@ -91,6 +96,7 @@ export function assembleModel(parts: ModelPart[], longTaskNs: number, info: { by
   for (const threadId of ids) {
     const pieces = parts.map((p) => p.lanes.find((l) => l.threadId === threadId));
     const busy: SpanChunk[] = [];
+    const stitched: SpanChunk[] = [];
     const gc: SpanChunk[] = [];
     let busyCount = 0;
     let iterations = 0;
@@ -107,7 +113,9 @@ export function assembleModel(parts: ModelPart[], longTaskNs: number, info: { by
       if (before !== undefined && lead !== undefined && lead >= before.pollEndNs) {
         // The stretch from the previous part's last POLL_END to this part's first POLL_START.
         const durNs = lead - before.runStartNs;
-        busy.push(oneSpan(before.runStartNs, durNs, before.runIoNs));
+        const span = oneSpan(before.runStartNs, durNs, before.runIoNs);
+        busy.push(span);
+        stitched.push(span);
         busyCount++;
         iterations++;
         busyTotalNs += durNs;
@@ -147,14 +155,22 @@ export function assembleModel(parts: ModelPart[], longTaskNs: number, info: { by
       keep(c.startOffNs);
       keep(c.durNs);
     }
-    const levels = buildBusyLevels(busy, busyCount, startNs, endNs);
+    // The finest level: each part's bins (built in parallel by the decode workers), folded onto
+    // the grid the whole trace wants, plus the stretches across part boundaries.
+    let binNs = chooseBinNs(busyCount, endNs - startNs);
+    for (const l of pieces) if (l !== undefined && l.bins.binNs > binNs) binNs = l.bins.binNs;
+    const bins = emptyBins(binNs, startNs, endNs);
+    for (const l of pieces) if (l !== undefined) addBins(bins, l.bins);
+    binStretches(bins, stitched);
+    const levels = levelsFrom(bins);
     for (const l of levels) {
       keep(l.busyNs);
       keep(l.ioNs);
     }
     const counters = [0, 1, 2].map((k) => series(pieces.flatMap((l) => (l === undefined ? [] : [l.counters[k]!])), keep));
-    counters.push(series([utilizationFrom(levels, startNs)], keep));
-    threads.push({ threadId, name, isMain, busy, levels, levelStartNs: startNs, gc, gcPauses, counters, iterations, busyTotalNs });
+    counters.push(series([utilizationFrom(levels, bins.firstBin * bins.binNs)], keep));
+    const levelStartNs = bins.firstBin * bins.binNs;
+    threads.push({ threadId, name, isMain, busy, levels, levelStartNs, gc, gcPauses, counters, iterations, busyTotalNs });
   }
   // Long tasks in time order, numbered as the page refers to them.
   longTasks.sort((a, b) => a.startNs - b.startNs || a.threadId - b.threadId);
@@ -180,7 +196,7 @@ export function assembleModel(parts: ModelPart[], longTaskNs: number, info: { by
     diagnostics: parts.flatMap((p) => p.diagnostics).slice(0, MAX_DIAGNOSTICS),
     decodeMs: info.decodeMs,
   };
-  return { model, transfer };
+  return { model, transfer: [...buffers] };
 }
 
 function oneSpan(startNs: number, durNs: number, ioNs: number): SpanChunk {

@@ -10,6 +10,7 @@ import { LoopSlicer } from '../loop-slicer.js';
 import { formatStack } from '../stack-format.js';
 import { F32Column, F64Column } from './chunked-column.js';
 import { assembleModel, type ModelPart, type PartCounter, type PartLane } from './model-assembly.js';
+import { binStretches, chooseBinNs, emptyBins } from './lod.js';
 import type { CounterSeries, LongTaskInfo, OperationInfo, StackSampleInfo, TimelineModel } from './model.js';
 import { SpanColumnBuilder, type SpanChunk } from './span-column.js';
 
@@ -227,17 +228,23 @@ export class ModelBuilder {
     };
     const points = (c: CounterBuilder): PartCounter => ({ name: c.name, unit: c.unit, timeNs: c.timeNs.seal(), value: c.value.seal() });
     const boundary = new Map(this.slicer.boundary().map((b) => [b.threadId, b]));
+    const spanNs = Number.isFinite(this.minNs) ? this.maxNs - this.minNs : 0;
     const lanes: PartLane[] = [];
     for (const lane of this.lanes) {
       if (lane === undefined || lane.threadId === 0) continue;
       const b = boundary.get(lane.threadId);
+      const busy = spans(lane.busy);
+      // The finest level of detail of this part, on the grid of multiples of its bin width.
+      const bins = emptyBins(chooseBinNs(lane.busy.length, spanNs), busy[0]?.baseNs ?? 0, lastEndNs(busy));
+      binStretches(bins, busy);
       lanes.push({
         threadId: lane.threadId,
         name: lane.name,
         named: lane.named,
         isMain: lane.isMain,
-        busy: spans(lane.busy),
+        busy,
         busyCount: lane.busy.length,
+        bins,
         gc: spans(lane.gc),
         gcPauses: lane.gc.length,
         counters: [lane.eventsWaiting, lane.activeHandles, lane.activeRequests].map(points),
@@ -273,3 +280,11 @@ export class ModelBuilder {
   }
 }
 
+
+/** Where the last stretch of a column ends (0 when it has none). */
+function lastEndNs(chunks: readonly SpanChunk[]): number {
+  const c = chunks[chunks.length - 1];
+  if (c === undefined || c.startOffNs.length === 0) return 0;
+  const i = c.startOffNs.length - 1;
+  return c.baseNs + c.startOffNs[i]! + c.durNs[i]!;
+}
