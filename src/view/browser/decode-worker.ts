@@ -22,6 +22,7 @@ import type { WorkerMessage, WorkerRequest } from './model.js';
 const CHUNK_BYTES = 16 << 20;
 const HEADER_PROBE_BYTES = 256 << 10;
 const URL_PIECE_BYTES = 16 << 20;
+const ANALYSIS_PIECE_BYTES = 1 << 20;
 /** The least trace worth a second decoding thread. */
 const PARALLEL_MIN_BYTES = 16 << 20;
 
@@ -49,7 +50,8 @@ interface Source {
   /** Bytes [from, to) of the source. */
   read(from: number, to: number): Promise<Uint8Array>;
   /** The whole source as a stream of chunks. */
-  stream(): AsyncIterable<Uint8Array>;
+  /** The whole source as a stream of pieces of at most pieceBytes. */
+  stream(pieceBytes: number): AsyncIterable<Uint8Array>;
 }
 
 const scope = self as unknown as { postMessage(message: WorkerMessage | HelperMessage, transfer?: Transferable[]): void; onmessage: ((e: MessageEvent<WorkerRequest | { type: 'helper'; port: MessagePort }>) => void) | null };
@@ -64,13 +66,13 @@ function fileSource(file: File): Source {
     name: file.name,
     size: file.size,
     read: async (from, to) => new Uint8Array(await file.slice(from, to).arrayBuffer()),
-    stream: async function* () {
+    stream: async function* (pieceBytes: number) {
       // The next chunk is read while the decoder works on this one.
-      const read = (at: number) => file.slice(at, Math.min(file.size, at + CHUNK_BYTES)).arrayBuffer();
+      const read = (at: number) => file.slice(at, Math.min(file.size, at + pieceBytes)).arrayBuffer();
       let next = file.size > 0 ? read(0) : undefined;
-      for (let at = 0; next !== undefined; at += CHUNK_BYTES) {
+      for (let at = 0; next !== undefined; at += pieceBytes) {
         const chunk = new Uint8Array(await next);
-        next = at + CHUNK_BYTES < file.size ? read(at + CHUNK_BYTES) : undefined;
+        next = at + pieceBytes < file.size ? read(at + pieceBytes) : undefined;
         yield chunk;
       }
     },
@@ -98,12 +100,12 @@ async function urlSource(name: string, url: string): Promise<Source> {
     name,
     size,
     read,
-    stream: async function* () {
-      let next = size > 0 ? read(0, Math.min(size, URL_PIECE_BYTES)) : undefined;
-      for (let at = 0; next !== undefined; at += URL_PIECE_BYTES) {
+    stream: async function* (pieceBytes: number) {
+      let next = size > 0 ? read(0, Math.min(size, pieceBytes)) : undefined;
+      for (let at = 0; next !== undefined; at += pieceBytes) {
         const piece = await next;
-        const from = at + URL_PIECE_BYTES;
-        next = from < size ? read(from, Math.min(size, from + URL_PIECE_BYTES)) : undefined;
+        const from = at + pieceBytes;
+        next = from < size ? read(from, Math.min(size, from + pieceBytes)) : undefined;
         yield piece;
       }
     },
@@ -149,7 +151,7 @@ async function decodePart(sources: Source[], longTaskNs: number, progress: (byte
   let chunks = 0;
   for (const s of sources) {
     source = s.name;
-    for await (const chunk of s.stream()) {
+    for await (const chunk of s.stream(s.spec.file !== undefined ? CHUNK_BYTES : URL_PIECE_BYTES)) {
       const before = performance.now();
       decoder.push(chunk);
       decodeMs += performance.now() - before;
@@ -229,7 +231,8 @@ async function decode(sources: Source[], longTaskNs: number, analyze: boolean, h
   const again = new TraceDecoder(analyzer.callbacks());
   for (const s of ordered) {
     analyzer.addFile({ path: s.name, fileIndex: -1, bytes: s.size });
-    for await (const chunk of s.stream()) again.push(chunk);
+    // Small pieces: this pass runs while the page holds the model, so it adds little to the peak.
+    for await (const chunk of s.stream(ANALYSIS_PIECE_BYTES)) again.push(chunk);
     again.end();
   }
   post({ type: 'report', report: analyzer.finish(again.stats) });
