@@ -3,8 +3,11 @@
 // while zooming and panning across the whole trace. Also times the file outputs on a set:
 // --html (analysis plus report), --perfetto and --chrome-trace, with their sizes.
 //
-//   npm run bench:viewer -- [--dir DIR] [--records N] [--via dropped|served|none]
-//                            [--report-dir DIR] [--export-dir DIR] [--check]
+//   npm run bench:viewer -- [--dir DIR] [--records N] [--via dropped|served|none] [--runs N]
+//                            [--query 'threads=1'] [--report-dir DIR] [--export-dir DIR] [--check]
+//
+// --runs N repeats each way of opening N times (a fresh browser each time) and ends with the
+// median and the worst of each figure, with the load average during the runs.
 //
 // --report-dir times `analyze-trace DIR --html` (the 1 GiB set: bench/analyze.bench --gib 1 --dir DIR);
 // --export-dir times --perfetto and --chrome-trace on DIR.
@@ -105,7 +108,17 @@ interface ViewerHandle {
   summary(): { records: number; bytes: number; startNs: number; endNs: number; decodeMs: number; longTasks: unknown[]; threads: unknown[] };
 }
 
-async function benchViewer(dir: string, via: 'served' | 'dropped'): Promise<boolean> {
+interface RunResult {
+  loadS: number;
+  loadCpuS: number;
+  memoryRatio: number;
+  drawP50: number;
+  drawP95: number;
+  drawMax: number;
+  load1: number;
+}
+
+async function benchViewer(dir: string, via: 'served' | 'dropped', results: RunResult[]): Promise<boolean> {
   const bytes = traceBytes(dir);
   const server = await serve(dir);
   const query = arg('query') ?? '';
@@ -194,6 +207,7 @@ async function benchViewer(dir: string, via: 'served' | 'dropped'): Promise<bool
     // The trace's share of the browser's memory: the peak above the same browser with an empty tab.
     const memOk = memory <= BAR_MEMORY_RATIO * bytes;
     const frameOk = drawP95 <= BAR_FRAME_P95_MS;
+    results.push({ loadS, loadCpuS, memoryRatio: memory / bytes, drawP50: percentile(frames.draw, 0.5), drawP95, drawMax: Math.max(...frames.draw), load1: loadavg()[0]! });
     console.log(`${loadOk ? 'PASS' : 'FAIL'}: loaded and drawn in <= ${BAR_LOAD_S} s (${loadS.toFixed(2)} s from navigation)`);
     console.log(`${memOk ? 'PASS' : 'FAIL'}: memory for the trace (peak PSS above the empty browser) <= ${BAR_MEMORY_RATIO}x its bytes (${(memory / bytes).toFixed(2)}x; the whole browser, empty tab included, ${(peakPss / bytes).toFixed(2)}x)`);
     console.log(`${frameOk ? 'PASS' : 'FAIL'}: draw time p95 <= ${BAR_FRAME_P95_MS} ms (${drawP95.toFixed(2)} ms)`);
@@ -234,9 +248,24 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const via = arg('via');
+  const runs = Number(arg('runs') ?? 1);
   let ok = true;
-  if (via === undefined || via === 'dropped') ok = (await benchViewer(dir, 'dropped')) && ok;
-  if (via === undefined || via === 'served') ok = (await benchViewer(dir, 'served')) && ok;
+  const ways = (['dropped', 'served'] as const).filter((w) => via === undefined || via === w);
+  const results = new Map<string, RunResult[]>(ways.map((w) => [w, []]));
+  // Interleaved, so that a change in the machine's load falls on both ways alike.
+  for (let run = 0; run < runs; run++) for (const w of ways) ok = (await benchViewer(dir, w, results.get(w)!)) && ok;
+  if (runs > 1) {
+    for (const [w, rs] of results) {
+      const med = (f: (r: RunResult) => number) => percentile(rs.map(f), 0.5);
+      const worst = (f: (r: RunResult) => number) => Math.max(...rs.map(f));
+      console.log(
+        `=== ${w}, ${rs.length} runs (load average ${Math.min(...rs.map((r) => r.load1)).toFixed(1)}–${worst((r) => r.load1).toFixed(1)}): ` +
+          `loaded and drawn median ${med((r) => r.loadS).toFixed(2)} s, worst ${worst((r) => r.loadS).toFixed(2)} s (Chromium CPU median ${med((r) => r.loadCpuS).toFixed(2)} s); ` +
+          `memory median ${med((r) => r.memoryRatio).toFixed(2)}x, worst ${worst((r) => r.memoryRatio).toFixed(2)}x; ` +
+          `draw p95 median ${med((r) => r.drawP95).toFixed(2)} ms, worst ${worst((r) => r.drawP95).toFixed(2)} ms (p50 median ${med((r) => r.drawP50).toFixed(2)} ms, max worst ${worst((r) => r.drawMax).toFixed(1)} ms)`,
+      );
+    }
+  }
   const reportDir = arg('report-dir');
   if (reportDir !== undefined) benchFileOutputs(reportDir, [['--html', '/tmp/looptrace-bench-report.html']]);
   const exportDir = arg('export-dir');

@@ -8,7 +8,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const common = { bundle: true, format: 'iife', minify: true, write: false, target: 'es2022', platform: 'browser', legalComments: 'none', logLevel: 'warning' };
+// VIEWER_MINIFY=0 keeps names and lines readable, for CPU profiles of the page and its workers.
+const common = { bundle: true, format: 'iife', minify: process.env.VIEWER_MINIFY !== "0", write: false, target: 'es2022', platform: 'browser', legalComments: 'none', logLevel: 'warning' };
 
 const worker = await build({ ...common, entryPoints: [join(root, 'src/view/browser/decode-worker.ts')] });
 const workerSource = worker.outputFiles[0].text;

@@ -246,6 +246,16 @@ describe('viewer opened from file:// with dropped files', () => {
     expect(s.threads).toEqual(s2.threads);
     await page2.close();
 
+    // Decoded in three workers, one file each (?threads=3, the parallel path of large traces),
+    // then joined: the same model, stretches across file boundaries included.
+    const page3 = await openViewer(`file://${VIEWER}?threads=3`);
+    await drop(page3, [rotated[1]!, rotated[2]!, rotated[0]!]);
+    await waitLoaded(page3);
+    const s3 = await page3.evaluate(() => looptraceViewer.summary());
+    expect((s3 as unknown as { timings: { workers: number } }).timings.workers).toBe(3);
+    expect([s3.files, s3.records, s3.startNs, s3.endNs, s3.threads, s3.longTasks]).toEqual([s.files, s.records, s.startNs, s.endNs, s.threads, s.longTasks]);
+    await page3.close();
+
     // Click the long task: its stack, split and operation.
     const layout = await page.evaluate(() => looptraceViewer.layout());
     const lt = layout.longTasks[0]!;

@@ -5,6 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { TraceDecoder, TraceEncoder } from '../src/format/index.js';
 import { buildMaxLevels, busyPerPixel, counterPerPixel } from '../src/view/browser/lod.js';
+import { assembleModel } from '../src/view/browser/model-assembly.js';
+import { IntervalIndex } from '../src/view/browser/interval-index.js';
 import { ModelBuilder } from '../src/view/browser/model-builder.js';
 import type { TimelineModel } from '../src/view/browser/model.js';
 import { Rng } from './helpers.js';
@@ -82,6 +84,10 @@ describe('busyPerPixel', () => {
     expect(lane.iterations).toBe(stretches.length);
     const bytes = lane.busy.reduce((n, c) => n + c.startOffNs.byteLength + c.durNs.byteLength + c.ioShare.byteLength, 0);
     expect(bytes).toBe(stretches.length * 10);
+    // The chunks are views of a few shared arrays, which hold nothing else.
+    const buffers = new Set(lane.busy.flatMap((c) => [c.startOffNs.buffer, c.durNs.buffer, c.ioShare.buffer]));
+    expect(buffers.size).toBeLessThan(lane.busy.length);
+    expect([...buffers].reduce((n, b) => n + b.byteLength, 0)).toBe(stretches.length * 10);
   });
 
   for (const [label, fraction] of [
@@ -135,5 +141,118 @@ describe('counterPerPixel', () => {
     const sparse = { name: 'y', unit: 'count' as const, timeNs: new Float64Array([10, 500]), value: new Float32Array([3, 5]), maxLevels: [] };
     counterPerPixel(sparse, 0, 1000, 10, out);
     expect([...out.subarray(0, 10)]).toEqual([3, 3, 3, 3, 3, 5, 5, 5, 5, 5]);
+  });
+});
+
+describe('assembleModel: parts decoded on their own, joined in trace order', () => {
+  /**
+   * One loop's trace in `files` rotated files, split right after a POLL_END, so that a busy
+   * stretch runs across every file boundary; the stretch across the first boundary is a long task.
+   */
+  function rotated(iterations: number, files: number, seed: number): Uint8Array[] {
+    const rng = new Rng(seed);
+    const out: Uint8Array[] = [];
+    const perFile = Math.ceil(iterations / files);
+    let t = 1000;
+    for (let f = 0; f < files; f++) {
+      const enc = new TraceEncoder();
+      enc.writeMagic();
+      enc.writeHeader({ traceId: 'cd'.repeat(16), fileIndex: f, originMonoNs: 1n, originWallUnixNs: 1_700_000_000_000_000_000n, fileStartNs: t, threads: [{ threadId: 1, nodeThreadId: 0, kind: 0, name: 'main' }] });
+      enc.beginFrame(1, t);
+      for (let i = f * perFile; i < Math.min(iterations, (f + 1) * perFile); i++) {
+        // The first stretch of the second file (closing the first file's open run) is 120 ms.
+        t += i === perFile ? 120e6 : 1000 + (rng.u32() % 2_000_000);
+        enc.pollStart(t);
+        const blocked = rng.u32() % 3_000_000;
+        const io = rng.u32() % 300_000;
+        enc.pollEnd(t + blocked + io, blocked, 1, rng.u32() % 4);
+        t += blocked + io;
+        if (enc.frameBodyBytes > 60_000) {
+          enc.endFrame();
+          enc.beginFrame(1, t);
+        }
+      }
+      enc.endFrame();
+      out.push(enc.take());
+    }
+    return out;
+  }
+
+  function decodeParts(groups: Uint8Array[][]): TimelineModel {
+    const parts = groups.map((files) => {
+      const builder = new ModelBuilder(50e6);
+      const decoder = new TraceDecoder(
+        {
+          onRecord: builder.onRecord,
+          onHeader: builder.onHeader,
+          // As the decode worker does: a lost frame breaks every loop's pairing.
+          onDiagnostic: (d) => builder.diagnostic(d.kind, d.kind === 'corrupt-frame'),
+        },
+        builder.pollCallbacks,
+      );
+      builder.attach(decoder);
+      for (const f of files) {
+        decoder.push(f);
+        decoder.end();
+      }
+      return builder.part();
+    });
+    return assembleModel(parts, 50e6, { bytes: 0, files: [], decodeMs: 0 }).model;
+  }
+
+  function stretches(m: TimelineModel): number[] {
+    const out: number[] = [];
+    for (const c of m.threads[0]!.busy) for (let i = 0; i < c.startOffNs.length; i++) out.push(c.baseNs + c.startOffNs[i]!, c.durNs[i]!, c.ioShare[i]!);
+    return out;
+  }
+
+  it('gives the model of one decode: every stretch (the ones across file boundaries too), long tasks, counters, levels', () => {
+    const files = rotated(60_000, 4, 11);
+    const whole = decodeParts([files]);
+    const split = decodeParts([[files[0]!], [files[1]!, files[2]!], [files[3]!]]);
+    expect(whole.threads[0]!.iterations).toBe(60_000 - 1);
+    expect(split.threads[0]!.iterations).toBe(whole.threads[0]!.iterations);
+    expect(split.threads[0]!.busyTotalNs).toBe(whole.threads[0]!.busyTotalNs);
+    expect(stretches(split)).toEqual(stretches(whole));
+    expect(whole.longTasks.map((lt) => [lt.startNs, lt.endNs])).toHaveLength(1);
+    expect(split.longTasks.map((lt) => [lt.index, lt.startNs, lt.endNs, lt.ioNs, lt.timersNs])).toEqual(whole.longTasks.map((lt) => [lt.index, lt.startNs, lt.endNs, lt.ioNs, lt.timersNs]));
+    expect([split.startNs, split.endNs, split.records]).toEqual([whole.startNs, whole.endNs, whole.records]);
+    for (let k = 0; k < whole.threads[0]!.counters.length; k++) {
+      expect([...split.threads[0]!.counters[k]!.timeNs]).toEqual([...whole.threads[0]!.counters[k]!.timeNs]);
+      expect([...split.threads[0]!.counters[k]!.value]).toEqual([...whole.threads[0]!.counters[k]!.value]);
+    }
+    expect(split.threads[0]!.levels.map((l) => [l.binNs, [...l.busyNs]])).toEqual(whole.threads[0]!.levels.map((l) => [l.binNs, [...l.busyNs]]));
+  });
+
+  it('never joins across a lost frame: the stretch is dropped as a single decode drops it', () => {
+    const files = rotated(40_000, 2, 12);
+    // Damage the first frame of the second file: its records are lost, so its first POLL_START
+    // (the one that would close the first file's open run) is gone too.
+    const damaged = files[1]!.slice();
+    const headerEnd = damaged.indexOf(0xf5, 8 + 12);
+    damaged[headerEnd + 20]! ^= 0xff;
+    const whole = decodeParts([[files[0]!, damaged]]);
+    const split = decodeParts([[files[0]!], [damaged]]);
+    expect(whole.diagnostics.length + decodeParts([[damaged]]).diagnostics.length).toBeGreaterThan(0);
+    expect(whole.threads[0]!.iterations).toBeLessThan(decodeParts([files]).threads[0]!.iterations - 1);
+    expect(split.threads[0]!.iterations).toBe(whole.threads[0]!.iterations);
+    expect(stretches(split)).toEqual(stretches(whole));
+  });
+});
+
+describe('IntervalIndex', () => {
+  it('finds exactly the items overlapping a view, long ones that start far before it included', () => {
+    const rng = new Rng(5);
+    const items = Array.from({ length: 5000 }, (_, i) => {
+      const startNs = rng.u32() % 1_000_000;
+      return { i, startNs, endNs: startNs + (i % 97 === 0 ? 200_000 : rng.u32() % 500) };
+    });
+    const index = new IntervalIndex([...items], (x) => x.startNs, (x) => x.endNs);
+    for (let k = 0; k < 200; k++) {
+      const t0 = rng.u32() % 1_000_000;
+      const t1 = t0 + (rng.u32() % 20_000);
+      const want = items.filter((x) => x.endNs >= t0 && x.startNs <= t1).map((x) => x.i).sort((a, b) => a - b);
+      expect(index.between(t0, t1).map((x) => x.i).sort((a, b) => a - b)).toEqual(want);
+    }
   });
 });

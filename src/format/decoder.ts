@@ -52,6 +52,16 @@ export interface DecoderCallbacks {
   onDiagnostic?: (diagnostic: TraceDiagnostic) => void;
 }
 
+/**
+ * The two commonest records as plain numbers, for a consumer that fills typed columns (the
+ * viewer's decode worker): given to the constructor, they are called for POLL_START and POLL_END
+ * instead of onRecord, so these records fill no record object and go through one monomorphic call.
+ */
+export interface PollCallbacks {
+  onPollStart: (threadId: number, timeNs: number) => void;
+  onPollEnd: (threadId: number, timeNs: number, blockedNs: number, events: number, eventsWaiting: number) => void;
+}
+
 export interface DecoderStats {
   bytes: number;
   frames: number;
@@ -94,6 +104,8 @@ export class TraceDecoder {
   private readonly onRecord: (record: TraceRecord) => void;
   private readonly onHeader: (header: TraceHeader) => void;
   private readonly onDiagnostic: (diagnostic: TraceDiagnostic) => void;
+  private readonly onPollStart: PollCallbacks['onPollStart'] | undefined;
+  private readonly onPollEnd: PollCallbacks['onPollEnd'] | undefined;
 
   private state = State.Magic;
   /** Unconsumed input: either the caller's chunk or this.carry. */
@@ -137,11 +149,13 @@ export class TraceDecoder {
   private readonly rResumed: ResumedRecord = { type: 'resumed', threadId: 0, timeNs: 0 };
   private readonly rSelfCost: SelfCostRecord = { type: 'selfCost', threadId: 0, timeNs: 0, component: 0, cpuNs: 0 };
 
-  constructor(callbacks: DecoderCallbacks = {}) {
+  constructor(callbacks: DecoderCallbacks = {}, poll?: PollCallbacks) {
     const noop = (): void => {};
     this.onRecord = callbacks.onRecord ?? noop;
     this.onHeader = callbacks.onHeader ?? noop;
     this.onDiagnostic = callbacks.onDiagnostic ?? noop;
+    this.onPollStart = poll?.onPollStart;
+    this.onPollEnd = poll?.onPollEnd;
   }
 
   /** Decodes as much of `chunk` as it can; the rest waits for the next push() or end(). */
@@ -409,6 +423,8 @@ export class TraceDecoder {
     // The record loop keeps its cursor in a local: varints go through readVarint(), whose
     // one-byte case is inlined here, rather than through this.cur.
     const onRecord = this.onRecord;
+    const onPollStart = this.onPollStart;
+    const onPollEnd = this.onPollEnd;
     const stats = this.stats;
     let p = this.cur;
     let f0 = 0;
@@ -480,6 +496,10 @@ export class TraceDecoder {
       stats.records++;
       switch (type) {
         case 1: {
+          if (onPollStart !== undefined) {
+            onPollStart(threadId, t);
+            break;
+          }
           const r = this.rPollStart;
           r.threadId = threadId;
           r.timeNs = t;
@@ -487,6 +507,10 @@ export class TraceDecoder {
           break;
         }
         case 2: {
+          if (onPollEnd !== undefined) {
+            onPollEnd(threadId, t, f0, f1, f2);
+            break;
+          }
           const r = this.rPollEnd;
           r.threadId = threadId;
           r.timeNs = t;

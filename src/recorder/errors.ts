@@ -9,7 +9,8 @@ export type TelemetryErrorCode =
   | 'WRITER_THREW'
   | 'NO_RECORDS'
   | 'NATIVE_UNAVAILABLE'
-  | 'OPERATIONS_CALLBACK_THREW';
+  | 'OPERATIONS_CALLBACK_THREW'
+  | 'LIVE_FAILED';
 
 export class TelemetryError extends Error {
   readonly code: TelemetryErrorCode;

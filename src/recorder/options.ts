@@ -2,7 +2,7 @@
 
 import { invalidOption, TelemetryError } from './errors.js';
 import { MAX_SERVICE_NAME_BYTES, utf8Bytes } from './name-limits.js';
-import { checkWriter, type TraceWriter } from './writers.js';
+import { checkWriter, NullWriter, type TraceWriter } from './writers.js';
 import { resolveOperationsOptions, type OperationsOptions } from '../operations/options.js';
 
 export interface RuntimeTelemetryOptions {
@@ -55,10 +55,32 @@ export interface RuntimeTelemetryOptions {
   onError?: (error: TelemetryError) => void;
   /** Traced operations: traced(), HTTP, sampling, metrics, exporters (true for the defaults). Default off. */
   operations?: boolean | OperationsOptions;
+  /**
+   * Serve a live view of this process's loops (the viewer page, updated every second over
+   * Server-Sent Events) on an HTTP port with a random token; its URL is telemetry.liveUrl. Reads
+   * the trace only while a page is connected. Needs a writer that keeps the trace (not a
+   * NullWriter). Default off.
+   */
+  live?: LiveOptions;
 }
 
-export type ResolvedOptions = Required<Omit<RuntimeTelemetryOptions, 'serviceName' | 'onError' | 'operations'>> &
-  Pick<RuntimeTelemetryOptions, 'serviceName' | 'onError'> & { operations: OperationsOptions | undefined };
+export interface LiveOptions {
+  /** TCP port; 0 picks a free one. Default 0. */
+  port?: number;
+  /** Address to listen on. Default 127.0.0.1 (this machine only). */
+  host?: string;
+  /** Busy stretches at least this long are shown as long tasks. Default 50 ms. */
+  longTaskMs?: number;
+}
+
+export interface ResolvedLiveOptions {
+  port: number;
+  host: string;
+  longTaskNs: number;
+}
+
+export type ResolvedOptions = Required<Omit<RuntimeTelemetryOptions, 'serviceName' | 'onError' | 'operations' | 'live'>> &
+  Pick<RuntimeTelemetryOptions, 'serviceName' | 'onError'> & { operations: OperationsOptions | undefined; live: ResolvedLiveOptions | undefined };
 
 const KNOWN = new Set([
   'writer',
@@ -79,6 +101,7 @@ const KNOWN = new Set([
   'throwOnStartError',
   'onError',
   'operations',
+  'live',
 ]);
 
 export function resolveOptions(options: unknown): ResolvedOptions {
@@ -114,7 +137,27 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     throwOnStartError: bool(o, 'throwOnStartError', false),
     onError: o['onError'] as ((error: TelemetryError) => void) | undefined,
     operations: operationsOption(o['operations']),
+    live: liveOption(o['live'], o['writer']),
   };
+}
+
+const LIVE_KNOWN = new Set(['port', 'host', 'longTaskMs']);
+
+function liveOption(value: unknown, writer: unknown): ResolvedLiveOptions | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidOption('live', 'an object such as { port: 0 }', value);
+  const o = value as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!LIVE_KNOWN.has(key)) throw invalidOption(`live.${key}`, `one of ${[...LIVE_KNOWN].join(', ')} (unknown option)`, o[key]);
+  }
+  const port = o['port'] ?? 0;
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw invalidOption('live.port', 'an integer from 0 to 65535 (0 picks a free port)', port);
+  const host = o['host'] ?? '127.0.0.1';
+  if (typeof host !== 'string' || host.length === 0 || host.includes('/')) throw invalidOption('live.host', 'an IP address or host name', host);
+  const longTaskMs = o['longTaskMs'] ?? 50;
+  if (typeof longTaskMs !== 'number' || !Number.isFinite(longTaskMs) || longTaskMs <= 0 || longTaskMs > 3_600_000) throw invalidOption('live.longTaskMs', 'a number of milliseconds above 0', longTaskMs);
+  if (writer instanceof NullWriter) throw invalidOption('live', 'used with a writer that keeps the trace (a RotatingWriter, SimpleBinaryWriter or an object with write()), not a NullWriter', value);
+  return { port, host, longTaskNs: longTaskMs * 1e6 };
 }
 
 /** Checked here so that a bad operations option fails before anything starts. */

@@ -20,6 +20,9 @@ import { isChunkWriter, type ChunkWriter } from './writers.js';
 import { startOperationsForTelemetry, type Operations } from '../operations/start.js';
 import type { MetricsSnapshot } from '../operations/metrics.js';
 import type { CallbackWindow } from '../operations/callbacks.js';
+import type { TraceDecoder } from '../format/decoder.js';
+import type { LiveFeed, LiveHubStats } from '../view/live-hub.js';
+import { ChunkTee, rotatingFeed, singleFileFeed, startLiveServer, type LiveServer } from '../view/live-server.js';
 
 const PRODUCER = 'looptrace/0.1.0';
 /** How long after start records must have arrived (section "No silent nothing" of the README). */
@@ -162,6 +165,11 @@ export class RuntimeTelemetry extends EventEmitter {
   private stopWatchingWorkers: (() => void) | undefined;
   private operations: Operations | undefined;
   private attributionNote: string | undefined;
+  private liveServer: LiveServer | undefined;
+  private liveUrlValue: string | undefined;
+  private liveTee: ChunkTee | undefined;
+  private liveStats: LiveHubStats | undefined;
+  private firstChunk = true;
 
   /** @internal Use startRuntimeTelemetry(). */
   constructor(binding: NativeBinding | undefined, options: ResolvedOptions, threadIdValue: number, joined: boolean) {
@@ -181,6 +189,22 @@ export class RuntimeTelemetry extends EventEmitter {
 
   get isRunning(): boolean {
     return this.active;
+  }
+
+  /**
+   * The live view's URL, token included, once its server listens (the `live` option); undefined
+   * before, without the option, and after stop(). whenLive() waits for it.
+   */
+  get liveUrl(): string | undefined {
+    return this.liveUrlValue;
+  }
+
+  /** The live view's URL once its server listens; rejects with a LIVE_FAILED TelemetryError when it cannot. */
+  whenLive(): Promise<string> {
+    if (this.liveServer === undefined) {
+      return Promise.reject(new TelemetryError('LIVE_FAILED', 'looptrace: no live view: startRuntimeTelemetry() was not given the live option, or telemetry is not running'));
+    }
+    return this.liveServer.url;
   }
 
   /**
@@ -213,12 +237,13 @@ export class RuntimeTelemetry extends EventEmitter {
     }
     this.attributionNote = attributionNote === '' ? undefined : attributionNote;
     let identity: { threadId: number };
+    const traceId = randomBytes(16).toString('hex');
     try {
       if (!isChunkWriter(writer) && writer.kind !== 'null') createDirectory(writer.path);
       identity = binding.start(
         {
           ...sink,
-          traceId: randomBytes(16).toString('hex'),
+          traceId,
           enabled: o.enabled,
           flushIntervalMs: o.flushIntervalMs,
           queueSampleIntervalMs: o.queueSampleIntervalMs,
@@ -261,7 +286,41 @@ export class RuntimeTelemetry extends EventEmitter {
     if (o.exitHandlers) this.exitHandlers = installExitHandlers(() => this.flushAtExit());
     if (o.enabled) this.scheduleArrivalCheck();
     traceStarted();
+    if (o.live !== undefined) this.startLive(o.live, traceId);
   }
+
+  /** The live view: a server that reads this trace only while a page is connected. */
+  private startLive(live: NonNullable<ResolvedOptions['live']>, traceId: string): void {
+    const writer = this.options.writer;
+    let openFeed: (decoder: TraceDecoder) => LiveFeed;
+    if (isChunkWriter(writer)) {
+      const tee = new ChunkTee();
+      this.liveTee = tee;
+      openFeed = (decoder) => tee.open(decoder);
+    } else if (writer.kind === 'simple') {
+      openFeed = (decoder) => singleFileFeed(writer.path, decoder);
+    } else if (writer.kind === 'rotating') {
+      openFeed = (decoder) => rotatingFeed(writer.path, traceId, decoder);
+    } else {
+      return;
+    }
+    const server = startLiveServer({ host: live.host, port: live.port, longTaskNs: live.longTaskNs, openFeed });
+    this.liveServer = server;
+    this.liveStats = server.stats;
+    server.url.then(
+      (url) => {
+        if (this.liveServer === server) this.liveUrlValue = url;
+      },
+      (error: NodeJS.ErrnoException) => {
+        if (this.liveServer !== server) return;
+        this.liveServer = undefined;
+        const why = error.code === 'EADDRINUSE' ? 'the port is in use' : error.message;
+        // The trace goes on: only the live view is missing.
+        this.report(new TelemetryError('LIVE_FAILED', `looptrace: cannot serve the live view on ${live.host}:${live.port}: ${why}`, { cause: error }));
+      },
+    );
+  }
+
 
   /** @internal Turns on the `operations` option for this thread, writing into this trace. */
   startOperations(): void {
@@ -342,6 +401,7 @@ export class RuntimeTelemetry extends EventEmitter {
         ...(this.attributionNote === undefined ? {} : { note: this.attributionNote }),
       },
       ...selfCpuOf(s),
+      ...(this.liveStats === undefined ? {} : { live: { url: this.liveUrlValue, ...this.liveStats } }),
     };
   }
 
@@ -371,6 +431,9 @@ export class RuntimeTelemetry extends EventEmitter {
 
   private teardown(): void {
     if (running === this) running = undefined;
+    this.liveServer?.close();
+    this.liveServer = undefined;
+    this.liveUrlValue = undefined;
     if (this.arrivalTimer !== undefined) clearTimeout(this.arrivalTimer);
     this.arrivalTimer = undefined;
     this.exitHandlers?.remove();
@@ -417,6 +480,13 @@ export class RuntimeTelemetry extends EventEmitter {
     const chunks = this.binding!.takeOutbox();
     const writer = this.chunkWriter;
     if (writer === undefined || this.failed) return;
+    const tee = this.liveTee;
+    if (tee !== undefined) {
+      if (this.firstChunk && chunks.length > 0) tee.keepHeader(chunks[0]!);
+      // Only while a live page is connected: otherwise tee.tee is undefined and this is all.
+      if (tee.tee !== undefined) for (const chunk of chunks) tee.tee(chunk);
+    }
+    if (chunks.length > 0) this.firstChunk = false;
     for (const chunk of chunks) {
       try {
         writer.write(chunk);

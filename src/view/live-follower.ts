@@ -12,7 +12,7 @@ import { LoopSlicer } from './loop-slicer.js';
 import { formatStack } from './stack-format.js';
 import type { LiveUpdate } from './live-update.js';
 
-const ROTATED = /^(.*)\.(\d+)(\.active)?\.bin$/;
+const ROTATED = /^(.*)\.(\d+)(\.active)?(\.[^.]+)$/;
 const CHUNK_BYTES = 1 << 20;
 const MAX_TASKS_PER_UPDATE = 20;
 
@@ -110,9 +110,16 @@ export class DirectoryFollower {
   private offset = 0;
   private readonly chunk = new Uint8Array(CHUNK_BYTES);
 
+  private readonly ext: string;
+
+  /**
+   * `path` is a directory (its .bin files) or a base path like trace.bin (trace.N.bin, and with
+   * `tag`, the files a RotatingWriter names trace.<tag>.N.bin).
+   */
   constructor(
     path: string,
     private readonly decoder: TraceDecoder,
+    tag?: string,
   ) {
     let isDir = false;
     try {
@@ -121,8 +128,12 @@ export class DirectoryFollower {
       isDir = false;
     }
     this.dir = isDir ? path : dirname(path);
+    const base = basename(path);
+    const dot = base.lastIndexOf('.');
+    this.ext = isDir || dot <= 0 ? '.bin' : base.slice(dot);
     // A base path like trace.bin follows trace.N.bin; a directory follows its only stem.
-    this.stem = isDir ? undefined : basename(path).replace(/\.bin$/, '');
+    const stem = isDir ? undefined : dot <= 0 ? base : base.slice(0, dot);
+    this.stem = stem === undefined || tag === undefined ? stem : `${stem}.${tag}`;
   }
 
   /** The rotated files by index: the newest name each has (sealed or still active). */
@@ -136,15 +147,15 @@ export class DirectoryFollower {
     }
     for (const name of names) {
       const m = ROTATED.exec(name);
-      if (m === null || (this.stem !== undefined && m[1] !== this.stem)) continue;
+      if (m === null || m[4] !== this.ext || (this.stem !== undefined && m[1] !== this.stem)) continue;
       const i = Number(m[2]);
       if (!out.has(i) || m[3] === undefined) out.set(i, join(this.dir, name));
     }
     return out;
   }
 
-  /** Reads what is new; returns the bytes read. */
-  poll(): number {
+  /** Reads what is new, up to about maxBytes; returns the bytes read. */
+  poll(maxBytes = Infinity): number {
     const files = this.files();
     if (files.size === 0) return 0;
     const indexes = [...files.keys()].sort((a, b) => a - b);
@@ -153,18 +164,18 @@ export class DirectoryFollower {
       this.index = indexes[indexes.length - 1]!;
       this.offset = 0;
     }
-    let total = this.readFrom(files.get(this.index));
+    let total = this.readFrom(files.get(this.index), maxBytes);
     for (const next of indexes) {
-      if (next <= this.index) continue;
+      if (next <= this.index || total >= maxBytes) continue;
       this.decoder.end();
       this.index = next;
       this.offset = 0;
-      total += this.readFrom(files.get(next));
+      total += this.readFrom(files.get(next), maxBytes - total);
     }
     return total;
   }
 
-  private readFrom(path: string | undefined): number {
+  private readFrom(path: string | undefined, maxBytes: number): number {
     if (path === undefined) return 0;
     let fd: number;
     try {
@@ -174,8 +185,8 @@ export class DirectoryFollower {
     }
     let total = 0;
     try {
-      for (;;) {
-        const n = readSync(fd, this.chunk, 0, this.chunk.length, this.offset);
+      while (total < maxBytes) {
+        const n = readSync(fd, this.chunk, 0, Math.min(this.chunk.length, maxBytes - total), this.offset);
         if (n === 0) break;
         this.offset += n;
         total += n;

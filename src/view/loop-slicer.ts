@@ -41,6 +41,10 @@ class ThreadState {
   runIoNs = 0;
   bucketStartNs = NONE;
   bucketBusyNs = 0;
+  /** The first POLL_START of the thread, when nothing of it came before (no poll, no gap). */
+  leadPollStartNs = NONE;
+  /** Whether any poll record or gap of this thread has been seen. */
+  started = false;
   /** Operations begun and not yet ended: id to [startNs, nameStringId]. */
   readonly operations = new Map<number, [number, number]>();
 }
@@ -58,9 +62,12 @@ export class LoopSlicer {
   }
 
   private readonly tracksUtilization: boolean;
+  /** A frame was lost: no later POLL_START can close a run from before (see boundary()). */
+  private lostFrame = false;
 
   /** Breaks every thread's pairing: a frame was lost, so records of any thread may be missing. */
   gapAll(): void {
+    this.lostFrame = true;
     for (const s of this.threads) if (s !== undefined) this.gap(s);
   }
 
@@ -120,6 +127,10 @@ export class LoopSlicer {
   pollStart(id: number, t: number): void {
     if (id === 0) return;
     const s = this.threads[id] ?? this.state(id);
+    if (!s.started) {
+      s.started = true;
+      if (!this.lostFrame) s.leadPollStartNs = t;
+    }
     if (s.pollEndNs !== NONE && s.runStartNs !== NONE && t >= s.pollEndNs) {
       if (this.tracksUtilization) this.addBusy(id, s, s.pollEndNs, t);
       this.sink.busy?.(id, s.runStartNs, t, s.runIoNs, t - s.pollEndNs);
@@ -133,6 +144,7 @@ export class LoopSlicer {
   pollEnd(id: number, t: number, blockedNs: number): void {
     if (id === 0) return;
     const s = this.threads[id] ?? this.state(id);
+    s.started = true;
     if (s.pollStartNs !== NONE && t >= s.pollStartNs) {
       const phaseNs = t - s.pollStartNs;
       const b = blockedNs < phaseNs ? blockedNs : phaseNs;
@@ -164,7 +176,25 @@ export class LoopSlicer {
     return s;
   }
 
+  /**
+   * Where a thread stands at the end of a part of a trace decoded on its own (the viewer decodes
+   * rotated files in parallel): the busy stretch still open after its last POLL_END, and the first
+   * POLL_START of the part when nothing of the thread came before it. A stretch that spans two
+   * parts is the first part's open run closed by the next part's lead POLL_START.
+   */
+  boundary(): { threadId: number; open: { runStartNs: number; runIoNs: number; pollEndNs: number } | undefined; leadPollStartNs: number | undefined }[] {
+    const out = [];
+    for (let id = 1; id < this.threads.length; id++) {
+      const s = this.threads[id];
+      if (s === undefined) continue;
+      const open = s.pollEndNs !== NONE && s.runStartNs !== NONE ? { runStartNs: s.runStartNs, runIoNs: s.runIoNs, pollEndNs: s.pollEndNs } : undefined;
+      out.push({ threadId: id, open, leadPollStartNs: s.leadPollStartNs === NONE ? undefined : s.leadPollStartNs });
+    }
+    return out;
+  }
+
   private gap(s: ThreadState): void {
+    s.started = true;
     s.pollStartNs = NONE;
     s.pollEndNs = NONE;
     s.runStartNs = NONE;

@@ -8,11 +8,13 @@ import { escapeTerminal } from '../cli/escape.js';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename } from 'node:path';
 import { InputError, resolveInput } from '../analyze/input.js';
 import { DEFAULT_ANALYSIS_OPTIONS } from '../analyze/options.js';
-import { DirectoryFollower, LiveAggregator } from './live-follower.js';
+import type { TraceDecoder } from '../format/decoder.js';
+import { DirectoryFollower } from './live-follower.js';
+import { LiveHub, type LiveFeed } from './live-hub.js';
+import { viewerHtmlPath } from './viewer-path.js';
 
 export interface ServeOptions {
   paths: string[];
@@ -26,7 +28,6 @@ export interface ServeIo {
   stderr: (text: string) => void;
 }
 
-const LIVE_INTERVAL_MS = 1000;
 const SECURITY_HEADERS = {
   'cache-control': 'no-store',
   'x-content-type-options': 'nosniff',
@@ -34,10 +35,7 @@ const SECURITY_HEADERS = {
   'x-frame-options': 'DENY',
 };
 
-/** Where the build puts the viewer page: next to this module in dist/view. */
-export function viewerHtmlPath(): string {
-  return join(dirname(fileURLToPath(import.meta.url)), 'viewer.html');
-}
+export { viewerHtmlPath };
 
 /** Starts the server; returns the exit status to use if it cannot start (the process then stays up). */
 export function serveViewer(options: ServeOptions, io: ServeIo): number {
@@ -68,7 +66,7 @@ export function serveViewer(options: ServeOptions, io: ServeIo): number {
   const token = randomBytes(16).toString('hex');
   const tokenBytes = Buffer.from(token);
   const longTaskNs = options.longTaskNs ?? DEFAULT_ANALYSIS_OPTIONS.longTaskNs;
-  const live = options.live ? new LiveHub(options.paths[0]!, longTaskNs) : undefined;
+  const live = options.live ? new LiveHub((decoder) => directoryFeed(options.paths[0]!, decoder), longTaskNs, SECURITY_HEADERS) : undefined;
 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -146,48 +144,8 @@ function sendFile(req: IncomingMessage, res: ServerResponse, path: string): void
   else createReadStream(path, { highWaterMark: 1 << 20 }).pipe(res);
 }
 
-/** The live stream: follows the directory only while at least one page listens. */
-class LiveHub {
-  private readonly clients = new Set<ServerResponse>();
-  private timer: NodeJS.Timeout | undefined;
-  private aggregator: LiveAggregator | undefined;
-  private follower: DirectoryFollower | undefined;
-
-  constructor(
-    private readonly path: string,
-    private readonly longTaskNs: number,
-  ) {}
-
-  add(res: ServerResponse): void {
-    res.writeHead(200, { 'content-type': 'text/event-stream', connection: 'keep-alive', ...SECURITY_HEADERS });
-    res.write(': looptrace live\n\n');
-    this.clients.add(res);
-    res.on('close', () => {
-      this.clients.delete(res);
-      if (this.clients.size === 0) this.stop();
-    });
-    if (this.timer === undefined) this.start();
-  }
-
-  private start(): void {
-    this.aggregator = new LiveAggregator(this.longTaskNs);
-    this.follower = new DirectoryFollower(this.path, this.aggregator.decoder);
-    this.follower.poll();
-    this.aggregator.take();
-    this.timer = setInterval(() => this.tick(), LIVE_INTERVAL_MS);
-  }
-
-  private stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    this.aggregator = undefined;
-    this.follower = undefined;
-  }
-
-  private tick(): void {
-    this.follower!.poll();
-    const update = this.aggregator!.take();
-    const frame = `event: update\ndata: ${JSON.stringify(update)}\n\n`;
-    for (const c of this.clients) c.write(frame);
-  }
+/** --live: the newest file of the directory (or base path) and the ones after it, as they grow. */
+function directoryFeed(path: string, decoder: TraceDecoder): LiveFeed {
+  const follower = new DirectoryFollower(path, decoder);
+  return { poll: (maxBytes) => follower.poll(maxBytes), close() {} };
 }

@@ -1,21 +1,22 @@
 // Builds the viewer's columnar model from decoded records, in the decode worker: busy stretches
 // from the LoopSlicer into chunked typed columns, GC pauses, counters, and the few objects worth
-// keeping whole (long tasks with their stacks and operations, stack samples, operations). finish()
-// seals the columns, builds the level-of-detail sums and lists the buffers to transfer.
+// keeping whole (long tasks with their stacks and operations, stack samples, operations). part()
+// seals the columns of what it decoded, for assembleModel() (model-assembly.ts) to join with the
+// parts other workers decoded and to build the level of detail.
 
-import type { TraceDecoder } from '../../format/decoder.js';
-import type { PollEndRecord, TraceHeader, TraceRecord } from '../../format/records.js';
+import type { PollCallbacks, TraceDecoder } from '../../format/decoder.js';
+import type { TraceHeader, TraceRecord } from '../../format/records.js';
 import { LoopSlicer } from '../loop-slicer.js';
 import { formatStack } from '../stack-format.js';
 import { F32Column, F64Column } from './chunked-column.js';
-import type { BusyLevel, CounterSeries, LongTaskInfo, OperationInfo, StackSampleInfo, ThreadLane, TimelineModel } from './model.js';
+import { assembleModel, type ModelPart, type PartCounter, type PartLane } from './model-assembly.js';
+import { binStretches, chooseBinNs, emptyBins } from './lod.js';
+import type { CounterSeries, LongTaskInfo, OperationInfo, StackSampleInfo, TimelineModel } from './model.js';
 import { SpanColumnBuilder, type SpanChunk } from './span-column.js';
-import { buildBusyLevels, buildMaxLevels } from './lod.js';
 
 /** Stack samples and operations are kept up to these counts; more would be objects per record. */
 const MAX_STACK_SAMPLES = 100_000;
 const MAX_OPERATIONS = 200_000;
-const UTILIZATION_BIN_NS = 100e6;
 
 class CounterBuilder {
   readonly timeNs = new F64Column();
@@ -28,15 +29,12 @@ class CounterBuilder {
     this.timeNs.push(t);
     this.value.push(v);
   }
-  seal(): CounterSeries {
-    const timeNs = this.timeNs.seal();
-    const value = this.value.seal();
-    return { name: this.name, unit: this.unit, timeNs, value, maxLevels: buildMaxLevels(timeNs, value) };
-  }
 }
 
 class LaneBuilder {
   name: string;
+  /** The name came from the trace (a header or THREAD_START), not the default. */
+  named = false;
   isMain: boolean;
   readonly busy = new SpanColumnBuilder(true);
   readonly gc = new SpanColumnBuilder(false);
@@ -135,37 +133,41 @@ export class ModelBuilder {
     this.header ??= h;
     for (const t of h.threads) {
       const lane = this.lane(t.threadId);
-      if (t.name !== '') lane.name = t.name;
+      if (t.name !== '') {
+        lane.name = t.name;
+        lane.named = true;
+      }
       lane.isMain = t.kind === 0;
     }
   };
 
-  /** The decoder's reused POLL_START and POLL_END objects, recognised by identity (see onRecord). */
-  private pollStartRecord: TraceRecord | undefined;
-  private pollEndRecord: PollEndRecord | undefined;
+  /**
+   * POLL_START and POLL_END (nearly all records) as plain numbers, straight from the decoder's
+   * record loop (its PollCallbacks): no record object, no look at a record's type.
+   */
+  readonly pollCallbacks: PollCallbacks = {
+    onPollStart: (threadId, timeNs) => {
+      if (timeNs > this.maxNs) this.maxNs = timeNs;
+      if (timeNs < this.minNs) this.minNs = timeNs;
+      this.slicer.pollStart(threadId, timeNs);
+    },
+    onPollEnd: (threadId, timeNs, blockedNs, _events, eventsWaiting) => {
+      if (timeNs > this.maxNs) this.maxNs = timeNs;
+      this.pollEnd(threadId, timeNs, blockedNs, eventsWaiting);
+    },
+  };
 
   readonly onRecord = (r: TraceRecord): void => {
     this.records++;
     const t = r.timeNs;
     if (t > this.maxNs) this.maxNs = t;
     if (t < this.minNs) this.minNs = t;
-    // The commonest records first, by identity: reading r.type sees every record shape (slow).
-    if (r === this.pollStartRecord) {
-      this.slicer.pollStart(r.threadId, t);
-      return;
-    }
-    if (r === this.pollEndRecord) {
-      this.pollEnd(this.pollEndRecord);
-      return;
-    }
     switch (r.type) {
       case 'pollStart':
-        this.pollStartRecord = r;
         this.slicer.pollStart(r.threadId, t);
         return;
       case 'pollEnd':
-        this.pollEndRecord = r;
-        this.pollEnd(r);
+        this.pollEnd(r.threadId, t, r.blockedNs, r.eventsWaiting);
         return;
       default:
         this.slicer.onRecord(r);
@@ -183,7 +185,10 @@ export class ModelBuilder {
       case 'threadStart': {
         const lane = this.lane(r.threadId);
         const name = this.decoder?.threads.get(r.threadId)?.name;
-        if (name) lane.name = name;
+        if (name) {
+          lane.name = name;
+          lane.named = true;
+        }
         lane.isMain = r.kind === 0;
         break;
       }
@@ -192,14 +197,13 @@ export class ModelBuilder {
     }
   };
 
-  private pollEnd(r: PollEndRecord): void {
-    const id = r.threadId;
-    this.slicer.pollEnd(id, r.timeNs, r.blockedNs);
+  private pollEnd(id: number, timeNs: number, blockedNs: number, eventsWaiting: number): void {
+    this.slicer.pollEnd(id, timeNs, blockedNs);
     if (id === 0) return;
     const lane = this.lanes[id] ?? this.lane(id);
-    if (lane.lastWaiting !== r.eventsWaiting) {
-      lane.lastWaiting = r.eventsWaiting;
-      lane.eventsWaiting.add(r.timeNs, r.eventsWaiting);
+    if (lane.lastWaiting !== eventsWaiting) {
+      lane.lastWaiting = eventsWaiting;
+      lane.eventsWaiting.add(timeNs, eventsWaiting);
     }
   }
 
@@ -208,81 +212,62 @@ export class ModelBuilder {
     if (this.diagnostics.length < 100) this.diagnostics.push(message);
   }
 
+  /** The whole model of what was decoded (one part: the files were decoded in one worker). */
   finish(info: { bytes: number; files: string[]; decodeMs: number }): { model: TimelineModel; transfer: ArrayBuffer[] } {
-    this.slicer.finish();
-    const transfer: ArrayBuffer[] = [];
-    const keep = <T extends Float64Array | Float32Array | Uint32Array | Uint16Array>(a: T): T => {
-      transfer.push(a.buffer as ArrayBuffer);
-      return a;
-    };
-    const keepSpans = (b: SpanColumnBuilder): SpanChunk[] => {
-      b.close();
-      for (const c of b.chunks) {
-        keep(c.startOffNs);
-        keep(c.durNs);
-        if (c.ioShare.length > 0) keep(c.ioShare);
-      }
+    return assembleModel([this.part()], this.longTaskNs, info);
+  }
+
+  /**
+   * What this builder decoded, as a part of a trace: sealed columns with no level of detail yet
+   * (assembleModel() joins the parts in trace order and builds it); partBuffers() lists its buffers.
+   */
+  part(): ModelPart {
+    const spans = (b: SpanColumnBuilder): SpanChunk[] => {
+      b.release();
       return b.chunks;
     };
-    const startNs = Number.isFinite(this.minNs) ? this.minNs : 0;
-    const endNs = Number.isFinite(this.maxNs) ? Math.max(this.maxNs, startNs + 1) : 1;
-    const sealCounter = (c: CounterBuilder): CounterSeries => {
-      const s = c.seal();
-      keep(s.timeNs);
-      keep(s.value);
-      for (const l of s.maxLevels) {
-        keep(l.timeNs);
-        keep(l.value);
-      }
-      return s;
-    };
-    const threads: ThreadLane[] = [];
+    const points = (c: CounterBuilder): PartCounter => ({ name: c.name, unit: c.unit, timeNs: c.timeNs.seal(), value: c.value.seal() });
+    const boundary = new Map(this.slicer.boundary().map((b) => [b.threadId, b]));
+    const spanNs = Number.isFinite(this.minNs) ? this.maxNs - this.minNs : 0;
+    const lanes: PartLane[] = [];
     for (const lane of this.lanes) {
       if (lane === undefined || lane.threadId === 0) continue;
-      const busy = keepSpans(lane.busy);
-      const levels = buildBusyLevels(busy, lane.busy.length, startNs, endNs);
-      for (const l of levels) {
-        keep(l.busyNs);
-        keep(l.ioNs);
-      }
-      const counters = [lane.eventsWaiting, lane.activeHandles, lane.activeRequests].map(sealCounter);
-      counters.push(sealCounter(utilizationFrom(levels, startNs)));
-      const gcPauses = lane.gc.length;
-      threads.push({
+      const b = boundary.get(lane.threadId);
+      const busy = spans(lane.busy);
+      // The finest level of detail of this part, on the grid of multiples of its bin width.
+      const bins = emptyBins(chooseBinNs(lane.busy.length, spanNs), busy[0]?.baseNs ?? 0, lastEndNs(busy));
+      binStretches(bins, busy);
+      lanes.push({
         threadId: lane.threadId,
         name: lane.name,
+        named: lane.named,
         isMain: lane.isMain,
         busy,
-        levels,
-        levelStartNs: startNs,
-        gc: keepSpans(lane.gc),
-        gcPauses,
-        counters,
+        busyCount: lane.busy.length,
+        bins,
+        gc: spans(lane.gc),
+        gcPauses: lane.gc.length,
+        counters: [lane.eventsWaiting, lane.activeHandles, lane.activeRequests].map(points),
         iterations: lane.iterations,
         busyTotalNs: lane.busyTotalNs,
+        open: b?.open === undefined ? undefined : { ...b.open, stacks: lane.pendingStacks, gcNs: lane.pendingGcNs },
+        leadPollStartNs: b?.leadPollStartNs,
       });
     }
-    const h = this.header;
-    const model: TimelineModel = {
-      serviceName: h?.serviceName ?? '',
-      pid: h?.pid ?? null,
-      traceId: h?.traceId ?? '',
-      originUnixMs: h === undefined ? 0 : unixMs(h.originWallUnixNs),
-      startNs,
-      endNs,
-      records: this.records,
-      bytes: info.bytes,
-      files: info.files,
-      longTaskNs: this.longTaskNs,
-      threads,
-      counters: [sealCounter(this.threadpool)],
+    const part: ModelPart = {
+      header: this.header,
+      // POLL_START and POLL_END bypass onRecord: the decoder counts every record.
+      records: this.decoder?.stats.records ?? this.records,
+      minNs: this.minNs,
+      maxNs: this.maxNs,
+      lanes,
+      threadpool: points(this.threadpool),
       longTasks: this.longTasks,
       operations: this.operations,
       stacks: this.stacks,
       diagnostics: this.diagnostics,
-      decodeMs: info.decodeMs,
     };
-    return { model, transfer };
+    return part;
   }
 
   private lane(threadId: number): LaneBuilder {
@@ -295,17 +280,11 @@ export class ModelBuilder {
   }
 }
 
-/** The utilization counter: busy share per bin of the level whose bins are nearest 100 ms. */
-function utilizationFrom(levels: BusyLevel[], startNs: number): CounterBuilder {
-  const c = new CounterBuilder('utilization', 'ratio');
-  let best = levels[0];
-  for (const l of levels) if (best === undefined || Math.abs(Math.log(l.binNs / UTILIZATION_BIN_NS)) < Math.abs(Math.log(best.binNs / UTILIZATION_BIN_NS))) best = l;
-  if (best === undefined) return c;
-  for (let i = 0; i < best.busyNs.length; i++) c.add(startNs + i * best.binNs, Math.min(1, best.busyNs[i]! / best.binNs));
-  return c;
-}
 
-function unixMs(wallNs: bigint): number {
-  const ms = wallNs / 1_000_000n;
-  return Number(ms) + Number(wallNs - ms * 1_000_000n) / 1e6;
+/** Where the last stretch of a column ends (0 when it has none). */
+function lastEndNs(chunks: readonly SpanChunk[]): number {
+  const c = chunks[chunks.length - 1];
+  if (c === undefined || c.startOffNs.length === 0) return 0;
+  const i = c.startOffNs.length - 1;
+  return c.baseNs + c.startOffNs[i]! + c.durNs[i]!;
 }

@@ -88,8 +88,8 @@ export interface TimelineModel {
   stacks: StackSampleInfo[];
   diagnostics: string[];
   decodeMs: number;
-  /** Where the load time went: in the decoder and model, in finish(), and how many chunks came. */
-  timings?: { decodeMs: number; finishMs: number; chunks: number };
+  /** Where the load time went: in the decoder and model (the slowest worker), in joining the parts, how many chunks came, and how many workers decoded. */
+  timings?: { decodeMs: number; finishMs: number; chunks: number; workers: number };
 }
 
 /** Messages from the worker to the page: the model first, then analyze-trace's report of the trace. */
@@ -99,9 +99,17 @@ export type WorkerMessage =
   | { type: 'report'; report: TraceReport }
   | { type: 'error'; message: string };
 
-/** Messages from the page to the worker. */
-export type WorkerRequest = ({ type: 'files'; files: File[] } | { type: 'urls'; urls: { name: string; url: string }[] }) & {
+/** What the page asks the decode worker for. */
+export type LoadRequest = ({ type: 'files'; files: File[] } | { type: 'urls'; urls: { name: string; url: string }[] }) & {
   longTaskNs: number;
   /** Also run analyze-trace's analysis for the findings list (a second pass). */
   analyze: boolean;
+  /** Threads to decode with, when the page was asked for a number (?threads=N). */
+  threads?: number;
 };
+
+/**
+ * The message to the decode worker: the request, and MessagePorts to helper workers started by the
+ * page (typed loosely: this module is also compiled for Node, without the DOM's types).
+ */
+export type WorkerRequest = LoadRequest & { helpers: unknown[] };

@@ -9,7 +9,8 @@
 import { formatNs, ticks, wallLabel } from './axis.js';
 import { busyPerPixel, counterPerPixel, lowerBound, spansPerPixel } from './lod.js';
 import type { Finding, TraceReport } from '../../analyze/report.js';
-import type { CounterSeries, LongTaskInfo, ThreadLane, TimelineModel, WorkerMessage, WorkerRequest } from './model.js';
+import type { CounterSeries, LoadRequest, LongTaskInfo, OperationInfo, StackSampleInfo, ThreadLane, TimelineModel, WorkerMessage } from './model.js';
+import { IntervalIndex } from './interval-index.js';
 import { startLive } from './live-panel.js';
 
 declare const WORKER_SOURCE: string;
@@ -52,6 +53,11 @@ let model: TimelineModel | undefined;
 /** analyze-trace's report of the same trace, once the worker's second pass is done. */
 let report: TraceReport | undefined;
 let rows: Row[] = [];
+/** The lane rows, and each thread's index among them. */
+let laneRows: Row[] = [];
+let laneIndexOf = new Map<number, number>();
+/** What is drawn over the lanes, indexed by time; runs: per lane, the long-task outline being merged. */
+let index: { longTasks: IntervalIndex<LongTaskInfo>; operations: IntervalIndex<OperationInfo>; stacks: IntervalIndex<StackSampleInfo>; runs: Float64Array } | undefined;
 let view: View = { t0: 0, t1: 1 };
 let selected: LongTaskInfo | undefined;
 let dirty = false;
@@ -65,23 +71,43 @@ let firstDrawMs = -1;
 // ---------------------------------------------------------------------------------------------
 // Loading
 
+let workerUrl: string | undefined;
+
 function newWorker(): Worker {
-  const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
-  return new Worker(url);
+  workerUrl ??= URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
+  return new Worker(workerUrl);
 }
 
-function load(request: WorkerRequest): void {
+/** Decoding threads at most: the decode worker and its helpers. */
+const MAX_DECODE_THREADS = 4;
+
+function load(request: LoadRequest): void {
   loadStarted.at = performance.now();
   firstDrawMs = -1;
   status.textContent = 'Decoding…';
   const worker = newWorker();
+  // Helpers for decoding runs of files in parallel, one per further core; the decode worker
+  // reaches each through a port (it cannot start workers itself from a file:// page).
+  const threads = Math.max(1, Math.min(MAX_DECODE_THREADS, request.threads ?? navigator.hardwareConcurrency ?? 1));
+  const helpers: Worker[] = [];
+  const ports: MessagePort[] = [];
+  for (let i = 1; i < threads; i++) {
+    const helper = newWorker();
+    const channel = new MessageChannel();
+    helper.postMessage({ type: 'helper', port: channel.port2 }, [channel.port2]);
+    helpers.push(helper);
+    ports.push(channel.port1);
+  }
+  const stopHelpers = (): void => helpers.forEach((h) => h.terminate());
   worker.onmessage = (e: MessageEvent<WorkerMessage>) => {
     const m = e.data;
     if (m.type === 'progress') status.textContent = `Decoding… ${Math.round((100 * m.bytes) / Math.max(1, m.totalBytes))}% of ${(m.totalBytes / 1e6).toFixed(1)} MB`;
     else if (m.type === 'error') {
       status.textContent = `Could not read the trace: ${m.message}`;
       worker.terminate();
+      stopHelpers();
     } else if (m.type === 'model') {
+      stopHelpers();
       show(m.model);
     } else {
       worker.terminate();
@@ -92,18 +118,28 @@ function load(request: WorkerRequest): void {
   worker.onerror = (e) => {
     status.textContent = `The decoder failed: ${e.message}`;
   };
-  worker.postMessage(request);
+  worker.postMessage({ ...request, helpers: ports }, ports);
 }
 
-/** Options from the page's URL: ?longTaskMs=100 sets the threshold, ?analysis=0 skips the findings pass. */
-function loadOptions(): { longTaskNs: number; analyze: boolean } {
+/**
+ * Options from the page's URL: ?longTaskMs=100 sets the threshold, ?analysis=0 skips the findings
+ * pass, ?threads=1 decodes in one worker (default: one per core, at most 4).
+ */
+function loadOptions(): { longTaskNs: number; analyze: boolean; threads?: number } {
   const params = new URLSearchParams(location.search);
   const ms = Number(params.get('longTaskMs'));
-  return { longTaskNs: ms > 0 ? ms * 1e6 : DEFAULT_LONG_TASK_NS, analyze: params.get('analysis') !== '0' };
+  const threads = Number(params.get('threads'));
+  return { longTaskNs: ms > 0 ? ms * 1e6 : DEFAULT_LONG_TASK_NS, analyze: params.get('analysis') !== '0', ...(threads >= 1 ? { threads: Math.floor(threads) } : {}) };
 }
 
 function show(m: TimelineModel): void {
   model = m;
+  index = {
+    longTasks: new IntervalIndex(m.longTasks, (lt) => lt.startNs, (lt) => lt.endNs),
+    operations: new IntervalIndex(m.operations, (op) => op.startNs, (op) => op.endNs),
+    stacks: new IntervalIndex(m.stacks, (s) => s.timeNs, (s) => s.timeNs),
+    runs: new Float64Array(0),
+  };
   report = undefined;
   selected = undefined;
   const who = [m.serviceName, m.pid === null ? '' : `pid ${m.pid}`].filter(Boolean).join(', ');
@@ -123,10 +159,16 @@ function layout(): void {
   if (m === undefined) return;
   let y = AXIS_H;
   const threads = [...m.threads].sort((a, b) => a.threadId - b.threadId);
+  laneRows = [];
+  laneIndexOf = new Map();
   for (const lane of threads) {
-    rows.push({ kind: 'lane', y, h: LANE_H, label: lane.name, lane });
+    const row: Row = { kind: 'lane', y, h: LANE_H, label: lane.name, lane };
+    rows.push(row);
+    laneIndexOf.set(lane.threadId, laneRows.length);
+    laneRows.push(row);
     y += LANE_H;
   }
+  if (index !== undefined) index.runs = new Float64Array(2 * laneRows.length);
   y += 6;
   const counterRows: Row[] = [];
   for (const s of m.counters) if (s.timeNs.length > 0) counterRows.push({ kind: 'counter', y: 0, h: COUNTER_H, label: s.name, series: s });
@@ -246,34 +288,54 @@ function draw(): void {
   // Vector overlays: long tasks, operations, stack samples, labels, axis.
   ctx.font = '11px system-ui, sans-serif';
   ctx.textBaseline = 'middle';
-  const laneOf = new Map<number, Row>();
-  for (const r of rows) if (r.kind === 'lane') laneOf.set(r.lane!.threadId, r);
   ctx.lineWidth = 2;
-  for (const lt of visibleLongTasks()) {
-    const r = laneOf.get(lt.threadId);
-    if (r === undefined) continue;
-    const x0 = LABEL_W + (lt.startNs - t0) / nsPerPx;
-    const x1 = LABEL_W + (lt.endNs - t0) / nsPerPx;
-    ctx.strokeStyle = lt === selected ? '#000' : '#d93025';
-    ctx.strokeRect(Math.max(LABEL_W, x0), r.y + BAND_TOP - 1, Math.max(2, Math.min(W, x1) - Math.max(LABEL_W, x0)), BAND_H + 2);
+  // Long tasks whose outlines would touch on screen are outlined as one: at most a rectangle per
+  // pixel column and lane, however many thousand tasks the view holds.
+  ctx.strokeStyle = '#d93025';
+  const runs = index!.runs;
+  runs.fill(NaN);
+  const outline = (laneIndex: number, a: number, b: number): void => {
+    const r = laneRows[laneIndex]!;
+    ctx.strokeRect(a, r.y + BAND_TOP - 1, Math.max(2, b - a), BAND_H + 2);
+  };
+  index!.longTasks.forEach(t0, t1, (lt) => {
+    const li = laneIndexOf.get(lt.threadId);
+    if (li === undefined) return;
+    const a = Math.max(LABEL_W, LABEL_W + (lt.startNs - t0) / nsPerPx);
+    const b = Math.min(W, LABEL_W + (lt.endNs - t0) / nsPerPx);
+    const open0 = runs[2 * li]!;
+    const open1 = runs[2 * li + 1]!;
+    if (!Number.isNaN(open0) && a <= open1 + 2) {
+      if (b > open1) runs[2 * li + 1] = b;
+      return;
+    }
+    if (!Number.isNaN(open0)) outline(li, open0, open1);
+    runs[2 * li] = a;
+    runs[2 * li + 1] = b;
+  });
+  for (let li = 0; li < laneRows.length; li++) if (!Number.isNaN(runs[2 * li]!)) outline(li, runs[2 * li]!, runs[2 * li + 1]!);
+  if (selected !== undefined && selected.endNs >= t0 && selected.startNs <= t1) {
+    const li = laneIndexOf.get(selected.threadId);
+    if (li !== undefined) {
+      ctx.strokeStyle = '#000';
+      outline(li, Math.max(LABEL_W, LABEL_W + (selected.startNs - t0) / nsPerPx), Math.min(W, LABEL_W + (selected.endNs - t0) / nsPerPx));
+    }
   }
   ctx.fillStyle = '#1a7f37';
-  for (const op of m.operations) {
-    if (op.endNs < t0 || op.startNs > t1) continue;
-    const r = laneOf.get(op.threadId);
-    if (r === undefined) continue;
+  index!.operations.forEach(t0, t1, (op) => {
+    const li = laneIndexOf.get(op.threadId);
+    if (li === undefined) return;
     const x0 = Math.max(LABEL_W, LABEL_W + (op.startNs - t0) / nsPerPx);
     const x1 = Math.min(W, LABEL_W + (op.endNs - t0) / nsPerPx);
-    ctx.fillRect(x0, r.y + 2, Math.max(1, x1 - x0), 4);
-  }
+    ctx.fillRect(x0, laneRows[li]!.y + 2, Math.max(1, x1 - x0), 4);
+  });
   ctx.fillStyle = '#000';
-  for (const s of m.stacks) {
-    if (s.timeNs < t0 || s.timeNs > t1) continue;
-    const r = laneOf.get(s.threadId);
-    if (r === undefined) continue;
+  index!.stacks.forEach(t0, t1, (s) => {
+    const li = laneIndexOf.get(s.threadId);
+    if (li === undefined) return;
     const x = LABEL_W + (s.timeNs - t0) / nsPerPx;
-    ctx.fillRect(x - 1, r.y + BAND_TOP + BAND_H + 1, 3, 4);
-  }
+    ctx.fillRect(x - 1, laneRows[li]!.y + BAND_TOP + BAND_H + 1, 3, 4);
+  });
   ctx.fillStyle = '#fff';
   ctx.fillRect(0, 0, LABEL_W, canvas.height);
   ctx.fillStyle = '#1d2329';
@@ -312,9 +374,7 @@ function clip(text: string, n: number): string {
 }
 
 function visibleLongTasks(): LongTaskInfo[] {
-  const m = model;
-  if (m === undefined) return [];
-  return m.longTasks.filter((lt) => lt.endNs >= view.t0 && lt.startNs <= view.t1);
+  return index === undefined ? [] : index.longTasks.between(view.t0, view.t1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -453,7 +513,7 @@ function hover(e: MouseEvent): void {
   const row = rows.find((r) => r.kind === 'lane' && y >= r.y && y < r.y + r.h);
   const nsPerPx = (view.t1 - view.t0) / (canvas.width - LABEL_W);
   const t = view.t0 + (x - LABEL_W) * nsPerPx;
-  const sample = row === undefined ? undefined : m.stacks.find((s) => s.threadId === row.lane!.threadId && Math.abs(s.timeNs - t) <= 4 * nsPerPx);
+  const sample = row === undefined || index === undefined ? undefined : index.stacks.between(t - 4 * nsPerPx, t + 4 * nsPerPx).find((s) => s.threadId === row.lane!.threadId);
   const text = sample === undefined ? '' : `stack sample at ${wallLabel(m.originUnixMs, sample.timeNs, 1e3)}\n${sample.frames.join('\n') || '(no JavaScript on the stack)'}`;
   if (canvas.title !== text) canvas.title = text;
 }
