@@ -73,6 +73,8 @@ export interface NativeBinding {
   internString(value: string): number;
   /** Gives an operation its W3C trace context: 16 bytes trace id, 8 span id, 8 parent span id, 1 flags. */
   defineTraceContext(operationId: number, context: Uint8Array): boolean;
+  /** Hands this thread's hooks the batch of staged operation and callback records (native/js_batch.h) and moves them into its ring; false when this loop is not recorded. */
+  flushRecords(batch: Float64Array, originNs: bigint): boolean;
 }
 
 /** The test build of the core (native/test): the same addon plus entry points for tests and benches. */

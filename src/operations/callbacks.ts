@@ -9,8 +9,11 @@ import { invalidArgument } from './errors.js';
 
 /** Where callback records go: the trace (CALLBACK_START / CALLBACK_END) or a test's memory. */
 export interface CallbackSink {
-  callbackStart(asyncId: number, resourceType: string, operationId: number): void;
-  callbackEnd(asyncId: number): void;
+  /** A small id for a resource type (an interned string in the trace; 0: none). */
+  resourceTypeId(resourceType: string): number;
+  callbackStart(asyncId: number, resourceTypeId: number): void;
+  /** `operationId`: the operation the callback ran for, as it ended (0: none). */
+  callbackEnd(asyncId: number, operationId: number): void;
 }
 
 export interface CallbackWindow {
@@ -55,23 +58,39 @@ export class CallbackRecorder {
       this.startedMs = performance.now();
       const sink = this.sink;
       const self = this;
+      // Resource types are few (a few dozen) and come in runs: the last one answers most lookups.
+      const typeIds = new Map<string, number>();
+      let lastType = '';
+      let lastTypeId = 0;
       this.hook = createHook({
         init(_asyncId, type, _trigger, resource) {
           if (typeof resource === 'object' && resource !== null) (resource as Record<symbol, string>)[kType] = type;
         },
         before(asyncId) {
           self.callbacks++;
-          const resource = executionAsyncResource() as Record<symbol, string | undefined>;
-          const op = operationStorage.getStore();
+          const type = (executionAsyncResource() as Record<symbol, string | undefined>)[kType] ?? 'UNKNOWN';
           try {
-            sink.callbackStart(asyncId, resource[kType] ?? 'UNKNOWN', op === undefined ? 0 : op.operationId);
+            if (type !== lastType) {
+              let id = typeIds.get(type);
+              if (id === undefined) {
+                id = sink.resourceTypeId(type);
+                // 0: no trace to intern it in yet; asked again next time.
+                if (id !== 0) typeIds.set(type, id);
+              }
+              if (id !== 0) lastType = type;
+              lastTypeId = id;
+            }
+            sink.callbackStart(asyncId, lastTypeId);
           } catch (error) {
             self.fail(error);
           }
         },
         after(asyncId) {
           try {
-            sink.callbackEnd(asyncId);
+            // The operation as the callback ends: an incoming request's operation is entered
+            // inside the callback that parsed it.
+            const op = operationStorage.getStore();
+            sink.callbackEnd(asyncId, op === undefined ? 0 : op.operationId);
           } catch (error) {
             self.fail(error);
           }
