@@ -70,8 +70,8 @@ void JsBatch::Discard(bool reset) {
 
 // Loop thread; no lock, no allocation except a trace context's definition (a lock and a map
 // insert, once per sampled operation).
-void JsBatch::Drain(Ring* ring, Definitions& defs, uint64_t now_ns, uint64_t not_before_ns,
-                    bool reset) {
+void JsBatch::Drain(Ring* ring, Definitions& defs, uint64_t now_ns, uint64_t floor_ns,
+                    uint64_t not_before_ns, bool reset) {
   if (data_ == nullptr) return;
   uint64_t count = 0;
   // A count JavaScript could not have written: forget the batch rather than read past it.
@@ -84,7 +84,9 @@ void JsBatch::Drain(Ring* ring, Definitions& defs, uint64_t now_ns, uint64_t not
     if (!(ms >= 0) || ms > 1e15) continue;
     uint64_t time = origin_ns_ + static_cast<uint64_t>(std::llround(ms * 1e6));
     if (time < not_before_ns) continue;
+    if (time < floor_ns) time = floor_ns;
     if (time > now_ns) time = now_ns;
+    floor_ns = time;
     const uint8_t code = static_cast<uint8_t>(head & 0xff);
     switch (code) {
       case wire::kCallbackStart:

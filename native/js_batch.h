@@ -46,9 +46,12 @@ class JsBatch {
   void Release(napi_env env);
 
   // Moves the staged records into `ring`. Records stamped before `not_before_ns` (recording
-  // resumed after them) are dropped, and times after `now_ns` are clamped to it. `reset` clears
-  // the count: only where no JavaScript is on the stack.
-  void Drain(Ring* ring, Definitions& defs, uint64_t now_ns, uint64_t not_before_ns, bool reset);
+  // resumed after them) are dropped. Times are kept from `floor_ns` (the time of the thread's
+  // latest record before them: JavaScript's clock origin is measured to within tens of
+  // nanoseconds, so a record staged right after it can read a little earlier) to `now_ns`, and
+  // in order. `reset` clears the count: only where no JavaScript is on the stack.
+  void Drain(Ring* ring, Definitions& defs, uint64_t now_ns, uint64_t floor_ns, uint64_t not_before_ns,
+             bool reset);
   // Forgets the staged records (recording is paused or stopped).
   void Discard(bool reset);
 

@@ -230,7 +230,10 @@ inline bool LoopHooks::Enter(uint64_t* now, bool in_js) {
     Rebaseline(*now);
   }
   // Records JavaScript staged before now go into the ring before the caller's record.
-  if (!js_batch_.empty()) js_batch_.Drain(ring_, recorder_->definitions(), *now, js_not_before_ns_, !in_js);
+  if (!js_batch_.empty()) {
+    js_batch_.Drain(ring_, recorder_->definitions(), *now, js_floor_ns_, js_not_before_ns_, !in_js);
+  }
+  js_floor_ns_ = *now;
   return true;
 }
 

@@ -134,6 +134,8 @@ class LoopHooks {
   JsBatch js_batch_;
   // Staged JavaScript records older than this were made while recording was paused.
   uint64_t js_not_before_ns_ = 0;
+  // The latest Enter() time: records staged after it are not written before it.
+  uint64_t js_floor_ns_ = 0;
   napi_async_cleanup_hook_handle cleanup_handle_ = nullptr;
 };
 

@@ -109,7 +109,7 @@ export function parseInstructionArgs(argv: string[]): InstructionOptions {
       case '--configs': {
         const v = value();
         const names = v.split(',').map((s) => s.trim()).filter((s) => s !== 'baseline');
-        const known = ['rotating-writer', 'null-writer', 'disabled', 'hooks-only', 'no-probe', 'no-queue-sample'];
+        const known = ['rotating-writer', 'null-writer', 'disabled', 'hooks-only', 'no-probe', 'no-queue-sample', 'operations', 'callbacks', 'async-hooks'];
         for (const n of names) if (!known.includes(n)) throw new InstructionUsageError(`--configs: ${JSON.stringify(n)} is not a looptrace configuration; known: ${known.join(', ')}`);
         if (names.length === 0) throw new InstructionUsageError(`--configs needs a configuration besides baseline, got ${JSON.stringify(v)}`);
         o.configs = names;

@@ -17,11 +17,23 @@ const SLOT_DOUBLES = 8;
 /** Slots per thread: a loop iteration under HTTP load stages a few hundred at most (64 KiB). */
 export const RECORD_BATCH_SLOTS = 1024;
 
+/** Hex digit values by character code ('0'-'9', 'a'-'f', 'A'-'F'; anything else 0). */
+const HEX_VALUE = new Uint8Array(128);
+for (let i = 0; i < 10; i++) HEX_VALUE[48 + i] = i;
+for (let i = 0; i < 6; i++) HEX_VALUE[97 + i] = HEX_VALUE[65 + i] = 10 + i;
+
+/** Writes `hex` (2 × `length` hex digits) as `length` bytes at `at`: several times cheaper than Buffer#write(…, 'hex'). */
+function hexInto(bytes: Uint8Array, at: number, hex: string, length: number): void {
+  for (let i = 0; i < length; i++) {
+    bytes[at + i] = (HEX_VALUE[hex.charCodeAt(2 * i) & 127]! << 4) | HEX_VALUE[hex.charCodeAt(2 * i + 1) & 127]!;
+  }
+}
+
 /** uv_hrtime() (process.hrtime.bigint()) at performance.now() 0, from the closest of a few paired readings. */
 function measureOriginNs(): bigint {
   let bestGap = -1n;
   let origin = 0n;
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < 20; i++) {
     const before = process.hrtime.bigint();
     const nowMs = performance.now();
     const after = process.hrtime.bigint();
@@ -37,8 +49,8 @@ function measureOriginNs(): bigint {
 export class RecordBatch {
   private readonly binding: RecordBatchBinding;
   private readonly data: Float64Array;
-  /** The same memory as bytes, for the trace ids (hex strings written in place). */
-  private readonly bytes: Buffer;
+  /** The same memory as bytes, for the trace ids. */
+  private readonly bytes: Uint8Array;
   private readonly slots: number;
   private readonly originNs: bigint;
 
@@ -46,7 +58,7 @@ export class RecordBatch {
     this.binding = binding;
     this.slots = slots;
     this.data = new Float64Array(HEADER_DOUBLES + slots * SLOT_DOUBLES);
-    this.bytes = Buffer.from(this.data.buffer);
+    this.bytes = new Uint8Array(this.data.buffer);
     this.originNs = measureOriginNs();
   }
 
@@ -107,10 +119,10 @@ export class RecordBatch {
     d[i + 3] = nameStringId;
     const at = (i + 4) * 8;
     const b = this.bytes;
-    b.write(traceId, at, 16, 'hex');
-    b.write(spanId, at + 16, 8, 'hex');
+    hexInto(b, at, traceId, 16);
+    hexInto(b, at + 16, spanId, 8);
     if (parentSpanId === undefined) b.fill(0, at + 24, at + 32);
-    else b.write(parentSpanId, at + 24, 8, 'hex');
+    else hexInto(b, at + 24, parentSpanId, 8);
     d[0] = n + 1;
   }
 
