@@ -6,6 +6,7 @@
         "native/addon.cc",
         "native/crc32c.cc",
         "native/definitions.cc",
+        "native/js_batch.cc",
         "native/loop_hooks.cc",
         "native/recorder.cc",
         "native/sinks.cc",

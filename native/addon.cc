@@ -519,7 +519,7 @@ bool RecordField(const Napi::CallbackInfo& info, size_t index, uint64_t max, uin
 }
 
 // pushRecord(code, f0?, f1?, f2?) -> boolean. Appends a record, stamped now, to the calling
-// thread's ring. False when this thread's loop is not being recorded (not attached, paused or
+// thread's ring (for CALLBACK_START, f2 is the operation id: FORMAT.md's fourth field). False when this thread's loop is not being recorded (not attached, paused or
 // stopped); throws on a code or field that the format does not allow. Signed fields (MARK's
 // value) must come zigzag-encoded.
 Napi::Value PushRecord(const Napi::CallbackInfo& info) {
@@ -689,6 +689,28 @@ Napi::Value TakeLongTasksFn(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// flushRecords(batch: Float64Array, originNs: bigint) -> boolean. Hands this thread's hooks the
+// batch JavaScript stages operation and callback records in (native/js_batch.h; once, or again
+// after a restart) and moves what it holds into the thread's ring. The hooks also move it before
+// each record of their own, so JavaScript calls this only when the batch is full. False when
+// this thread's loop is not being recorded (the staged records are then forgotten).
+Napi::Value FlushRecords(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t origin_ns = 0;
+  bool lossless = false;
+  if (info.Length() < 2 || !info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+      info[0].As<Napi::TypedArray>().ByteOffset() != 0 || !info[1].IsBigInt() ||
+      (origin_ns = info[1].As<Napi::BigInt>().Uint64Value(&lossless), !lossless)) {
+    Napi::TypeError::New(env, "flushRecords(batch, originNs) expects a Float64Array over a whole ArrayBuffer and a bigint")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  LoopHooks* hooks = LoopHooks::ForThisThread();
+  if (hooks == nullptr) return Napi::Boolean::New(env, false);
+  return Napi::Boolean::New(env, hooks->FlushJs(info[0].As<Napi::TypedArray>().ArrayBuffer(), origin_ns));
+}
+
 void StopAtExit() {
   // Backstop for exits that skip JavaScript's 'exit' event; the writer must not be cut off
   // mid-frame when it can finish.
@@ -726,6 +748,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setAggregation", Napi::Function::New(env, SetAggregation, "setAggregation"));
   exports.Set("threadAggregates", Napi::Function::New(env, ThreadAggregatesFn, "threadAggregates"));
   exports.Set("takeLongTasks", Napi::Function::New(env, TakeLongTasksFn, "takeLongTasks"));
+  exports.Set("flushRecords", Napi::Function::New(env, FlushRecords, "flushRecords"));
 #ifdef LOOPTRACE_TEST_SUPPORT
   // Only in the test build (native/test): the production binary carries no test entry points.
   exports.Set("encodeForTest", Napi::Function::New(env, EncodeForTest, "encodeForTest"));

@@ -19,7 +19,7 @@ namespace wire {
 constexpr uint8_t kMagic[8] = {0x89, 0x4c, 0x54, 0x52, 0x41, 0x43, 0x45, 0x0a};
 constexpr uint8_t kSync[4] = {0xf5, 0x4c, 0x54, 0x46};
 constexpr uint32_t kFormatMajor = 1;
-constexpr uint32_t kFormatMinor = 1;
+constexpr uint32_t kFormatMinor = 2;
 constexpr size_t kFrameHeaderBytes = 12;
 constexpr size_t kMaxFrameBodyBytes = 1 << 20;
 constexpr size_t kTargetFrameBodyBytes = 64 << 10;

@@ -157,7 +157,7 @@ void LoopHooks::OnGcPause(void* ctx, uint64_t end_ns, uint64_t duration_ns, uint
   auto* self = static_cast<LoopHooks*>(ctx);
   uint64_t now;
   // Through Enter(): a pause right after enable() comes after the RESUMED record.
-  if (self->detaching_ || !self->Enter(&now)) return;
+  if (self->detaching_ || !self->Enter(&now, true)) return;
   self->ring_->Push(wire::kGcPause, end_ns, duration_ns, gc_type);
 }
 
@@ -168,7 +168,7 @@ void LoopHooks::OnStackSample(void* ctx, uint64_t taken_ns, uint64_t lag_ns, uin
                               const LtFrame* frames, size_t frame_count) {
   auto* self = static_cast<LoopHooks*>(ctx);
   uint64_t now;
-  if (self->detaching_ || !self->Enter(&now)) return;
+  if (self->detaching_ || !self->Enter(&now, true)) return;
   if (WatchedLoop* w = self->watch_.get()) {
     // Served after the stretch it was asked for had ended (the thread left JavaScript right
     // after the request): this stack belongs to later code, not to the busy stretch.
@@ -209,12 +209,15 @@ bool LoopHooks::Active() {
 
 // The shared start of both hooks: false when not recording. When recording has just resumed, it
 // writes RESUMED and forgets the last poll, so nothing is measured across the pause.
-inline bool LoopHooks::Enter(uint64_t* now) {
+inline bool LoopHooks::Enter(uint64_t* now, bool in_js) {
   uint32_t state = g_record_state.load(std::memory_order_relaxed);
   if ((state & 1) == 0 || !thread_->recording.load(std::memory_order_relaxed)) return false;
   *now = uv_hrtime();
   if (state != seen_state_) {
-    if (seen_state_ != 0) ring_->Push(wire::kResumed, *now);
+    if (seen_state_ != 0) {
+      ring_->Push(wire::kResumed, *now);
+      js_not_before_ns_ = *now;
+    }
     seen_state_ = state;
     prepare_ns_ = 0;
     check_ns_ = 0;
@@ -226,6 +229,11 @@ inline bool LoopHooks::Enter(uint64_t* now) {
     }
     Rebaseline(*now);
   }
+  // Records JavaScript staged before now go into the ring before the caller's record.
+  if (!js_batch_.empty()) {
+    js_batch_.Drain(ring_, recorder_->definitions(), *now, js_floor_ns_, js_not_before_ns_, !in_js);
+  }
+  js_floor_ns_ = *now;
   return true;
 }
 
@@ -234,6 +242,19 @@ bool LoopHooks::PushFromJs(uint8_t code, uint64_t f0, uint64_t f1, uint32_t f2) 
   uint64_t now;
   if (detaching_ || !Enter(&now)) return false;
   ring_->Push(code, now, f0, f1, f2);
+  return true;
+}
+
+bool LoopHooks::FlushJs(napi_value array_buffer, uint64_t origin_ns) {
+  if (detaching_) return false;
+  if (!js_batch_.Attached(env_, array_buffer) && !js_batch_.Attach(env_, array_buffer, origin_ns)) {
+    return false;
+  }
+  uint64_t now;
+  if (!Enter(&now)) {
+    js_batch_.Discard(true);
+    return false;
+  }
   return true;
 }
 
@@ -438,6 +459,10 @@ void LoopHooks::OnProbeDone(uv_work_t* req, int status) {
 
 void LoopHooks::Detach(uint32_t stop_reason) {
   if (detaching_) return;
+  // What JavaScript staged goes in before the thread's last records.
+  uint64_t now;
+  if (!js_batch_.empty()) Enter(&now);
+  js_batch_.Release(env_);
   detaching_ = true;
   thread_->recording.store(false, std::memory_order_relaxed);
   thread_->stop_reason.store(stop_reason, std::memory_order_relaxed);

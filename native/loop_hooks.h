@@ -12,6 +12,7 @@
 #include <memory>
 #include <vector>
 
+#include "js_batch.h"
 #include "recorder.h"
 
 namespace looptrace {
@@ -41,6 +42,10 @@ class LoopHooks {
   // A record from JavaScript on this loop's thread (the ring's one producer). False when this
   // loop is not being recorded.
   bool PushFromJs(uint8_t code, uint64_t f0, uint64_t f1, uint32_t f2);
+  // JavaScript's record batch (js_batch.h) for this thread: takes `array_buffer` when it is not
+  // the one held, then moves the staged records into the ring, or forgets them while this loop
+  // is not recorded (false then).
+  bool FlushJs(napi_value array_buffer, uint64_t origin_ns);
   // What the attribution part calls back into (attribution_api.h).
   static const LtCoreApi kCoreApi;
   uint64_t recorder_generation() const { return recorder_generation_; }
@@ -64,7 +69,9 @@ class LoopHooks {
   static void OnClosed(uv_handle_t* handle);
   static void OnEnvTeardown(napi_async_cleanup_hook_handle handle, void* arg);
   bool Active();
-  inline bool Enter(uint64_t* now);
+  // `in_js`: called from inside JavaScript (a GC epilogue, a stack-sample interrupt), where the
+  // JavaScript batch may be half-written.
+  inline bool Enter(uint64_t* now, bool in_js = false);
   void SampleCpu(uint64_t now_ns, bool emit);
   void Rebaseline(uint64_t now_ns);
   void MaybeFinish();
@@ -127,6 +134,11 @@ class LoopHooks {
   int open_handles_ = 0;
   bool detaching_ = false;
   bool exiting_ = false;
+  JsBatch js_batch_;
+  // Staged JavaScript records older than this were made while recording was paused.
+  uint64_t js_not_before_ns_ = 0;
+  // The latest Enter() time: records staged after it are not written before it.
+  uint64_t js_floor_ns_ = 0;
   napi_async_cleanup_hook_handle cleanup_handle_ = nullptr;
 };
 

@@ -51,6 +51,7 @@ int FieldCount(uint8_t code) {
     case wire::kGcPause:
     case wire::kOperationStart:
     case wire::kOperationEnd:
+    case wire::kCallbackEnd:
     case wire::kMark:
     case wire::kUserQueueSample:
       return 2;

@@ -61,7 +61,10 @@ export const INSTRUCTIONS_USAGE = `usage: npm run compare-overhead -- --instruct
                                     (default 8: at saturation a loop iteration serves about 7
                                     requests, docs/COMPARE-OVERHEAD.md)
   --handler async|sync|both         the request handler (default both)
-  --configs a,b,...                 configurations besides baseline (default rotating-writer)
+  --configs a,b,...                 configurations besides baseline (default rotating-writer);
+                                    rotating-writer,operations,callbacks also prints what
+                                    operations add over telemetry without them, and what callback
+                                    mode adds over operations
   --no-aa                           skip the second baseline (the A/A pair that shows resolution)
   --parallel N                      callgrind processes at once (default 2)
   --max-instruction-overhead PCT    gate on rotating-writer (default 1)
@@ -109,7 +112,7 @@ export function parseInstructionArgs(argv: string[]): InstructionOptions {
       case '--configs': {
         const v = value();
         const names = v.split(',').map((s) => s.trim()).filter((s) => s !== 'baseline');
-        const known = ['rotating-writer', 'null-writer', 'disabled', 'hooks-only', 'no-probe', 'no-queue-sample', 'otel-metrics'];
+        const known = ['rotating-writer', 'null-writer', 'disabled', 'hooks-only', 'no-probe', 'no-queue-sample', 'otel-metrics', 'operations', 'callbacks', 'async-hooks'];
         for (const n of names) if (!known.includes(n)) throw new InstructionUsageError(`--configs: ${JSON.stringify(n)} is not a looptrace configuration; known: ${known.join(', ')}`);
         if (names.length === 0) throw new InstructionUsageError(`--configs needs a configuration besides baseline, got ${JSON.stringify(v)}`);
         o.configs = names;
@@ -425,8 +428,35 @@ export function renderInstructions(results: InstructionResult[], o: InstructionO
       for (const d of r.looptraceFunctions) lines.push(`      ${d.perRequest.toFixed(1)}  ${d.fn}`);
     }
   }
+  for (const line of pairwise(results, o)) lines.push(line);
   lines.push(`gate: looptrace's instructions per request (its code and its callees), rotating-writer, ≤ ${o.maxOverheadPct}% of the baseline's on each handler: ${pass ? 'PASS' : 'FAIL'}`);
   return lines.join('\n');
+}
+
+/**
+ * What a feature adds over the configuration without it, in whole-process instructions per
+ * request: operations (default sampler, every request an operation written into the trace) over
+ * rotating-writer (telemetry without them), and callback mode over operations.
+ */
+const PAIRS: ReadonlyArray<[string, string, string]> = [
+  ['operations', 'rotating-writer', 'HTTP operations on (default sampler) vs off'],
+  ['callbacks', 'operations', 'callback mode on vs off (operations on in both)'],
+  ['async-hooks', 'baseline', 'the async_hooks peer vs no telemetry'],
+];
+
+function pairwise(results: InstructionResult[], o: InstructionOptions): string[] {
+  const lines: string[] = [];
+  for (const handler of o.handlers) {
+    const by = new Map(results.filter((r) => r.handler === handler).map((r) => [r.label, r.perRequest]));
+    for (const [with_, without, what] of PAIRS) {
+      const a = by.get(with_);
+      const b = by.get(without);
+      if (a === undefined || b === undefined) continue;
+      const pct = (a / b - 1) * 100;
+      lines.push(`${handler} handler, ${what}: ${with_} ${a} vs ${without} ${b} instructions per request = ${pct >= 0 ? '+' : ''}${pct.toFixed(1)}%`);
+    }
+  }
+  return lines;
 }
 
 /** The --instructions entry point of compare-overhead; returns the exit code. */

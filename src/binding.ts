@@ -73,6 +73,8 @@ export interface NativeBinding {
   internString(value: string): number;
   /** Gives an operation its W3C trace context: 16 bytes trace id, 8 span id, 8 parent span id, 1 flags. */
   defineTraceContext(operationId: number, context: Uint8Array): boolean;
+  /** Hands this thread's hooks the batch of staged operation and callback records (native/js_batch.h) and moves them into its ring; false when this loop is not recorded. */
+  flushRecords(batch: Float64Array, originNs: bigint): boolean;
   /** Turns the writer's per-thread aggregates on (from zero) or off; false when no trace is running. */
   setAggregation(on: boolean, longTaskMs: number, notify: boolean): boolean;
   /** Each live thread's aggregates; empty when aggregation is off. */

@@ -27,10 +27,12 @@ describe('callback mode', () => {
       const starts = sink.callbacks.filter((c) => c.kind === 'callbackStart');
       const ends = sink.callbacks.filter((c) => c.kind === 'callbackEnd');
       expect(summary.callbacks).toBe(starts.length);
+      // The operation comes with each callback's end.
+      const endOf = (asyncId: number | undefined) => ends.find((c) => c.asyncId === asyncId);
       const timeout = starts.find((c) => c.resourceType === 'Timeout');
       const immediate = starts.find((c) => c.resourceType === 'Immediate');
-      expect(timeout?.operationId).toBe(operationId);
-      expect(immediate?.operationId).toBe(operationId);
+      expect(endOf(timeout?.asyncId)?.operationId).toBe(operationId);
+      expect(endOf(immediate?.asyncId)?.operationId).toBe(operationId);
       // Every start has its end, in nesting order.
       const open: number[] = [];
       for (const c of sink.callbacks) {

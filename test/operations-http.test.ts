@@ -95,3 +95,24 @@ for (const viaTelemetry of [false, true]) {
     });
   });
 }
+
+describe('outgoing node:http requests on this Node version', () => {
+  it(`get traceparent and baggage inside an operation (Node ${process.versions.node}), nothing outside one, and stop() restores node:http`, async () => {
+    const run = await runFixture('../operations/http-client.mjs', {});
+    expect(run.code, run.stderr).toBe(0);
+    const { op, received, restored } = run.results[0] as {
+      op: { traceId: string; spanId: string };
+      received: Array<{ url: string; traceparent: string | null; baggage: string | null }>;
+      restored: boolean;
+    };
+    const expected = `00-${op.traceId}-${op.spanId}-01`;
+    const at = (url: string) => received.find((r) => r.url === url)!;
+    for (const url of ['/get-1', '/get-2', '/post', '/named']) {
+      expect(at(url), url).toMatchObject({ traceparent: expected, baggage: 'tenant=t-42' });
+    }
+    expect(at('/own').traceparent).toBe('00-11111111111111111111111111111111-2222222222222222-01');
+    expect(at('/outside').traceparent).toBeNull();
+    expect(at('/after-stop').traceparent).toBeNull();
+    expect(restored).toBe(true);
+  });
+});

@@ -63,6 +63,14 @@ describe('callback mode into the trace', () => {
     const strings = new Map(trace.records.filter((r) => r.type === 'stringDef').map((r) => [(r as { stringId: number }).stringId, (r as { value: string }).value]));
     const types = new Set(starts.map((r) => strings.get((r as { resourceTypeStringId: number }).resourceTypeStringId)));
     for (const type of ['TCPWRAP', 'HTTPINCOMINGMESSAGE', 'Timeout', 'PROMISE']) expect(types, [...types].join(', ')).toContain(type);
+    // Each request's callbacks end inside its operation: the ids are those of OPERATION_START records.
+    const operationIds = new Set(trace.records.filter((r) => r.type === 'operationStart').map((r) => (r as { operationId: number }).operationId));
+    const withOperation = ends.filter((r) => (r as { operationId: number }).operationId !== 0);
+    expect(withOperation.length).toBeGreaterThan(20);
+    for (const r of withOperation) expect(operationIds).toContain((r as { operationId: number }).operationId);
+    // In time order with the loop's own records (staged in JavaScript, moved into the ring before them).
+    const main = trace.records.filter((r) => r.threadId === 1);
+    expect(main.filter((r, i) => i > 0 && r.timeNs < main[i - 1]!.timeNs)).toEqual([]);
   });
 });
 

@@ -75,7 +75,7 @@ function realisticTrace(): { bytes: Uint8Array; recordCount: number } {
           e.record({ type: 'operationEnd', threadId, timeNs: (t += rng.int(100_000)), operationId: asyncId, status: rng.int(2) });
           recordCount += 3;
         }
-        e.record({ type: 'callbackEnd', threadId, timeNs: (t += rng.int(300_000)), asyncId });
+        e.record({ type: 'callbackEnd', threadId, timeNs: (t += rng.int(300_000)), asyncId, operationId: rng.int(3) });
         recordCount += 2;
       }
       if (rng.bool(0.3)) {

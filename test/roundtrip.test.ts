@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, test } from 'vitest';
 import {
+  FORMAT_MINOR,
   TraceDecoder,
   TraceEncoder,
   TraceFormatError,
@@ -29,7 +30,7 @@ const dir = mkdtempSync(join(tmpdir(), 'looptrace-roundtrip-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function expectedHeader(spec: TraceSpec): TraceHeader {
-  return { formatMajor: 1, formatMinor: 1, ...spec.header };
+  return { formatMajor: 1, formatMinor: FORMAT_MINOR, ...spec.header };
 }
 
 function collector() {

@@ -5,6 +5,7 @@ import { describe, expect, test } from 'vitest';
 import {
   COUNTED_TYPES,
   FILE_MAGIC,
+  FORMAT_MINOR,
   FRAME_SYNC,
   MAX_FRAME_BODY_BYTES,
   TraceDecoder,
@@ -353,7 +354,7 @@ describe('§3 file layout', () => {
       });
       const d = decodeBytes(encodeTrace({ header: h, frames: [] }));
       expect(d.diagnostics).toEqual([]);
-      expect(d.headers).toEqual([{ formatMajor: 1, formatMinor: 1, ...h }]);
+      expect(d.headers).toEqual([{ formatMajor: 1, formatMinor: FORMAT_MINOR, ...h }]);
     });
 
     test('keys 13-15 (1.1): capabilities, attributionNote and stackSampling, read from hand-made bytes', () => {
@@ -803,7 +804,7 @@ describe('§5 records', () => {
     expect(d.diagnostics).toEqual([]);
     expect(d.records).toEqual([
       { type: 'pollStart', threadId: 1, timeNs: 1 },
-      { type: 'callbackEnd', threadId: 1, timeNs: 2, asyncId: 4 },
+      { type: 'callbackEnd', threadId: 1, timeNs: 2, asyncId: 4, operationId: 2 ** 53 - 1 },
       { type: 'clockSync', threadId: 1, timeNs: 3, wallOffsetNs: -2 },
     ]);
   });
@@ -863,7 +864,7 @@ describe('§6 types', () => {
     [6, 'gcPause', ['durationNs', 'gcType'], []],
     [7, 'stackSample', ['stackId', 'reason', 'lagNs'], []],
     [8, 'callbackStart', ['asyncId', 'resourceTypeStringId', 'siteStackId'], []],
-    [9, 'callbackEnd', ['asyncId'], []],
+    [9, 'callbackEnd', ['asyncId', 'operationId'], []],
     [10, 'operationStart', ['operationId', 'nameStringId'], []],
     [11, 'operationEnd', ['operationId', 'status'], []],
     [12, 'mark', ['nameStringId', 'value'], ['value']],
@@ -905,7 +906,7 @@ describe('§6 types', () => {
       // THREAD_SCHED follows its THREAD_CPU with dt 0.
       [{ type: 'threadSched', threadId: 0, timeNs: 0, runnableNs: T }, 7],
       [{ type: 'callbackStart', threadId: 0, timeNs: T, asyncId: A, resourceTypeStringId: C, siteStackId: C }, 12],
-      [{ type: 'callbackEnd', threadId: 0, timeNs: T, asyncId: A }, 8],
+      [{ type: 'callbackEnd', threadId: 0, timeNs: T, asyncId: A, operationId: C }, 10],
       [{ type: 'operationStart', threadId: 0, timeNs: T, operationId: C, nameStringId: C }, 9],
       [{ type: 'operationEnd', threadId: 0, timeNs: T, operationId: C, status: 1 }, 8],
       [{ type: 'mark', threadId: 0, timeNs: T, nameStringId: C, value: -(2 ** 13) }, 9],

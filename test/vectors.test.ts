@@ -91,7 +91,7 @@ const COUNTED: Record<string, [number, string[], string[]]> = {
   gcPause: [6, ['durationNs', 'gcType'], []],
   stackSample: [7, ['stackId', 'reason', 'lagNs'], []],
   callbackStart: [8, ['asyncId', 'resourceTypeStringId', 'siteStackId'], []],
-  callbackEnd: [9, ['asyncId'], []],
+  callbackEnd: [9, ['asyncId', 'operationId'], []],
   operationStart: [10, ['operationId', 'nameStringId'], []],
   operationEnd: [11, ['operationId', 'status'], []],
   mark: [12, ['nameStringId', 'value'], ['value']],
@@ -111,7 +111,7 @@ const big = (v: unknown): bigint => BigInt(v as string);
 const hexBytes = (hex: string): number[] => [...Buffer.from(hex, 'hex')];
 
 function referenceHeader(h: Json): number[] {
-  const out = [...varint(num(h['formatMajor'] ?? 1)), ...varint(num(h['formatMinor'] ?? 1))];
+  const out = [...varint(num(h['formatMajor'] ?? 1)), ...varint(num(h['formatMinor'] ?? 2))];
   out.push(...entry(1, hexBytes(h['traceId'] as string)));
   out.push(...entry(2, varint(num(h['fileIndex']))));
   out.push(...entry(3, [...varint(big(h['originMonoNs'])), ...varint(big(h['originWallUnixNs']))]));

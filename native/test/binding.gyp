@@ -6,6 +6,7 @@
         "../addon.cc",
         "../crc32c.cc",
         "../definitions.cc",
+        "../js_batch.cc",
         "../loop_hooks.cc",
         "../recorder.cc",
         "../sinks.cc",

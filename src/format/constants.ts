@@ -6,7 +6,7 @@ export const FILE_MAGIC: Uint8Array = Uint8Array.of(0x89, 0x4c, 0x54, 0x52, 0x41
 
 /** Section 3.2: the version this codec writes and the major version it reads. */
 export const FORMAT_MAJOR = 1;
-export const FORMAT_MINOR = 1;
+export const FORMAT_MINOR = 2;
 
 /** Section 4: the sync bytes that open every frame, as a little-endian u32. */
 export const FRAME_SYNC = Uint8Array.of(0xf5, 0x4c, 0x54, 0x46);

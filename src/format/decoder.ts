@@ -137,7 +137,7 @@ export class TraceDecoder {
   private readonly rStackSample: StackSampleRecord = { type: 'stackSample', threadId: 0, timeNs: 0, stackId: 0, reason: 0, lagNs: 0 };
   private readonly rThreadSched: ThreadSchedRecord = { type: 'threadSched', threadId: 0, timeNs: 0, runnableNs: 0 };
   private readonly rCallbackStart: CallbackStartRecord = { type: 'callbackStart', threadId: 0, timeNs: 0, asyncId: 0, resourceTypeStringId: 0, siteStackId: 0 };
-  private readonly rCallbackEnd: CallbackEndRecord = { type: 'callbackEnd', threadId: 0, timeNs: 0, asyncId: 0 };
+  private readonly rCallbackEnd: CallbackEndRecord = { type: 'callbackEnd', threadId: 0, timeNs: 0, asyncId: 0, operationId: 0 };
   private readonly rOperationStart: OperationStartRecord = { type: 'operationStart', threadId: 0, timeNs: 0, operationId: 0, nameStringId: 0 };
   private readonly rOperationEnd: OperationEndRecord = { type: 'operationEnd', threadId: 0, timeNs: 0, operationId: 0, status: 0 };
   private readonly rMark: MarkRecord = { type: 'mark', threadId: 0, timeNs: 0, nameStringId: 0, value: 0 };
@@ -581,6 +581,7 @@ export class TraceDecoder {
           r.threadId = threadId;
           r.timeNs = t;
           r.asyncId = f0;
+          r.operationId = f1;
           onRecord(r);
           break;
         }

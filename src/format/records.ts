@@ -62,6 +62,8 @@ export interface CallbackStartRecord extends RecordBase {
 export interface CallbackEndRecord extends RecordBase {
   type: 'callbackEnd';
   asyncId: number;
+  /** The operation the callback ran for, as it ended (0: none, or a format 1.1 trace). */
+  operationId: number;
 }
 export interface OperationStartRecord extends RecordBase {
   type: 'operationStart';
@@ -187,7 +189,7 @@ export const COUNTED_TYPES: readonly CountedTypeInfo[] = [
   counted(RecordCode.GcPause, 'gcPause', ['durationNs', 'gcType']),
   counted(RecordCode.StackSample, 'stackSample', ['stackId', 'reason', 'lagNs']),
   counted(RecordCode.CallbackStart, 'callbackStart', ['asyncId', 'resourceTypeStringId', 'siteStackId']),
-  counted(RecordCode.CallbackEnd, 'callbackEnd', ['asyncId']),
+  counted(RecordCode.CallbackEnd, 'callbackEnd', ['asyncId', 'operationId']),
   counted(RecordCode.OperationStart, 'operationStart', ['operationId', 'nameStringId']),
   counted(RecordCode.OperationEnd, 'operationEnd', ['operationId', 'status']),
   counted(RecordCode.Mark, 'mark', ['nameStringId', 'value'], ['value']),

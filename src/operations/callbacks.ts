@@ -9,8 +9,11 @@ import { invalidArgument } from './errors.js';
 
 /** Where callback records go: the trace (CALLBACK_START / CALLBACK_END) or a test's memory. */
 export interface CallbackSink {
-  callbackStart(asyncId: number, resourceType: string, operationId: number): void;
-  callbackEnd(asyncId: number): void;
+  /** A small id for a resource type (an interned string in the trace; 0: none). */
+  resourceTypeId(resourceType: string): number;
+  callbackStart(asyncId: number, resourceTypeId: number): void;
+  /** `operationId`: the operation the callback ran for, as it ended (0: none). */
+  callbackEnd(asyncId: number, operationId: number): void;
 }
 
 export interface CallbackWindow {
@@ -23,8 +26,13 @@ export interface CallbackWindow {
 /** The longest window one call may ask for: callback mode is for looking closely, not for always. */
 export const MAX_CALLBACK_WINDOW_MS = 10 * 60_000;
 
-// The resource's type, stamped on the resource object at init so that before() finds it without a
-// map (and without a destroy hook to clean one up).
+// Resource types by async id, for before(): a direct-mapped table of the latest resources (async
+// ids are consecutive), written at init with two typed-array stores. Resources that outlive their
+// slot (a server handle, a keep-alive socket) are found by a type stamped on the resource object;
+// promises, the most numerous and the shortest-lived, are not stamped, since a property store on
+// objects of many shapes costs more than the table.
+const TYPE_SLOTS = 1 << 14;
+const TYPE_MASK = TYPE_SLOTS - 1;
 const kType = Symbol('looptrace.asyncType');
 
 export class CallbackRecorder {
@@ -55,23 +63,54 @@ export class CallbackRecorder {
       this.startedMs = performance.now();
       const sink = this.sink;
       const self = this;
+      // Resource types are few (a few dozen) and come in runs: the last one answers most lookups.
+      const typeIds = new Map<string, number>();
+      let lastType = '';
+      let lastTypeId = 0;
+      const typeIdOf = (type: string): number => {
+        if (type === lastType) return lastTypeId;
+        let id = typeIds.get(type);
+        if (id === undefined) {
+          id = sink.resourceTypeId(type);
+          // 0: no trace to intern it in yet; asked again next time.
+          if (id === 0) return 0;
+          typeIds.set(type, id);
+        }
+        lastType = type;
+        lastTypeId = id;
+        return id;
+      };
+      // Allocated per window, dropped when it closes (160 KiB).
+      const slotIds = new Float64Array(TYPE_SLOTS);
+      const slotTypes = new Uint32Array(TYPE_SLOTS);
       this.hook = createHook({
-        init(_asyncId, type, _trigger, resource) {
-          if (typeof resource === 'object' && resource !== null) (resource as Record<symbol, string>)[kType] = type;
+        init(asyncId, type, _trigger, resource) {
+          try {
+            const slot = asyncId & TYPE_MASK;
+            slotIds[slot] = asyncId;
+            slotTypes[slot] = typeIdOf(type);
+            if (type !== 'PROMISE' && typeof resource === 'object' && resource !== null) (resource as Record<symbol, string>)[kType] = type;
+          } catch (error) {
+            self.fail(error);
+          }
         },
         before(asyncId) {
           self.callbacks++;
-          const resource = executionAsyncResource() as Record<symbol, string | undefined>;
-          const op = operationStorage.getStore();
           try {
-            sink.callbackStart(asyncId, resource[kType] ?? 'UNKNOWN', op === undefined ? 0 : op.operationId);
+            const slot = asyncId & TYPE_MASK;
+            let typeId = slotIds[slot] === asyncId ? slotTypes[slot]! : 0;
+            if (typeId === 0) typeId = typeIdOf((executionAsyncResource() as Record<symbol, string | undefined>)[kType] ?? 'UNKNOWN');
+            sink.callbackStart(asyncId, typeId);
           } catch (error) {
             self.fail(error);
           }
         },
         after(asyncId) {
           try {
-            sink.callbackEnd(asyncId);
+            // The operation as the callback ends: an incoming request's operation is entered
+            // inside the callback that parsed it.
+            const op = operationStorage.getStore();
+            sink.callbackEnd(asyncId, op === undefined ? 0 : op.operationId);
           } catch (error) {
             self.fail(error);
           }

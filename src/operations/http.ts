@@ -6,8 +6,9 @@
 // - outgoing fetch() (undici) requests, and node:http requests on Node versions that publish
 //   `http.client.request.created` (22.14+, 23.2+), get traceparent, tracestate and baggage
 //   headers from the operation they are made in. Node 20 publishes only
-//   `http.client.request.start`, after the headers have been written, so there node:http
-//   requests need op.headers() passed by hand.
+//   `http.client.request.start`, after the headers have been written: there node:http and
+//   node:https requests get them through wrappers of request() and get()
+//   (http-client-legacy.ts says why there is no other way).
 
 import dc from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse, ClientRequest } from 'node:http';
@@ -15,6 +16,7 @@ import { operationStorage } from './context.js';
 import type { Operation } from './operation.js';
 import { httpOperationName } from './route-name.js';
 import { activeRuntime } from './runtime.js';
+import { installLegacyClientInjection } from './http-client-legacy.js';
 
 export interface HttpOptions {
   /** Incoming requests become operations. Default true. */
@@ -44,6 +46,7 @@ function nodeAtLeast(...versions: Array<[number, number]>): boolean {
 export class HttpInstrumentation {
   private readonly options: HttpOptions;
   private readonly subscriptions: Array<[string, (message: unknown) => void]> = [];
+  private uninstallLegacyClient: (() => void) | undefined;
 
   constructor(options: HttpOptions) {
     this.options = options;
@@ -55,7 +58,8 @@ export class HttpInstrumentation {
       this.subscribe(SERVER_FINISH, (m) => this.onServerFinish(m as { response: ServerResponse }));
     }
     if (this.options.client) {
-      this.subscribe(CLIENT_CREATED, (m) => onClientCreated(m as { request: ClientRequest }));
+      if (canInjectNodeHttp) this.subscribe(CLIENT_CREATED, (m) => onClientCreated(m as { request: ClientRequest }));
+      else this.uninstallLegacyClient = installLegacyClientInjection((request) => onClientCreated({ request }));
       this.subscribe(UNDICI_CREATE, (m) => onUndiciCreate(m as { request: UndiciRequest }));
     }
   }
@@ -63,6 +67,8 @@ export class HttpInstrumentation {
   uninstall(): void {
     for (const [name, fn] of this.subscriptions) dc.unsubscribe(name, fn);
     this.subscriptions.length = 0;
+    this.uninstallLegacyClient?.();
+    this.uninstallLegacyClient = undefined;
   }
 
   private subscribe(name: string, fn: (message: unknown) => void): void {

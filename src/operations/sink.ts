@@ -10,8 +10,9 @@ export interface TraceSink {
   /** Called on the thread where the operation ended. */
   operationEnd(op: OperationData): void;
   /** Callback mode (CALLBACK_START / CALLBACK_END); a sink without them cannot record callbacks. */
-  callbackStart?(asyncId: number, resourceType: string, operationId: number): void;
-  callbackEnd?(asyncId: number): void;
+  resourceTypeId?(resourceType: string): number;
+  callbackStart?(asyncId: number, resourceTypeId: number): void;
+  callbackEnd?(asyncId: number, operationId: number): void;
 }
 
 /** FORMAT.md OPERATION_END status values. */
@@ -37,11 +38,17 @@ export interface CallbackSinkRecord {
 export class InMemoryTraceSink implements TraceSink {
   readonly records: SinkRecord[] = [];
   readonly callbacks: CallbackSinkRecord[] = [];
-  callbackStart(asyncId: number, resourceType: string, operationId: number): void {
-    this.callbacks.push({ kind: 'callbackStart', asyncId, resourceType, operationId });
+  private readonly resourceTypes: string[] = [];
+  resourceTypeId(resourceType: string): number {
+    const at = this.resourceTypes.indexOf(resourceType);
+    if (at >= 0) return at + 1;
+    return this.resourceTypes.push(resourceType);
   }
-  callbackEnd(asyncId: number): void {
-    this.callbacks.push({ kind: 'callbackEnd', asyncId });
+  callbackStart(asyncId: number, resourceTypeId: number): void {
+    this.callbacks.push({ kind: 'callbackStart', asyncId, resourceType: this.resourceTypes[resourceTypeId - 1] });
+  }
+  callbackEnd(asyncId: number, operationId: number): void {
+    this.callbacks.push({ kind: 'callbackEnd', asyncId, operationId });
   }
   operationStart(op: OperationData): void {
     this.records.push({ kind: 'start', operationId: op.operationId, name: op.name, traceId: op.traceId, spanId: op.spanId, parentSpanId: op.parentSpanId });

@@ -4,7 +4,7 @@
 
 import { TelemetryError } from '../recorder/errors.js';
 import { HttpInstrumentation } from './http.js';
-import { CallbackRecorder, type CallbackWindow } from './callbacks.js';
+import { CallbackRecorder, type CallbackSink, type CallbackWindow } from './callbacks.js';
 import { invalidArgument } from './errors.js';
 import type { MetricsSnapshot } from './metrics.js';
 import { resolveOperationsOptions, type OperationsOptions } from './options.js';
@@ -65,11 +65,11 @@ export class Operations {
   recordCallbacks(options: { durationMs: number }): CallbackWindow {
     if (typeof options !== 'object' || options === null) throw invalidArgument('recordCallbacks() options', 'an object { durationMs }', options);
     const sink = this.runtime.traceSink;
-    if (this.stopped || sink?.callbackStart === undefined || sink.callbackEnd === undefined) {
+    if (this.stopped || sink?.callbackStart === undefined || sink.callbackEnd === undefined || sink.resourceTypeId === undefined) {
       throw new TelemetryError('INVALID_OPTION', 'looptrace: recordCallbacks() writes callbacks into the trace: start telemetry with the operations option (and a recorder that supports callback records) first');
     }
     this.callbackRecorder ??= new CallbackRecorder(
-      { callbackStart: (a, t, o) => sink.callbackStart!(a, t, o), callbackEnd: (a) => sink.callbackEnd!(a) },
+      sink as CallbackSink,
       (error) => this.runtime.reportError(error, 'callback recorder'),
     );
     return this.callbackRecorder.record(options.durationMs);

@@ -7,6 +7,7 @@
 // `npm run vectors` (scripts/gen-vectors.ts) rewrites them. See test/vectors/README.md.
 
 import {
+  FORMAT_MINOR,
   FrameKind,
   TraceEncoder,
   type TraceDiagnostic,
@@ -171,7 +172,7 @@ class Builder {
 
 function expectedHeader(init: TraceHeaderInit): TraceHeader {
   const { formatMajor, formatMinor, ...rest } = init;
-  return { formatMajor: formatMajor ?? 1, formatMinor: formatMinor ?? 1, ...rest, threads: rest.threads.map((t) => ({ ...t })) };
+  return { formatMajor: formatMajor ?? 1, formatMinor: formatMinor ?? FORMAT_MINOR, ...rest, threads: rest.threads.map((t) => ({ ...t })) };
 }
 
 function collect(frames: readonly FrameInfo[]): Expected {
@@ -309,7 +310,7 @@ function allTypes(): Built {
     r('mark', 1_475_420, { nameStringId: 2, value: -5 }),
     r('userQueueSample', 1_475_430, { nameStringId: 4, depth: 256 }),
     r('operationEnd', 1_475_500, { operationId: 7, status: 1 }),
-    r('callbackEnd', 1_475_600, { asyncId: 101 }),
+    r('callbackEnd', 1_475_600, { asyncId: 101, operationId: 7 }),
     r('dropped', 1_475_600 + 2 ** 28, { droppedRecords: 17 }),
     r('resumed', 1_475_700 + 2 ** 28, {}),
   ]);
@@ -450,7 +451,7 @@ function rotated(fileIndex: 0 | 1): Built {
       r('pollStart', 1000, {}),
       r('pollEnd', 2000, { blockedNs: 900, events: 1, eventsWaiting: 0 }),
       r('callbackStart', 2010, { asyncId: 5, resourceTypeStringId: 1, siteStackId: 0 }),
-      r('callbackEnd', 2500, { asyncId: 5 }),
+      r('callbackEnd', 2500, { asyncId: 5, operationId: 0 }),
     ]);
     b.frame(2, 3000, [r('threadStart', 3000, { nodeThreadId: 1, nameStringId: 2, kind: 1 }), r('pollStart', 3100, {})]);
   } else {
