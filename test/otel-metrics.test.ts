@@ -28,7 +28,8 @@ interface Output {
   workerElu: number;
   workerThreadId: number;
   secondAtUnixMs: number;
-  gcEntries: { kind: number; durationMs: number }[];
+  /** PerformanceObserver's GC entries from telemetry's start to the second collection. */
+  gcEntries: { kind: number; durationMs: number; startMs: number }[];
   bridge: { collections: number; errors: number };
 }
 
