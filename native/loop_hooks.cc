@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <ctime>
 
@@ -22,6 +23,19 @@ constexpr uint64_t kHookSampleEvery = 32;
 // A timed call longer than this was descheduled or interrupted; it says nothing about the
 // hooks' CPU cost and is left out of the mean.
 constexpr uint64_t kHookSampleMaxNs = 50'000;
+// A loop that sleeps in its poll is sampled and probed this often (or at its configured
+// intervals, when longer): an idle stretch still has a sample a second, so that it reads as
+// idle rather than as missing data, at the cost of one timer wake-up a second.
+constexpr uint64_t kIdleIntervalMs = 1000;
+constexpr uint64_t kMsNs = 1'000'000;
+// A probe that waited this long found the pool with work queued (an idle pool starts a task in
+// tens of microseconds, 1.5 ms at the 99th percentile on a loaded machine).
+constexpr uint64_t kPoolBusyDelayNs = 1'000'000;
+
+uint64_t IdleIntervalMs(const Config& config) {
+  uint64_t longest = std::max(config.queue_sample_interval_ms, config.threadpool_probe_interval_ms);
+  return longest == 0 ? 0 : std::max(longest, kIdleIntervalMs);
+}
 
 // Reads this thread's CPU time: a syscall of about 250 ns, so callers rate-limit it.
 uint64_t ThreadCpuNs() {
@@ -57,7 +71,8 @@ LoopHooks::LoopHooks(napi_env env, uv_loop_t* loop, std::shared_ptr<Recorder> re
       recorder_generation_(generation), cpu_threshold_ns_(config.cpu_threshold_ns),
       cpu_resample_ns_(config.cpu_threshold_ns / 2),
       sample_interval_ms_(config.queue_sample_interval_ms),
-      probe_interval_ms_(config.threadpool_probe_interval_ms) {}
+      probe_interval_ms_(config.threadpool_probe_interval_ms),
+      idle_interval_ms_(IdleIntervalMs(config)) {}
 
 LoopHooks* LoopHooks::ForThisThread() { return t_hooks; }
 
@@ -84,6 +99,9 @@ LoopHooks* LoopHooks::Attach(napi_env env, const std::shared_ptr<Recorder>& reco
   self->cpu_sample_cpu_ns_ = ThreadCpuNs();
   self->cpu_sample_runqueue_ns_ = self->ReadRunQueueNs();
   self->idle_at_last_check_ns_ = uv_metrics_idle_time(loop);
+  self->last_sample_ns_ = self->cpu_sample_wall_ns_;
+  self->last_probe_ns_ = self->cpu_sample_wall_ns_;
+  self->SchedulePeriodic();
 
   // Every handle is unref'd: telemetry must never keep a process or a worker alive.
   uv_prepare_init(loop, &self->prepare_);
@@ -95,21 +113,13 @@ LoopHooks* LoopHooks::Attach(napi_env env, const std::shared_ptr<Recorder>& reco
   uv_check_start(&self->check_, OnCheck);
   uv_unref(reinterpret_cast<uv_handle_t*>(&self->check_));
   self->open_handles_ = 2;
-  uv_timer_init(loop, &self->sample_timer_);
-  self->sample_timer_.data = self;
-  uv_unref(reinterpret_cast<uv_handle_t*>(&self->sample_timer_));
-  if (self->sample_interval_ms_ > 0) {
-    uv_timer_start(&self->sample_timer_, OnSampleTimer, self->sample_interval_ms_,
-                   self->sample_interval_ms_);
+  uv_timer_init(loop, &self->idle_timer_);
+  self->idle_timer_.data = self;
+  uv_unref(reinterpret_cast<uv_handle_t*>(&self->idle_timer_));
+  if (self->idle_interval_ms_ > 0) {
+    uv_timer_start(&self->idle_timer_, OnIdleTimer, self->idle_interval_ms_, self->idle_interval_ms_);
   }
-  uv_timer_init(loop, &self->probe_timer_);
-  self->probe_timer_.data = self;
-  uv_unref(reinterpret_cast<uv_handle_t*>(&self->probe_timer_));
-  if (self->probe_interval_ms_ > 0) {
-    uv_timer_start(&self->probe_timer_, OnProbeTimer, self->probe_interval_ms_,
-                   self->probe_interval_ms_);
-  }
-  self->open_handles_ = 4;
+  self->open_handles_ = 3;
   self->probe_req_.data = self;
 
   // The async cleanup hook is the teardown that survives worker.terminate(); a plain env cleanup
@@ -296,6 +306,8 @@ void LoopHooks::OnCheck(uv_check_t* handle) {
   }
   self->check_ns_ = now;
   self->CountHookCall(now);
+  // After the timed part: a call that samples or probes is not a typical hook call.
+  if (now >= self->next_periodic_ns_) self->RunPeriodic(now);
 }
 
 inline void LoopHooks::CountHookCall(uint64_t start_ns) {
@@ -328,19 +340,52 @@ void LoopHooks::AddTimerCost(uint64_t start_cpu_ns) {
 void LoopHooks::StopTimers() {
   if (timers_stopped_) return;
   timers_stopped_ = true;
-  uv_timer_stop(&sample_timer_);
-  uv_timer_stop(&probe_timer_);
+  uv_timer_stop(&idle_timer_);
 }
 
 void LoopHooks::RestartTimers() {
   timers_stopped_ = false;
   if (detaching_) return;
-  if (sample_interval_ms_ > 0) {
-    uv_timer_start(&sample_timer_, OnSampleTimer, sample_interval_ms_, sample_interval_ms_);
+  if (idle_interval_ms_ > 0) {
+    uv_timer_start(&idle_timer_, OnIdleTimer, idle_interval_ms_, idle_interval_ms_);
   }
-  if (probe_interval_ms_ > 0) {
-    uv_timer_start(&probe_timer_, OnProbeTimer, probe_interval_ms_, probe_interval_ms_);
+}
+
+// The earliest time a queue sample or a probe is due. A probe in flight is not due: the next
+// is scheduled when it comes back.
+void LoopHooks::SchedulePeriodic() {
+  uint64_t next = UINT64_MAX;
+  if (sample_interval_ms_ > 0) next = last_sample_ns_ + sample_interval_ms_ * kMsNs;
+  if (probe_interval_ms_ > 0 && !probe_in_flight_) {
+    next = std::min(next, last_probe_ns_ + probe_interval_ms_ * kMsNs);
   }
+  next_periodic_ns_ = next;
+}
+
+// Timed whole on the thread's CPU clock, like the timers it replaces (SELF_COST component 4).
+// Runs at most once per interval per kind, and only on an iteration the loop makes anyway: a
+// loop that sleeps is woken only by the idle timer.
+void LoopHooks::RunPeriodic(uint64_t now) {
+  uint64_t cpu = ThreadCpuNs();
+  if (sample_interval_ms_ > 0 && now - last_sample_ns_ >= sample_interval_ms_ * kMsNs) {
+    last_sample_ns_ = now;
+    // The probe in flight is ours; the application's requests are the rest.
+    uint64_t requests = loop_->active_reqs.count;
+    if (probe_in_flight_ && requests > 0) requests--;
+    // Events waiting at the last poll (docs/FORMAT.md 6.1), as its POLL_END recorded them.
+    ring_->Push(wire::kQueueSample, now, loop_->active_handles, requests,
+                static_cast<uint32_t>(poll_events_waiting_));
+  }
+  if (probe_interval_ms_ > 0 && !probe_in_flight_ && !detaching_ &&
+      now - last_probe_ns_ >= probe_interval_ms_ * kMsNs) {
+    last_probe_ns_ = now;
+    probe_in_flight_ = true;
+    probe_start_ns_.store(0, std::memory_order_relaxed);
+    probe_submit_ns_ = uv_hrtime();
+    if (uv_queue_work(loop_, &probe_req_, OnProbeWork, OnProbeDone) != 0) probe_in_flight_ = false;
+  }
+  SchedulePeriodic();
+  AddTimerCost(cpu);
 }
 
 // Recording (re)starts: the next THREAD_CPU and POLL_END measure from here, not across the time
@@ -383,39 +428,11 @@ uint64_t LoopHooks::ReadRunQueueNs() {
   return std::strtoull(end, nullptr, 10);
 }
 
-void LoopHooks::OnSampleTimer(uv_timer_t* handle) {
+// Only wakes the loop: the check hook of the iteration this timer ends took the sample and the
+// probe that were due. Stops itself once recording is off.
+void LoopHooks::OnIdleTimer(uv_timer_t* handle) {
   auto* self = static_cast<LoopHooks*>(handle->data);
-  uint64_t now;
-  uint64_t cpu = ThreadCpuNs();
-  // Through Enter(): a sample right after enable() comes after the RESUMED record.
-  if (!self->Enter(&now)) {
-    if (!self->Active()) self->StopTimers();
-    return;
-  }
-  // The probe in flight is ours; the application's requests are the rest.
-  uint64_t requests = self->loop_->active_reqs.count;
-  if (self->probe_in_flight_ && requests > 0) requests--;
-  // Events waiting at the last poll (docs/FORMAT.md 6.1), as its POLL_END recorded them.
-  self->ring_->Push(wire::kQueueSample, now, self->loop_->active_handles, requests,
-                    static_cast<uint32_t>(self->poll_events_waiting_));
-  self->AddTimerCost(cpu);
-}
-
-void LoopHooks::OnProbeTimer(uv_timer_t* handle) {
-  auto* self = static_cast<LoopHooks*>(handle->data);
-  if (!self->Active()) {
-    self->StopTimers();
-    return;
-  }
-  if (self->probe_in_flight_) return;
-  uint64_t cpu = ThreadCpuNs();
-  self->probe_in_flight_ = true;
-  self->probe_start_ns_.store(0, std::memory_order_relaxed);
-  self->probe_submit_ns_ = uv_hrtime();
-  if (uv_queue_work(self->loop_, &self->probe_req_, OnProbeWork, OnProbeDone) != 0) {
-    self->probe_in_flight_ = false;
-  }
-  self->AddTimerCost(cpu);
+  if (!self->Active()) self->StopTimers();
 }
 
 void LoopHooks::OnProbeWork(uv_work_t* req) {
@@ -426,11 +443,18 @@ void LoopHooks::OnProbeDone(uv_work_t* req, int status) {
   auto* self = static_cast<LoopHooks*>(req->data);
   uint64_t cpu = ThreadCpuNs();
   self->probe_in_flight_ = false;
+  self->SchedulePeriodic();
   uint64_t started = self->probe_start_ns_.load(std::memory_order_acquire);
   uint64_t now;
   if (status == 0 && started != 0 && !self->detaching_ && self->Enter(&now)) {
     uint64_t delay = started > self->probe_submit_ns_ ? started - self->probe_submit_ns_ : 0;
     self->ring_->Push(wire::kThreadpoolProbe, now, delay);
+    // The probe waited in the pool's queue: the pool has work, perhaps from other threads while
+    // this loop sleeps. Wake for the next probe at the configured interval rather than the idle
+    // one, so that pressure is followed at full resolution for as long as it lasts.
+    if (delay >= kPoolBusyDelayNs && !self->timers_stopped_ && self->idle_interval_ms_ > 0) {
+      uv_timer_start(&self->idle_timer_, OnIdleTimer, self->probe_interval_ms_, self->idle_interval_ms_);
+    }
     self->AddTimerCost(cpu);
   }
   if (self->detaching_) self->MaybeFinish();
@@ -452,8 +476,7 @@ void LoopHooks::Detach(uint32_t stop_reason) {
   recorder_->Wake();
   uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), OnClosed);
   uv_close(reinterpret_cast<uv_handle_t*>(&check_), OnClosed);
-  uv_close(reinterpret_cast<uv_handle_t*>(&sample_timer_), OnClosed);
-  uv_close(reinterpret_cast<uv_handle_t*>(&probe_timer_), OnClosed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&idle_timer_), OnClosed);
 }
 
 void LoopHooks::OnClosed(uv_handle_t* handle) {
