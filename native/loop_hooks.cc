@@ -67,7 +67,7 @@ const LtCoreApi LoopHooks::kCoreApi = {LOOPTRACE_ATTRIBUTION_API_VERSION, LoopHo
 LoopHooks::LoopHooks(napi_env env, uv_loop_t* loop, std::shared_ptr<Recorder> recorder,
                      std::shared_ptr<ThreadState> thread, const Config& config, uint64_t generation)
     : env_(env), loop_(loop), recorder_(std::move(recorder)), thread_(std::move(thread)),
-      ring_(&thread_->ring),
+      ring_(&thread_->ring), writer_parked_(recorder_->writer_parked_flag()),
       recorder_generation_(generation), cpu_threshold_ns_(config.cpu_threshold_ns),
       cpu_resample_ns_(config.cpu_threshold_ns / 2),
       sample_interval_ms_(config.queue_sample_interval_ms),
@@ -169,6 +169,7 @@ void LoopHooks::OnGcPause(void* ctx, uint64_t end_ns, uint64_t duration_ns, uint
   // Through Enter(): a pause right after enable() comes after the RESUMED record.
   if (self->detaching_ || !self->Enter(&now)) return;
   self->ring_->Push(wire::kGcPause, end_ns, duration_ns, gc_type);
+  self->NoteRecords();
 }
 
 // Called by the attribution part from a V8 interrupt, on this loop's thread, with the stack the
@@ -204,6 +205,7 @@ void LoopHooks::OnStackSample(void* ctx, uint64_t taken_ns, uint64_t lag_ns, uin
   // a GC, whose pause record is already in the ring, and records of a thread go in time order.
   uint64_t done = uv_hrtime();
   self->ring_->Push(wire::kStackSample, done, stack_id, lag_ns, reason);
+  self->NoteRecords();
   // What the sample cost this loop, from the interrupt's start (the V8 part's taken_ns) to here:
   // the thread ran nothing else meanwhile.
   uint64_t cost = done > taken_ns ? done - taken_ns : 0;
@@ -244,6 +246,7 @@ bool LoopHooks::PushFromJs(uint8_t code, uint64_t f0, uint64_t f1, uint32_t f2) 
   uint64_t now;
   if (detaching_ || !Enter(&now)) return false;
   ring_->Push(code, now, f0, f1, f2);
+  NoteRecords();
   return true;
 }
 
@@ -267,6 +270,7 @@ void LoopHooks::OnPrepare(uv_prepare_t* handle) {
   }
   self->prepare_ns_ = now;
   self->CountHookCall(now);
+  self->NoteRecords();
 }
 
 // Hot path: runs once per loop iteration, right after the poll and before setImmediate callbacks.
@@ -274,12 +278,19 @@ void LoopHooks::OnCheck(uv_check_t* handle) {
   auto* self = static_cast<LoopHooks*>(handle->data);
   uint64_t now;
   if (!self->Enter(&now)) return;
-  // For the watchdog: a busy stretch begins.
-  if (WatchedLoop* w = self->watch_.get()) w->phase.store(now << 1, std::memory_order_release);
+  // For the watchdog: a busy stretch begins. Sequentially consistent (an xchg on x86, no extra
+  // instruction), then the parked flag: a watchdog that parked while this loop slept in its poll
+  // either sees this phase or is poked here. Timers and immediates run after this hook.
+  if (WatchedLoop* w = self->watch_.get()) {
+    w->phase.store(now << 1, std::memory_order_seq_cst);
+    Watchdog* watchdog = self->recorder_->watchdog();
+    if (watchdog->Parked()) watchdog->Poke();
+  }
   if (self->prepare_ns_ == 0) {
     // No POLL_START for this poll (recording began inside the iteration): only move the baseline.
     self->idle_at_last_check_ns_ = uv_metrics_idle_time(self->loop_);
     self->check_ns_ = now;
+    self->NoteRecords();
     return;
   }
   uint64_t idle = uv_metrics_idle_time(self->loop_);
@@ -308,6 +319,14 @@ void LoopHooks::OnCheck(uv_check_t* handle) {
   self->CountHookCall(now);
   // After the timed part: a call that samples or probes is not a typical hook call.
   if (now >= self->next_periodic_ns_) self->RunPeriodic(now);
+  self->NoteRecords();
+}
+
+inline void LoopHooks::NoteRecords() {
+  // The writer parks behind a process-wide barrier (Recorder::Park): only the compiler must keep
+  // this load after the pushes.
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (writer_parked_->load(std::memory_order_relaxed)) recorder_->WakeWriter();
 }
 
 inline void LoopHooks::CountHookCall(uint64_t start_ns) {
@@ -449,6 +468,7 @@ void LoopHooks::OnProbeDone(uv_work_t* req, int status) {
   if (status == 0 && started != 0 && !self->detaching_ && self->Enter(&now)) {
     uint64_t delay = started > self->probe_submit_ns_ ? started - self->probe_submit_ns_ : 0;
     self->ring_->Push(wire::kThreadpoolProbe, now, delay);
+    self->NoteRecords();
     // The probe waited in the pool's queue: the pool has work, perhaps from other threads while
     // this loop sleeps. Wake for the next probe at the configured interval rather than the idle
     // one, so that pressure is followed at full resolution for as long as it lasts.

@@ -69,6 +69,9 @@ class LoopHooks {
   // Self-accounting: one hook call in kHookSampleEvery is timed (from `start_ns`, the hook's
   // own first clock reading); the estimate is calls times the mean sampled time.
   inline void CountHookCall(uint64_t start_ns);
+  // After pushing records: wakes the writer if it parked because nothing was being recorded.
+  // One load and a branch; the wake itself (an eventfd write) happens once per park.
+  inline void NoteRecords();
   void SampleHookCost(uint64_t start_ns);
   void AddTimerCost(uint64_t start_cpu_ns);
   // The queue sample and the threadpool probe, when one is due: called from the check hook, so
@@ -86,6 +89,7 @@ class LoopHooks {
   std::shared_ptr<Recorder> recorder_;
   std::shared_ptr<ThreadState> thread_;
   Ring* ring_;
+  const std::atomic<bool>* writer_parked_;
   const uint64_t recorder_generation_;
   const uint64_t cpu_threshold_ns_;
   const uint64_t cpu_resample_ns_;
