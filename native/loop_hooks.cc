@@ -24,13 +24,17 @@ constexpr uint64_t kHookSampleEvery = 32;
 // hooks' CPU cost and is left out of the mean.
 constexpr uint64_t kHookSampleMaxNs = 50'000;
 // A loop that sleeps in its poll is sampled and probed this often (or at its configured
-// intervals, when longer): an idle stretch still has a sample a second, so that it reads as
-// idle rather than as missing data, at the cost of one timer wake-up a second.
-constexpr uint64_t kIdleIntervalMs = 1000;
+// intervals, when longer), so that an idle stretch still has samples and pressure that other
+// threads put on the pool is noticed. Each such wake-up costs the process about 8 context
+// switches (the loop, the probe's pool thread and its completion, the writer, the watchdog), a
+// few hundred microseconds on a loaded virtual machine: every 2 s keeps idle CPU well under
+// 1 ms/s.
+constexpr uint64_t kIdleIntervalMs = 2000;
 constexpr uint64_t kMsNs = 1'000'000;
-// A probe that waited this long found the pool with work queued (an idle pool starts a task in
-// tens of microseconds, 1.5 ms at the 99th percentile on a loaded machine).
-constexpr uint64_t kPoolBusyDelayNs = 1'000'000;
+// A probe that waited this long found the pool with work queued: half of analyze-trace's default
+// pressure threshold (10 ms). An idle pool starts a task in tens of microseconds, 1.5 ms at the
+// 99th percentile on a loaded machine, so scheduling noise does not keep an idle loop probing.
+constexpr uint64_t kPoolBusyDelayNs = 5'000'000;
 
 uint64_t IdleIntervalMs(const Config& config) {
   uint64_t longest = std::max(config.queue_sample_interval_ms, config.threadpool_probe_interval_ms);
@@ -261,6 +265,7 @@ void LoopHooks::OnPrepare(uv_prepare_t* handle) {
     // For the watchdog: inside the poll from now; the idle time at the last check is also the
     // idle time now, since libuv adds to it only inside the poll.
     w->idle_at_prepare_ns.store(self->idle_at_last_check_ns_, std::memory_order_relaxed);
+    w->iterations.store(++self->iterations_, std::memory_order_relaxed);
     w->phase.store((now << 1) | 1, std::memory_order_release);
   }
   if (self->check_ns_ != 0 && now - self->check_ns_ >= self->cpu_threshold_ns_) {
@@ -346,7 +351,7 @@ void LoopHooks::SampleHookCost(uint64_t start_ns) {
   }
 }
 
-// Timers run a few dozen times a second: each is timed whole, on the thread's CPU clock (two
+// The queue samples and probes run a few dozen times a second at most: each is timed whole, on the thread's CPU clock (two
 // reads of about 250 ns each), so that a callback descheduled on a busy machine does not count
 // the time it waited. The first probe also pays for starting libuv's threadpool.
 void LoopHooks::AddTimerCost(uint64_t start_cpu_ns) {

@@ -96,7 +96,7 @@ class LoopHooks {
   const uint64_t sample_interval_ms_;
   const uint64_t probe_interval_ms_;
   // While the loop sleeps in its poll, the samples and probes come from this timer's wake-ups:
-  // one a second (or the configured interval, when longer).
+  // one every 2 s (or the configured interval, when longer).
   const uint64_t idle_interval_ms_;
 
   uv_prepare_t prepare_;
@@ -124,6 +124,7 @@ class LoopHooks {
   void* attr_ = nullptr;
   std::vector<Encoder::StackFrame> stack_frames_;
   uint64_t hook_calls_ = 0;
+  uint64_t iterations_ = 0;
   uint64_t hook_sampled_ns_ = 0;
   uint64_t hook_samples_ = 0;
   uint64_t timers_ns_ = 0;

@@ -30,6 +30,9 @@ std::atomic<uint64_t> g_generation{0};
 // Wakes the writer this often to drain rings, so that a busy loop's ring rarely fills.
 constexpr uint64_t kDrainIntervalNs = 5'000'000;
 constexpr uint64_t kBusyDrainIntervalNs = 500'000;
+// After a loop wakes a parked writer, the pass comes this much later: within the flush interval,
+// and long enough for that loop iteration's records to be in.
+constexpr uint64_t kWokenPassDelayNs = 10'000'000;
 // After a pass that found almost nothing (under a 64th of a ring from every ring), the writer waits
 // twice as long as before, up to the flush interval: an idle process should not pay for 200
 // wake-ups a second.
@@ -196,9 +199,16 @@ void Recorder::Run() {
       // takes that loop iteration's records together.
       park_ = false;
       lock.unlock();
-      Park();
-      lock.lock();
-      if (!stop_requested_) cv_.wait_for(lock, std::chrono::nanoseconds(kDrainIntervalNs));
+      if (Park()) {
+        // Woken by a loop: its iteration (and what it caused, a probe's completion) records for
+        // a few milliseconds. One pass then, flushed, and the writer can park again at once.
+        lock.lock();
+        if (!stop_requested_) cv_.wait_for(lock, std::chrono::nanoseconds(kWokenPassDelayNs));
+        force_flush_ = true;
+      } else {
+        lock.lock();
+        if (!stop_requested_) cv_.wait_for(lock, std::chrono::nanoseconds(kDrainIntervalNs));
+      }
       wait_ns_ = kDrainIntervalNs;
     } else {
       // After a pass that found a ring a sixteenth full, come back sooner: a loop spinning
@@ -219,12 +229,14 @@ void Recorder::Run() {
     lock.unlock();
     uint64_t now = uv_hrtime();
     // A pass while disabled is the last before sleeping: it flushes everything.
-    bool flush = !enabled || (g_record_state.load(std::memory_order_relaxed) & 1) == 0 ||
+    bool flush = !enabled || force_flush_ || (g_record_state.load(std::memory_order_relaxed) & 1) == 0 ||
                  now - last_flush_ns_ >= config_.flush_interval_ns;
+    force_flush_ = false;
     Cycle(flush);
     if (flush) last_flush_ns_ = now;
     NoteWriterCpu();
-    park_ = enabled && writer_event_fd_ >= 0 && !failed_ && !drained_any_ && !frames_open_ && !unflushed_;
+    // After a flush that left nothing behind, park; Park() looks at the rings once more.
+    park_ = enabled && flush && writer_event_fd_ >= 0 && !failed_ && !frames_open_ && !unflushed_;
     lock.lock();
   }
   lock.unlock();
@@ -270,13 +282,15 @@ bool Recorder::AnyRecords() {
   return false;
 }
 
-void Recorder::Park() {
+bool Recorder::Park() {
+  // Under load the rings are rarely empty: no barrier (it interrupts every running thread) then.
+  if (AnyRecords()) return false;
   writer_parked_.store(true, std::memory_order_seq_cst);
   // Every loop thread's earlier pushes become visible to the look below, and its later checks
   // of the flag see it set.
   if (!ProcessWideBarrier() || AnyRecords()) {
     writer_parked_.store(false, std::memory_order_seq_cst);
-    return;
+    return false;
   }
   pollfd p{};
   p.fd = writer_event_fd_;
@@ -287,6 +301,7 @@ void Recorder::Park() {
   uint64_t count;
   while (read(writer_event_fd_, &count, sizeof count) > 0) {
   }
+  return true;
 }
 
 void Recorder::Stop() {
@@ -386,7 +401,6 @@ void Recorder::Cycle(bool flush) {
   std::vector<ThreadState*> finished;
   busy_ = false;
   idle_ = true;
-  drained_any_ = false;
   frames_open_ = false;
   // Once a second, on every pass while disabled (the last before the writer sleeps) and at
   // the end: what looptrace cost since the previous SELF_COST records.
@@ -498,7 +512,6 @@ void Recorder::Drain(ThreadState& t, uint64_t head) {
   for (;;) {
     size_t n = t.ring.Pop(batch_.data(), batch_.size(), head);
     drained += n;
-    if (n > 0) drained_any_ = true;
     if (drained >= t.ring.Capacity() / 16) busy_ = true;
     if (drained >= t.ring.Capacity() / 64) idle_ = false;
     if (n == 0) return;

@@ -172,9 +172,9 @@ class Recorder : public std::enable_shared_from_this<Recorder> {
  private:
   Recorder(const Config& config, std::unique_ptr<Sink> sink, std::function<void()> notify);
   void Run();
-  // Parks the writer until a producer, Wake() or Stop() signals it; returns at once when a ring
+  // Parks the writer until a producer, Wake() or Stop() signals it; returns at once (false) when a ring
   // turns out to have records after all.
-  void Park();
+  bool Park();
   bool AnyRecords();
   void SignalWriter();
   void Cycle(bool flush);
@@ -215,12 +215,12 @@ class Recorder : public std::enable_shared_from_this<Recorder> {
   bool stopping_ = false;
   bool busy_ = false;
   bool idle_ = false;
-  // The last pass drained records; frames are open in some encoder; frames were written since
-  // the sink's last flush. None of the three: nothing is waiting to be written, so park.
-  bool drained_any_ = false;
+  // Frames are open in some encoder; frames were written since the sink's last flush. After a
+  // flush with neither, nothing is waiting to be written: park.
   bool frames_open_ = false;
   bool unflushed_ = false;
   bool park_ = false;
+  bool force_flush_ = false;
   uint64_t wait_ns_ = 0;
   uint64_t file_generation_ = 0;
   uint64_t last_flush_ns_ = 0;

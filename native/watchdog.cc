@@ -20,6 +20,10 @@ namespace {
 
 constexpr uint64_t kMinSleepNs = 1'000'000;
 constexpr uint64_t kCpuReadIntervalNs = 1'000'000'000;
+// A loop that iterated at most this often between two looks and sleeps in its poll lets the
+// watchdog park: a wake-up of an idle loop is typically two iterations (a timer, then the
+// completion it caused).
+constexpr uint64_t kQuietIterations = 2;
 
 // Whether the loop is waiting in its poll right now: libuv's idle-time counter, read from another
 // thread, includes the wait in progress, so it grows between two reads only while the loop waits.
@@ -152,6 +156,9 @@ void Watchdog::Run() {
       last_cpu_read_ns = uv_hrtime();
       cpu_ns_.store(ThreadCpuNs(), std::memory_order_relaxed);
       lock.lock();
+      // A loop has just woken: its stretch began at most now, so it cannot reach the threshold
+      // before a threshold from now. The first look is then, not at once.
+      if (!stop_) cv_.wait_for(lock, std::chrono::nanoseconds(threshold_ns_));
       continue;
     }
     if (now - last_cpu_read_ns >= kCpuReadIntervalNs) {
@@ -200,7 +207,7 @@ bool Watchdog::TryPark() {
     if (w->backend_fd < 0) quiet = false;
     uint64_t phase = w->phase.load(std::memory_order_seq_cst);
     bool current = w->phase_state.load(std::memory_order_relaxed) == g_record_state.load(std::memory_order_relaxed);
-    if (current && phase != 0 && (phase != w->seen_phase || (phase & 1) == 0)) quiet = false;
+    if (current && phase != 0 && (phase & 1) == 0) quiet = false;
     if (quiet && !WaitingInPoll(w->loop)) quiet = false;
   }
   if (quiet) return true;
@@ -248,12 +255,12 @@ uint64_t Watchdog::Scan(uint64_t now, bool* quiet) {
     uint64_t phase = w->phase.load(std::memory_order_acquire);
     uint64_t idle_base = w->idle_at_prepare_ns.load(std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_acquire);
-    // A loop is quiet when it sleeps in the same poll as at the previous look: a loop that
-    // iterated since (even briefly) keeps the watchdog ticking for another look, so that a
-    // lightly loaded process is not woken by every request.
-    uint64_t seen = w->seen_phase;
-    w->seen_phase = phase;
-    if ((phase & 1) == 0 || phase != seen) *quiet = false;
+    // A loop is quiet when it sleeps in its poll and iterated at most once since the previous
+    // look: a loop that iterates more often keeps the watchdog ticking, so that a loaded process
+    // does not wake it through the hook or the epoll set on every request.
+    uint64_t iterations = w->iterations.load(std::memory_order_relaxed);
+    if ((phase & 1) == 0 || iterations - w->seen_iterations > kQuietIterations) *quiet = false;
+    w->seen_iterations = iterations;
     // The loop moved to another phase while we read: look again at the next tick.
     if (w->phase.load(std::memory_order_relaxed) != phase) {
       *quiet = false;

@@ -15,14 +15,14 @@
 // A separate thread rather than the writer: the writer may sit in a slow write() to a full disk,
 // and sampling must not wait for it.
 //
-// Idle: when a whole look finds every loop asleep in its poll (inside the same poll as at the
-// look before, its idle time still growing), the watchdog parks (Linux): it waits, without a
+// Idle: when a look finds every loop asleep in its poll (its idle time still growing, and at most
+// two iterations since the look before), the watchdog parks (Linux): it waits, without a
 // timeout, for the first of
 // - a loop's epoll set becoming ready (each loop's backend descriptor is in the watchdog's own
 //   epoll set, one-shot): the loop is about to run I/O callbacks, which no hook marks;
 // - a loop's check hook (Poke()): the loop left its poll for timers or immediates;
 // - a loop added, enable(), stop() (its eventfd).
-// It then looks at once and ticks again. Armed before the loops are looked at, so that a loop
+// It then looks a threshold later and ticks again. Armed before the loops are looked at, so that a loop
 // that wakes in between is either seen awake or wakes the watchdog.
 
 #include <uv.h>
@@ -52,6 +52,9 @@ struct WatchedLoop {
   // The recording state (g_record_state) the hooks last saw. After disable() and enable(), the
   // phase is stale until the loop's next hook; the watchdog ignores it until then.
   std::atomic<uint32_t> phase_state{0};
+  // Loop iterations so far (stored by the prepare hook): a loop that iterated at most twice since
+  // the previous look is idle enough for the watchdog to park.
+  std::atomic<uint64_t> iterations{0};
   // The phase word when the watchdog last asked for a stack. A stack that arrives after the loop
   // has moved on (the request was served late, in a later stretch) describes other code and is
   // dropped.
@@ -67,10 +70,10 @@ struct WatchedLoop {
   int backend_fd = -1;
   bool registered = false;
   // Watchdog thread only: the busy stretch being sampled and when its next sample is due; the
-  // phase word at the previous look.
+  // iteration count at the previous look.
   uint64_t stretch_start_ns = 0;
   uint64_t next_sample_ns = 0;
-  uint64_t seen_phase = 0;
+  uint64_t seen_iterations = 0;
 };
 
 class Watchdog {
@@ -97,7 +100,7 @@ class Watchdog {
  private:
   void Run();
   // Looks at every loop; returns how long to sleep, and sets *quiet when every loop sleeps in
-  // the same poll as at the previous look.
+  // its poll and iterated at most twice since the previous look.
   uint64_t Scan(uint64_t now_ns, bool* quiet);
   // Arms the loops' descriptors and parks; false (and not parked) when a loop is awake after all.
   bool TryPark();
