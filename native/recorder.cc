@@ -199,12 +199,16 @@ void Recorder::Run() {
       // takes that loop iteration's records together.
       park_ = false;
       lock.unlock();
+      uint64_t parked_at = uv_hrtime();
       if (Park()) {
+        // Parked for a flush interval or more: the process was idle, flush what woke it at once.
+        force_flush_ = uv_hrtime() - parked_at >= config_.flush_interval_ns;
         // Woken by a loop: its iteration (and what it caused, a probe's completion) records for
-        // a few milliseconds. One pass then, flushed, and the writer can park again at once.
+        // a few milliseconds. One pass then; after a long park it flushes, and the writer can
+        // park again at once. Under a light load (short parks) the flush waits for its interval
+        // as before, so frames stay as full as before.
         lock.lock();
         if (!stop_requested_) cv_.wait_for(lock, std::chrono::nanoseconds(kWokenPassDelayNs));
-        force_flush_ = true;
       } else {
         lock.lock();
         if (!stop_requested_) cv_.wait_for(lock, std::chrono::nanoseconds(kDrainIntervalNs));
