@@ -276,7 +276,7 @@ describe('loop hooks: threadpool probe', () => {
 
   beforeAll(async () => {
     const path = join(tempDir(), 'pool.bin');
-    const run = await runFixture('loop-threadpool.mjs', { path, probeMs: 5, durationMs: 400, concurrency: 12, taskMs: 10, idleMs: 1500, workerMs: 3000 });
+    const run = await runFixture('loop-threadpool.mjs', { path, probeMs: 5, durationMs: 400, concurrency: 12, taskMs: 10, idleMs: 2500, workerMs: 3000 });
     expectCleanExit(run);
     truth = result(run);
     trace = decodeTraceFile(path);
@@ -316,7 +316,9 @@ describe('loop hooks: threadpool probe', () => {
   });
 
   it('probes only with the idle timer (every 2 s) and the loop\'s own iterations while it sleeps and the pool is idle', () => {
-    // 1.5 s at 5 ms would be 300 probes.
+    // 2.5 s at 5 ms would be 500 probes. At least the idle timer's (every 2 s): the probe of the
+    // iteration that ends the wait completes after it, and its submission time (stamp − delay)
+    // then falls after the window.
     const asleep = delays(truth.sleepFrom, truth.sleepTo);
     expect(asleep.length).toBeGreaterThanOrEqual(1);
     expect(asleep.length).toBeLessThanOrEqual(6);
