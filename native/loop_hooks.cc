@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <ctime>
 
@@ -22,6 +23,23 @@ constexpr uint64_t kHookSampleEvery = 32;
 // A timed call longer than this was descheduled or interrupted; it says nothing about the
 // hooks' CPU cost and is left out of the mean.
 constexpr uint64_t kHookSampleMaxNs = 50'000;
+// A loop that sleeps in its poll is sampled and probed this often (or at its configured
+// intervals, when longer), so that an idle stretch still has samples and pressure that other
+// threads put on the pool is noticed. Each such wake-up costs the process about 8 context
+// switches (the loop, the probe's pool thread and its completion, the writer, the watchdog), a
+// few hundred microseconds on a loaded virtual machine: every 2 s keeps idle CPU well under
+// 1 ms/s.
+constexpr uint64_t kIdleIntervalMs = 2000;
+constexpr uint64_t kMsNs = 1'000'000;
+// A probe that waited this long found the pool with work queued: half of analyze-trace's default
+// pressure threshold (10 ms). An idle pool starts a task in tens of microseconds, 1.5 ms at the
+// 99th percentile on a loaded machine, so scheduling noise does not keep an idle loop probing.
+constexpr uint64_t kPoolBusyDelayNs = 5'000'000;
+
+uint64_t IdleIntervalMs(const Config& config) {
+  uint64_t longest = std::max(config.queue_sample_interval_ms, config.threadpool_probe_interval_ms);
+  return longest == 0 ? 0 : std::max(longest, kIdleIntervalMs);
+}
 
 // Reads this thread's CPU time: a syscall of about 250 ns, so callers rate-limit it.
 uint64_t ThreadCpuNs() {
@@ -53,11 +71,12 @@ const LtCoreApi LoopHooks::kCoreApi = {LOOPTRACE_ATTRIBUTION_API_VERSION, LoopHo
 LoopHooks::LoopHooks(napi_env env, uv_loop_t* loop, std::shared_ptr<Recorder> recorder,
                      std::shared_ptr<ThreadState> thread, const Config& config, uint64_t generation)
     : env_(env), loop_(loop), recorder_(std::move(recorder)), thread_(std::move(thread)),
-      ring_(&thread_->ring),
+      ring_(&thread_->ring), writer_parked_(recorder_->writer_parked_flag()),
       recorder_generation_(generation), cpu_threshold_ns_(config.cpu_threshold_ns),
       cpu_resample_ns_(config.cpu_threshold_ns / 2),
       sample_interval_ms_(config.queue_sample_interval_ms),
-      probe_interval_ms_(config.threadpool_probe_interval_ms) {}
+      probe_interval_ms_(config.threadpool_probe_interval_ms),
+      idle_interval_ms_(IdleIntervalMs(config)) {}
 
 LoopHooks* LoopHooks::ForThisThread() { return t_hooks; }
 
@@ -84,6 +103,9 @@ LoopHooks* LoopHooks::Attach(napi_env env, const std::shared_ptr<Recorder>& reco
   self->cpu_sample_cpu_ns_ = ThreadCpuNs();
   self->cpu_sample_runqueue_ns_ = self->ReadRunQueueNs();
   self->idle_at_last_check_ns_ = uv_metrics_idle_time(loop);
+  self->last_sample_ns_ = self->cpu_sample_wall_ns_;
+  self->last_probe_ns_ = self->cpu_sample_wall_ns_;
+  self->SchedulePeriodic();
 
   // Every handle is unref'd: telemetry must never keep a process or a worker alive.
   uv_prepare_init(loop, &self->prepare_);
@@ -95,21 +117,13 @@ LoopHooks* LoopHooks::Attach(napi_env env, const std::shared_ptr<Recorder>& reco
   uv_check_start(&self->check_, OnCheck);
   uv_unref(reinterpret_cast<uv_handle_t*>(&self->check_));
   self->open_handles_ = 2;
-  uv_timer_init(loop, &self->sample_timer_);
-  self->sample_timer_.data = self;
-  uv_unref(reinterpret_cast<uv_handle_t*>(&self->sample_timer_));
-  if (self->sample_interval_ms_ > 0) {
-    uv_timer_start(&self->sample_timer_, OnSampleTimer, self->sample_interval_ms_,
-                   self->sample_interval_ms_);
+  uv_timer_init(loop, &self->idle_timer_);
+  self->idle_timer_.data = self;
+  uv_unref(reinterpret_cast<uv_handle_t*>(&self->idle_timer_));
+  if (self->idle_interval_ms_ > 0) {
+    uv_timer_start(&self->idle_timer_, OnIdleTimer, self->idle_interval_ms_, self->idle_interval_ms_);
   }
-  uv_timer_init(loop, &self->probe_timer_);
-  self->probe_timer_.data = self;
-  uv_unref(reinterpret_cast<uv_handle_t*>(&self->probe_timer_));
-  if (self->probe_interval_ms_ > 0) {
-    uv_timer_start(&self->probe_timer_, OnProbeTimer, self->probe_interval_ms_,
-                   self->probe_interval_ms_);
-  }
-  self->open_handles_ = 4;
+  self->open_handles_ = 3;
   self->probe_req_.data = self;
 
   // The async cleanup hook is the teardown that survives worker.terminate(); a plain env cleanup
@@ -159,6 +173,7 @@ void LoopHooks::OnGcPause(void* ctx, uint64_t end_ns, uint64_t duration_ns, uint
   // Through Enter(): a pause right after enable() comes after the RESUMED record.
   if (self->detaching_ || !self->Enter(&now, true)) return;
   self->ring_->Push(wire::kGcPause, end_ns, duration_ns, gc_type);
+  self->NoteRecords();
 }
 
 // Called by the attribution part from a V8 interrupt, on this loop's thread, with the stack the
@@ -194,6 +209,7 @@ void LoopHooks::OnStackSample(void* ctx, uint64_t taken_ns, uint64_t lag_ns, uin
   // a GC, whose pause record is already in the ring, and records of a thread go in time order.
   uint64_t done = uv_hrtime();
   self->ring_->Push(wire::kStackSample, done, stack_id, lag_ns, reason);
+  self->NoteRecords();
   // What the sample cost this loop, from the interrupt's start (the V8 part's taken_ns) to here:
   // the thread ran nothing else meanwhile.
   uint64_t cost = done > taken_ns ? done - taken_ns : 0;
@@ -242,6 +258,7 @@ bool LoopHooks::PushFromJs(uint8_t code, uint64_t f0, uint64_t f1, uint32_t f2) 
   uint64_t now;
   if (detaching_ || !Enter(&now)) return false;
   ring_->Push(code, now, f0, f1, f2);
+  NoteRecords();
   return true;
 }
 
@@ -255,6 +272,8 @@ bool LoopHooks::FlushJs(napi_value array_buffer, uint64_t origin_ns) {
     js_batch_.Discard(true);
     return false;
   }
+  // Enter() moved the batch into the ring: a parked writer is woken for it like for any push.
+  NoteRecords();
   return true;
 }
 
@@ -269,6 +288,7 @@ void LoopHooks::OnPrepare(uv_prepare_t* handle) {
     // For the watchdog: inside the poll from now; the idle time at the last check is also the
     // idle time now, since libuv adds to it only inside the poll.
     w->idle_at_prepare_ns.store(self->idle_at_last_check_ns_, std::memory_order_relaxed);
+    w->iterations.store(++self->iterations_, std::memory_order_relaxed);
     w->phase.store((now << 1) | 1, std::memory_order_release);
   }
   if (self->check_ns_ != 0 && now - self->check_ns_ >= self->cpu_threshold_ns_) {
@@ -278,6 +298,7 @@ void LoopHooks::OnPrepare(uv_prepare_t* handle) {
   }
   self->prepare_ns_ = now;
   self->CountHookCall(now);
+  self->NoteRecords();
 }
 
 // Hot path: runs once per loop iteration, right after the poll and before setImmediate callbacks.
@@ -285,12 +306,19 @@ void LoopHooks::OnCheck(uv_check_t* handle) {
   auto* self = static_cast<LoopHooks*>(handle->data);
   uint64_t now;
   if (!self->Enter(&now)) return;
-  // For the watchdog: a busy stretch begins.
-  if (WatchedLoop* w = self->watch_.get()) w->phase.store(now << 1, std::memory_order_release);
+  // For the watchdog: a busy stretch begins. Sequentially consistent (an xchg on x86, no extra
+  // instruction), then the parked flag: a watchdog that parked while this loop slept in its poll
+  // either sees this phase or is poked here. Timers and immediates run after this hook.
+  if (WatchedLoop* w = self->watch_.get()) {
+    w->phase.store(now << 1, std::memory_order_seq_cst);
+    Watchdog* watchdog = self->recorder_->watchdog();
+    if (watchdog->Parked()) watchdog->Poke();
+  }
   if (self->prepare_ns_ == 0) {
     // No POLL_START for this poll (recording began inside the iteration): only move the baseline.
     self->idle_at_last_check_ns_ = uv_metrics_idle_time(self->loop_);
     self->check_ns_ = now;
+    self->NoteRecords();
     return;
   }
   uint64_t idle = uv_metrics_idle_time(self->loop_);
@@ -317,6 +345,16 @@ void LoopHooks::OnCheck(uv_check_t* handle) {
   }
   self->check_ns_ = now;
   self->CountHookCall(now);
+  // After the timed part: a call that samples or probes is not a typical hook call.
+  if (now >= self->next_periodic_ns_) self->RunPeriodic(now);
+  self->NoteRecords();
+}
+
+inline void LoopHooks::NoteRecords() {
+  // The writer parks behind a process-wide barrier (Recorder::Park): only the compiler must keep
+  // this load after the pushes.
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (writer_parked_->load(std::memory_order_relaxed)) recorder_->WakeWriter();
 }
 
 inline void LoopHooks::CountHookCall(uint64_t start_ns) {
@@ -336,7 +374,7 @@ void LoopHooks::SampleHookCost(uint64_t start_ns) {
   }
 }
 
-// Timers run a few dozen times a second: each is timed whole, on the thread's CPU clock (two
+// The queue samples and probes run a few dozen times a second at most: each is timed whole, on the thread's CPU clock (two
 // reads of about 250 ns each), so that a callback descheduled on a busy machine does not count
 // the time it waited. The first probe also pays for starting libuv's threadpool.
 void LoopHooks::AddTimerCost(uint64_t start_cpu_ns) {
@@ -349,19 +387,52 @@ void LoopHooks::AddTimerCost(uint64_t start_cpu_ns) {
 void LoopHooks::StopTimers() {
   if (timers_stopped_) return;
   timers_stopped_ = true;
-  uv_timer_stop(&sample_timer_);
-  uv_timer_stop(&probe_timer_);
+  uv_timer_stop(&idle_timer_);
 }
 
 void LoopHooks::RestartTimers() {
   timers_stopped_ = false;
   if (detaching_) return;
-  if (sample_interval_ms_ > 0) {
-    uv_timer_start(&sample_timer_, OnSampleTimer, sample_interval_ms_, sample_interval_ms_);
+  if (idle_interval_ms_ > 0) {
+    uv_timer_start(&idle_timer_, OnIdleTimer, idle_interval_ms_, idle_interval_ms_);
   }
-  if (probe_interval_ms_ > 0) {
-    uv_timer_start(&probe_timer_, OnProbeTimer, probe_interval_ms_, probe_interval_ms_);
+}
+
+// The earliest time a queue sample or a probe is due. A probe in flight is not due: the next
+// is scheduled when it comes back.
+void LoopHooks::SchedulePeriodic() {
+  uint64_t next = UINT64_MAX;
+  if (sample_interval_ms_ > 0) next = last_sample_ns_ + sample_interval_ms_ * kMsNs;
+  if (probe_interval_ms_ > 0 && !probe_in_flight_) {
+    next = std::min(next, last_probe_ns_ + probe_interval_ms_ * kMsNs);
   }
+  next_periodic_ns_ = next;
+}
+
+// Timed whole on the thread's CPU clock, like the timers it replaces (SELF_COST component 4).
+// Runs at most once per interval per kind, and only on an iteration the loop makes anyway: a
+// loop that sleeps is woken only by the idle timer.
+void LoopHooks::RunPeriodic(uint64_t now) {
+  uint64_t cpu = ThreadCpuNs();
+  if (sample_interval_ms_ > 0 && now - last_sample_ns_ >= sample_interval_ms_ * kMsNs) {
+    last_sample_ns_ = now;
+    // The probe in flight is ours; the application's requests are the rest.
+    uint64_t requests = loop_->active_reqs.count;
+    if (probe_in_flight_ && requests > 0) requests--;
+    // Events waiting at the last poll (docs/FORMAT.md 6.1), as its POLL_END recorded them.
+    ring_->Push(wire::kQueueSample, now, loop_->active_handles, requests,
+                static_cast<uint32_t>(poll_events_waiting_));
+  }
+  if (probe_interval_ms_ > 0 && !probe_in_flight_ && !detaching_ &&
+      now - last_probe_ns_ >= probe_interval_ms_ * kMsNs) {
+    last_probe_ns_ = now;
+    probe_in_flight_ = true;
+    probe_start_ns_.store(0, std::memory_order_relaxed);
+    probe_submit_ns_ = uv_hrtime();
+    if (uv_queue_work(loop_, &probe_req_, OnProbeWork, OnProbeDone) != 0) probe_in_flight_ = false;
+  }
+  SchedulePeriodic();
+  AddTimerCost(cpu);
 }
 
 // Recording (re)starts: the next THREAD_CPU and POLL_END measure from here, not across the time
@@ -404,39 +475,11 @@ uint64_t LoopHooks::ReadRunQueueNs() {
   return std::strtoull(end, nullptr, 10);
 }
 
-void LoopHooks::OnSampleTimer(uv_timer_t* handle) {
+// Only wakes the loop: the check hook of the iteration this timer ends took the sample and the
+// probe that were due. Stops itself once recording is off.
+void LoopHooks::OnIdleTimer(uv_timer_t* handle) {
   auto* self = static_cast<LoopHooks*>(handle->data);
-  uint64_t now;
-  uint64_t cpu = ThreadCpuNs();
-  // Through Enter(): a sample right after enable() comes after the RESUMED record.
-  if (!self->Enter(&now)) {
-    if (!self->Active()) self->StopTimers();
-    return;
-  }
-  // The probe in flight is ours; the application's requests are the rest.
-  uint64_t requests = self->loop_->active_reqs.count;
-  if (self->probe_in_flight_ && requests > 0) requests--;
-  // Events waiting at the last poll (docs/FORMAT.md 6.1), as its POLL_END recorded them.
-  self->ring_->Push(wire::kQueueSample, now, self->loop_->active_handles, requests,
-                    static_cast<uint32_t>(self->poll_events_waiting_));
-  self->AddTimerCost(cpu);
-}
-
-void LoopHooks::OnProbeTimer(uv_timer_t* handle) {
-  auto* self = static_cast<LoopHooks*>(handle->data);
-  if (!self->Active()) {
-    self->StopTimers();
-    return;
-  }
-  if (self->probe_in_flight_) return;
-  uint64_t cpu = ThreadCpuNs();
-  self->probe_in_flight_ = true;
-  self->probe_start_ns_.store(0, std::memory_order_relaxed);
-  self->probe_submit_ns_ = uv_hrtime();
-  if (uv_queue_work(self->loop_, &self->probe_req_, OnProbeWork, OnProbeDone) != 0) {
-    self->probe_in_flight_ = false;
-  }
-  self->AddTimerCost(cpu);
+  if (!self->Active()) self->StopTimers();
 }
 
 void LoopHooks::OnProbeWork(uv_work_t* req) {
@@ -447,11 +490,19 @@ void LoopHooks::OnProbeDone(uv_work_t* req, int status) {
   auto* self = static_cast<LoopHooks*>(req->data);
   uint64_t cpu = ThreadCpuNs();
   self->probe_in_flight_ = false;
+  self->SchedulePeriodic();
   uint64_t started = self->probe_start_ns_.load(std::memory_order_acquire);
   uint64_t now;
   if (status == 0 && started != 0 && !self->detaching_ && self->Enter(&now)) {
     uint64_t delay = started > self->probe_submit_ns_ ? started - self->probe_submit_ns_ : 0;
     self->ring_->Push(wire::kThreadpoolProbe, now, delay);
+    self->NoteRecords();
+    // The probe waited in the pool's queue: the pool has work, perhaps from other threads while
+    // this loop sleeps. Wake for the next probe at the configured interval rather than the idle
+    // one, so that pressure is followed at full resolution for as long as it lasts.
+    if (delay >= kPoolBusyDelayNs && !self->timers_stopped_ && self->idle_interval_ms_ > 0) {
+      uv_timer_start(&self->idle_timer_, OnIdleTimer, self->probe_interval_ms_, self->idle_interval_ms_);
+    }
     self->AddTimerCost(cpu);
   }
   if (self->detaching_) self->MaybeFinish();
@@ -477,8 +528,7 @@ void LoopHooks::Detach(uint32_t stop_reason) {
   recorder_->Wake();
   uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), OnClosed);
   uv_close(reinterpret_cast<uv_handle_t*>(&check_), OnClosed);
-  uv_close(reinterpret_cast<uv_handle_t*>(&sample_timer_), OnClosed);
-  uv_close(reinterpret_cast<uv_handle_t*>(&probe_timer_), OnClosed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&idle_timer_), OnClosed);
 }
 
 void LoopHooks::OnClosed(uv_handle_t* handle) {

@@ -2,7 +2,9 @@
 #define LOOPTRACE_NATIVE_LOOP_HOOKS_H_
 
 // Hooks on one event loop (the main thread's or a worker's): unref'd prepare and check handles
-// that record every iteration, a queue-sample timer and, optionally, the threadpool probe.
+// that record every iteration and, from those same iterations, take the queue samples and
+// (optionally) the threadpool probe; an unref'd idle timer takes them at a slow rate while the
+// loop sleeps.
 
 #include <node_api.h>
 #include <uv.h>
@@ -62,8 +64,7 @@ class LoopHooks {
   uint64_t ReadRunQueueNs();
   static void OnPrepare(uv_prepare_t* handle);
   static void OnCheck(uv_check_t* handle);
-  static void OnSampleTimer(uv_timer_t* handle);
-  static void OnProbeTimer(uv_timer_t* handle);
+  static void OnIdleTimer(uv_timer_t* handle);
   static void OnProbeWork(uv_work_t* req);
   static void OnProbeDone(uv_work_t* req, int status);
   static void OnClosed(uv_handle_t* handle);
@@ -78,10 +79,17 @@ class LoopHooks {
   // Self-accounting: one hook call in kHookSampleEvery is timed (from `start_ns`, the hook's
   // own first clock reading); the estimate is calls times the mean sampled time.
   inline void CountHookCall(uint64_t start_ns);
+  // After pushing records: wakes the writer if it parked because nothing was being recorded.
+  // One load and a branch; the wake itself (an eventfd write) happens once per park.
+  inline void NoteRecords();
   void SampleHookCost(uint64_t start_ns);
   void AddTimerCost(uint64_t start_cpu_ns);
-  // The timers stop at their first tick after disable() and start again when recording resumes,
-  // so that a disabled loop is not woken by looptrace.
+  // The queue sample and the threadpool probe, when one is due: called from the check hook, so
+  // they follow the loop's own iterations and never wake a loop that sleeps in its poll.
+  void RunPeriodic(uint64_t now_ns);
+  void SchedulePeriodic();
+  // The idle timer stops at its first tick after disable() and starts again when recording
+  // resumes, so that a disabled loop is not woken by looptrace.
   void StopTimers();
   void RestartTimers();
 
@@ -91,16 +99,19 @@ class LoopHooks {
   std::shared_ptr<Recorder> recorder_;
   std::shared_ptr<ThreadState> thread_;
   Ring* ring_;
+  const std::atomic<bool>* writer_parked_;
   const uint64_t recorder_generation_;
   const uint64_t cpu_threshold_ns_;
   const uint64_t cpu_resample_ns_;
   const uint64_t sample_interval_ms_;
   const uint64_t probe_interval_ms_;
+  // While the loop sleeps in its poll, the samples and probes come from this timer's wake-ups:
+  // one every 2 s (or the configured interval, when longer).
+  const uint64_t idle_interval_ms_;
 
   uv_prepare_t prepare_;
   uv_check_t check_;
-  uv_timer_t sample_timer_;
-  uv_timer_t probe_timer_;
+  uv_timer_t idle_timer_;
   uv_work_t probe_req_;
 
   // Loop thread only.
@@ -123,12 +134,18 @@ class LoopHooks {
   void* attr_ = nullptr;
   std::vector<Encoder::StackFrame> stack_frames_;
   uint64_t hook_calls_ = 0;
+  uint64_t iterations_ = 0;
   uint64_t hook_sampled_ns_ = 0;
   uint64_t hook_samples_ = 0;
   uint64_t timers_ns_ = 0;
   uint64_t stacks_ns_ = 0;
   bool timers_stopped_ = false;
   bool probe_in_flight_ = false;
+  // When the queue sample and the probe were last taken, and the earliest time either is due
+  // again (UINT64_MAX: neither); the check hook compares it with its clock reading, nothing more.
+  uint64_t last_sample_ns_ = 0;
+  uint64_t last_probe_ns_ = 0;
+  uint64_t next_periodic_ns_ = UINT64_MAX;
   uint64_t probe_submit_ns_ = 0;
   std::atomic<uint64_t> probe_start_ns_{0};
   int open_handles_ = 0;

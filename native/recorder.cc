@@ -1,9 +1,17 @@
 #include "recorder.h"
 
+#include <poll.h>
 #include <pthread.h>
+#include <unistd.h>
 #include <uv.h>
+#ifdef __linux__
+#include <linux/membarrier.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#endif
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <ctime>
 
@@ -22,6 +30,9 @@ std::atomic<uint64_t> g_generation{0};
 // Wakes the writer this often to drain rings, so that a busy loop's ring rarely fills.
 constexpr uint64_t kDrainIntervalNs = 5'000'000;
 constexpr uint64_t kBusyDrainIntervalNs = 500'000;
+// After a loop wakes a parked writer, the pass comes this much later: within the flush interval,
+// and long enough for that loop iteration's records to be in.
+constexpr uint64_t kWokenPassDelayNs = 10'000'000;
 // After a pass that found almost nothing (under a 64th of a ring from every ring), the writer waits
 // twice as long as before, up to the flush interval: an idle process should not pay for 200
 // wake-ups a second.
@@ -72,6 +83,29 @@ uint64_t ProcessCpuNs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+// Registers the process for expedited membarrier once; false where the kernel lacks it.
+bool MembarrierReady() {
+#if defined(__linux__) && defined(__NR_membarrier)
+  static const bool ready = [] {
+    long commands = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    if (commands < 0 || (commands & MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0) return false;
+    return syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+  }();
+  return ready;
+#else
+  return false;
+#endif
+}
+
+// A full memory barrier on every running thread of the process (Linux membarrier).
+bool ProcessWideBarrier() {
+#if defined(__linux__) && defined(__NR_membarrier)
+  return syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
+#else
+  return false;
+#endif
+}
+
 uint64_t WallClockNs() {
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -88,6 +122,11 @@ std::shared_ptr<Recorder> Recorder::Current() {
 Recorder::Recorder(const Config& config, std::unique_ptr<Sink> sink, std::function<void()> notify)
     : config_(config), generation_(++g_generation), sink_(std::move(sink)),
       notify_(std::move(notify)) {
+#ifdef __linux__
+  // Parking needs both: the eventfd to wait on, and membarrier so that loop threads need no
+  // fence when they check whether the writer is parked.
+  if (MembarrierReady()) writer_event_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+#endif
   if (config_.attribution != nullptr && config_.stack_threshold_ns > 0) {
     watchdog_ = std::make_unique<Watchdog>(config_.attribution, config_.stack_threshold_ns,
                                            config_.stack_interval_ns);
@@ -96,6 +135,9 @@ Recorder::Recorder(const Config& config, std::unique_ptr<Sink> sink, std::functi
 
 Recorder::~Recorder() {
   if (writer_.joinable()) writer_.detach();
+  // A detached writer still running at process exit may still use it; the descriptor then
+  // goes with the process.
+  else if (writer_event_fd_ >= 0) close(writer_event_fd_);
 }
 
 std::shared_ptr<Recorder> Recorder::Create(const Config& config, std::unique_ptr<Sink> sink,
@@ -152,6 +194,27 @@ void Recorder::Run() {
         return stop_requested_ || wake_requested_ || (g_record_state.load(std::memory_order_relaxed) & 1) != 0;
       });
       wake_requested_ = false;
+    } else if (park_) {
+      // The last pass found nothing to write and everything was flushed: no wake-ups until a
+      // loop records something. Then the first pass comes a drain interval later, so that it
+      // takes that loop iteration's records together.
+      park_ = false;
+      lock.unlock();
+      uint64_t parked_at = uv_hrtime();
+      if (Park()) {
+        // Parked for a flush interval or more: the process was idle, flush what woke it at once.
+        force_flush_ = uv_hrtime() - parked_at >= config_.flush_interval_ns;
+        // Woken by a loop: its iteration (and what it caused, a probe's completion) records for
+        // a few milliseconds. One pass then; after a long park it flushes, and the writer can
+        // park again at once. Under a light load (short parks) the flush waits for its interval
+        // as before, so frames stay as full as before.
+        lock.lock();
+        if (!stop_requested_) cv_.wait_for(lock, std::chrono::nanoseconds(kWokenPassDelayNs));
+      } else {
+        lock.lock();
+        if (!stop_requested_) cv_.wait_for(lock, std::chrono::nanoseconds(kDrainIntervalNs));
+      }
+      wait_ns_ = kDrainIntervalNs;
     } else {
       // After a pass that found a ring a sixteenth full, come back sooner: a loop spinning
       // through millions of iterations a second fills its ring in a few milliseconds. After a
@@ -171,11 +234,14 @@ void Recorder::Run() {
     lock.unlock();
     uint64_t now = uv_hrtime();
     // A pass while disabled is the last before sleeping: it flushes everything.
-    bool flush = !enabled || (g_record_state.load(std::memory_order_relaxed) & 1) == 0 ||
+    bool flush = !enabled || force_flush_ || (g_record_state.load(std::memory_order_relaxed) & 1) == 0 ||
                  now - last_flush_ns_ >= config_.flush_interval_ns;
+    force_flush_ = false;
     Cycle(flush);
     if (flush) last_flush_ns_ = now;
     NoteWriterCpu();
+    // After a flush that left nothing behind, park; Park() looks at the rings once more.
+    park_ = enabled && flush && writer_event_fd_ >= 0 && !failed_ && !frames_open_ && !unflushed_;
     lock.lock();
   }
   lock.unlock();
@@ -200,6 +266,47 @@ void Recorder::Wake() {
     wake_requested_ = true;
   }
   cv_.notify_all();
+  SignalWriter();
+}
+
+void Recorder::SignalWriter() {
+  if (writer_event_fd_ < 0) return;
+  uint64_t one = 1;
+  // Non-blocking; an eventfd counter cannot overflow from these few writes.
+  ssize_t n = write(writer_event_fd_, &one, sizeof one);
+  (void)n;
+}
+
+// Records in some ring, a thread whose THREAD_STOP is due, or a reason to run a pass anyway.
+bool Recorder::AnyRecords() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stop_requested_ || wake_requested_ || (g_record_state.load(std::memory_order_relaxed) & 1) == 0) return true;
+  for (auto& t : threads_) {
+    if (!t->ring.Empty() || (t->closed.load(std::memory_order_acquire) && !t->stop_written)) return true;
+  }
+  return false;
+}
+
+bool Recorder::Park() {
+  // Under load the rings are rarely empty: no barrier (it interrupts every running thread) then.
+  if (AnyRecords()) return false;
+  writer_parked_.store(true, std::memory_order_seq_cst);
+  // Every loop thread's earlier pushes become visible to the look below, and its later checks
+  // of the flag see it set.
+  if (!ProcessWideBarrier() || AnyRecords()) {
+    writer_parked_.store(false, std::memory_order_seq_cst);
+    return false;
+  }
+  pollfd p{};
+  p.fd = writer_event_fd_;
+  p.events = POLLIN;
+  while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+  }
+  writer_parked_.store(false, std::memory_order_seq_cst);
+  uint64_t count;
+  while (read(writer_event_fd_, &count, sizeof count) > 0) {
+  }
+  return true;
 }
 
 void Recorder::Stop() {
@@ -211,6 +318,7 @@ void Recorder::Stop() {
     }
     if (watchdog_) watchdog_->Stop();
     cv_.notify_all();
+    SignalWriter();
     if (writer_.joinable()) writer_.join();
     std::lock_guard<std::mutex> lock(*g_current_mu);
     if (g_current->get() == this) g_current->reset();
@@ -298,6 +406,7 @@ void Recorder::Cycle(bool flush) {
   std::vector<ThreadState*> finished;
   busy_ = false;
   idle_ = true;
+  frames_open_ = false;
   // Once a second, on every pass while disabled (the last before the writer sleeps) and at
   // the end: what looptrace cost since the previous SELF_COST records.
   bool self_cost = stopping_ || (g_record_state.load(std::memory_order_relaxed) & 1) == 0 ||
@@ -361,6 +470,7 @@ void Recorder::Cycle(bool flush) {
     } else if (flush && t->enc.FrameOpen()) {
       CloseFrame(*t);
     }
+    if (t->enc.FrameOpen()) frames_open_ = true;
   }
   if (long_task_queued_) {
     long_task_queued_ = false;
@@ -372,6 +482,7 @@ void Recorder::Cycle(bool flush) {
   if (flush) {
     std::string error;
     if (!sink_->Flush(&error)) return Fail(error);
+    unflushed_ = false;
   }
   if (!finished.empty()) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -522,6 +633,7 @@ bool Recorder::WriteFrame(const Encoder& enc) {
   }
   bytes_ += enc.size();
   frames_++;
+  unflushed_ = true;
   return true;
 }
 

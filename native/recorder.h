@@ -152,6 +152,15 @@ class Recorder : public std::enable_shared_from_this<Recorder> {
   // Wakes a writer that sleeps while telemetry is disabled: recording resumed, or a thread
   // closed and its THREAD_STOP is due.
   void Wake();
+  // The writer parks when a pass found nothing to write and everything is flushed. A loop
+  // thread that has just pushed records checks this flag (one load) and, if set, wakes it
+  // (WakeWriter(): once per park, an eventfd write). The writer parks with a process-wide memory
+  // barrier (membarrier) between setting the flag and its last look at the rings, so that the
+  // producers need no fence: either a producer sees the flag or the writer sees its records.
+  const std::atomic<bool>* writer_parked_flag() const { return &writer_parked_; }
+  void WakeWriter() {
+    if (writer_parked_.exchange(false, std::memory_order_seq_cst)) SignalWriter();
+  }
   // Strings, stacks and trace contexts; any thread may intern.
   Definitions& definitions() { return defs_; }
   // A stack sample taken on some loop thread, and the loop time it took.
@@ -190,6 +199,11 @@ class Recorder : public std::enable_shared_from_this<Recorder> {
  private:
   Recorder(const Config& config, std::unique_ptr<Sink> sink, std::function<void()> notify);
   void Run();
+  // Parks the writer until a producer, Wake() or Stop() signals it; returns at once (false) when a ring
+  // turns out to have records after all.
+  bool Park();
+  bool AnyRecords();
+  void SignalWriter();
   void Cycle(bool flush);
   void Drain(ThreadState& t, uint64_t head);
   void Aggregate(ThreadState& t, const Event* events, size_t n, uint64_t epoch);
@@ -230,6 +244,12 @@ class Recorder : public std::enable_shared_from_this<Recorder> {
   bool stopping_ = false;
   bool busy_ = false;
   bool idle_ = false;
+  // Frames are open in some encoder; frames were written since the sink's last flush. After a
+  // flush with neither, nothing is waiting to be written: park.
+  bool frames_open_ = false;
+  bool unflushed_ = false;
+  bool park_ = false;
+  bool force_flush_ = false;
   uint64_t wait_ns_ = 0;
   uint64_t file_generation_ = 0;
   uint64_t last_flush_ns_ = 0;
@@ -250,6 +270,9 @@ class Recorder : public std::enable_shared_from_this<Recorder> {
   // Self-accounting: the writer's own CPU clock, read once per pass; the process's CPU clock
   // when the recorder opened; and the loop-side costs of threads already removed.
   std::atomic<uint64_t> writer_cpu_ns_{0};
+  std::atomic<bool> writer_parked_{false};
+  // The eventfd the parked writer waits on (Linux), or -1: then it never parks.
+  int writer_event_fd_ = -1;
   uint64_t process_cpu_at_open_ns_ = 0;
   std::atomic<uint64_t> removed_hooks_ns_{0};
   std::atomic<uint64_t> removed_timers_ns_{0};

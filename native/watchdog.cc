@@ -1,8 +1,14 @@
 #include "watchdog.h"
 
 #include <pthread.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#endif
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <ctime>
 
@@ -14,6 +20,18 @@ namespace {
 
 constexpr uint64_t kMinSleepNs = 1'000'000;
 constexpr uint64_t kCpuReadIntervalNs = 1'000'000'000;
+// A loop that iterated at most this often between two looks and sleeps in its poll lets the
+// watchdog park: a wake-up of an idle loop is typically two iterations (a timer, then the
+// completion it caused).
+constexpr uint64_t kQuietIterations = 2;
+
+// Whether the loop is waiting in its poll right now: libuv's idle-time counter, read from another
+// thread, includes the wait in progress, so it grows between two reads only while the loop waits.
+bool WaitingInPoll(uv_loop_t* loop) {
+  uint64_t a = uv_metrics_idle_time(loop);
+  uint64_t b = uv_metrics_idle_time(loop);
+  return b > a;
+}
 
 uint64_t ThreadCpuNs() {
   timespec ts;
@@ -27,9 +45,39 @@ Watchdog::Watchdog(const LtAttributionApi* api, uint64_t threshold_ns, uint64_t 
     : api_(api), threshold_ns_(threshold_ns), interval_ns_(std::max<uint64_t>(interval_ns, kMinSleepNs)),
       // A stretch that begins just after a look is seen at most this late: the first sample
       // lands between the threshold and one and a half thresholds into it.
-      idle_tick_ns_(std::max<uint64_t>(threshold_ns / 2, kMinSleepNs)) {}
+      idle_tick_ns_(std::max<uint64_t>(threshold_ns / 2, kMinSleepNs)) {
+#ifdef __linux__
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  event_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = nullptr;
+  if (epoll_fd_ < 0 || event_fd_ < 0 || epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, event_fd_, &ev) != 0) {
+    if (epoll_fd_ >= 0) close(epoll_fd_);
+    if (event_fd_ >= 0) close(event_fd_);
+    epoll_fd_ = -1;
+    event_fd_ = -1;
+  }
+#endif
+}
 
-Watchdog::~Watchdog() { Stop(); }
+Watchdog::~Watchdog() {
+  Stop();
+  if (epoll_fd_ >= 0) close(epoll_fd_);
+  if (event_fd_ >= 0) close(event_fd_);
+}
+
+void Watchdog::Signal() {
+  if (event_fd_ < 0) return;
+  uint64_t one = 1;
+  // Cannot block (non-blocking) and cannot meaningfully fail: a full counter is still readable.
+  ssize_t n = write(event_fd_, &one, sizeof one);
+  (void)n;
+}
+
+void Watchdog::Poke() {
+  if (parked_.exchange(false, std::memory_order_seq_cst)) Signal();
+}
 
 void Watchdog::Start() {
   std::lock_guard<std::mutex> lock(mu_);
@@ -44,12 +92,19 @@ void Watchdog::Stop() {
     stop_ = true;
   }
   cv_.notify_all();
+  Signal();
   if (thread_.joinable()) thread_.join();
 }
 
 void Watchdog::Add(const std::shared_ptr<WatchedLoop>& loop) {
-  std::lock_guard<std::mutex> lock(mu_);
-  loops_.push_back(loop);
+  // On the loop's thread: its backend descriptor is read here, never by the watchdog.
+  loop->backend_fd = loop->loop != nullptr ? uv_backend_fd(loop->loop) : -1;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    loops_.push_back(loop);
+  }
+  // A parked watchdog does not watch the new loop yet: it looks again and re-arms.
+  Signal();
 }
 
 void Watchdog::Remove(WatchedLoop* loop) {
@@ -58,6 +113,11 @@ void Watchdog::Remove(WatchedLoop* loop) {
     std::lock_guard<std::mutex> entry(loop->mu);
     loop->loop = nullptr;
     loop->attr = nullptr;
+#ifdef __linux__
+    // Before the loop closes its descriptor, so that a number reused later is not watched.
+    if (loop->registered) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, loop->backend_fd, nullptr);
+#endif
+    loop->registered = false;
   }
   std::lock_guard<std::mutex> lock(mu_);
   loops_.erase(std::remove_if(loops_.begin(), loops_.end(),
@@ -69,6 +129,7 @@ void Watchdog::Wake() {
   // Under the lock: a watchdog between its check of the state and its wait cannot miss it.
   { std::lock_guard<std::mutex> lock(mu_); }
   cv_.notify_all();
+  Signal();
 }
 
 void Watchdog::Run() {
@@ -85,7 +146,21 @@ void Watchdog::Run() {
     }
     lock.unlock();
     uint64_t now = uv_hrtime();
-    uint64_t sleep_ns = Scan(now);
+    bool quiet = false;
+    uint64_t sleep_ns = Scan(now, &quiet);
+    if (quiet && TryPark()) {
+      // Every loop sleeps: so does the watchdog, until one wakes. The CPU clock first, so that
+      // stats() and SELF_COST see everything it used.
+      cpu_ns_.store(ThreadCpuNs(), std::memory_order_relaxed);
+      WaitParked();
+      last_cpu_read_ns = uv_hrtime();
+      cpu_ns_.store(ThreadCpuNs(), std::memory_order_relaxed);
+      lock.lock();
+      // A loop has just woken: its stretch began at most now, so it cannot reach the threshold
+      // before a threshold from now. The first look is then, not at once.
+      if (!stop_) cv_.wait_for(lock, std::chrono::nanoseconds(threshold_ns_));
+      continue;
+    }
     if (now - last_cpu_read_ns >= kCpuReadIntervalNs) {
       cpu_ns_.store(ThreadCpuNs(), std::memory_order_relaxed);
       last_cpu_read_ns = now;
@@ -98,30 +173,106 @@ void Watchdog::Run() {
   cpu_ns_.store(ThreadCpuNs(), std::memory_order_relaxed);
 }
 
-uint64_t Watchdog::Scan(uint64_t now) {
+// Parking needs the epoll set; without it (not Linux) the watchdog ticks while enabled.
+bool Watchdog::TryPark() {
+#ifdef __linux__
+  if (epoll_fd_ < 0) return false;
+  std::vector<std::shared_ptr<WatchedLoop>> loops;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    loops = loops_;
+  }
+  // Parked first, then armed, then looked at: a loop's check hook that stores its busy phase
+  // after this store sees parked_ (both sequentially consistent); a loop whose epoll set
+  // becomes ready after the arming fires it.
+  parked_.store(true, std::memory_order_seq_cst);
+  bool quiet = true;
+  for (const auto& w : loops) {
+    std::lock_guard<std::mutex> entry(w->mu);
+    if (w->loop == nullptr || w->backend_fd < 0) continue;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLONESHOT;
+    ev.data.ptr = w.get();
+    if (epoll_ctl(epoll_fd_, w->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, w->backend_fd, &ev) != 0) {
+      quiet = false;
+      break;
+    }
+    w->registered = true;
+  }
+  for (size_t i = 0; quiet && i < loops.size(); i++) {
+    WatchedLoop* w = loops[i].get();
+    std::lock_guard<std::mutex> entry(w->mu);
+    if (w->loop == nullptr || w->attr == nullptr) continue;
+    if (w->recording == nullptr || !w->recording->load(std::memory_order_relaxed)) continue;
+    if (w->backend_fd < 0) quiet = false;
+    uint64_t phase = w->phase.load(std::memory_order_seq_cst);
+    bool current = w->phase_state.load(std::memory_order_relaxed) == g_record_state.load(std::memory_order_relaxed);
+    if (current && phase != 0 && (phase & 1) == 0) quiet = false;
+    if (quiet && !WaitingInPoll(w->loop)) quiet = false;
+  }
+  if (quiet) return true;
+  // A check hook may have poked meanwhile: its eventfd token only makes the next park shorter.
+  parked_.store(false, std::memory_order_seq_cst);
+  return false;
+#else
+  return false;
+#endif
+}
+
+void Watchdog::WaitParked() {
+#ifdef __linux__
+  epoll_event events[8];
+  for (;;) {
+    int n = epoll_wait(epoll_fd_, events, 8, -1);
+    if (n > 0) break;
+    if (n < 0 && errno != EINTR) break;
+  }
+  parked_.store(false, std::memory_order_seq_cst);
+  uint64_t count;
+  while (read(event_fd_, &count, sizeof count) > 0) {
+  }
+#endif
+}
+
+uint64_t Watchdog::Scan(uint64_t now, bool* quiet) {
   std::vector<std::shared_ptr<WatchedLoop>> loops;
   {
     std::lock_guard<std::mutex> lock(mu_);
     loops = loops_;
   }
   uint64_t sleep_ns = idle_tick_ns_;
+  *quiet = true;
   for (const auto& w : loops) {
     std::lock_guard<std::mutex> entry(w->mu);
     if (w->loop == nullptr || w->attr == nullptr) continue;
     if (w->recording == nullptr || !w->recording->load(std::memory_order_relaxed)) continue;
-    if (w->phase_state.load(std::memory_order_relaxed) != g_record_state.load(std::memory_order_relaxed)) continue;
+    if (w->phase_state.load(std::memory_order_relaxed) != g_record_state.load(std::memory_order_relaxed) ||
+        w->phase.load(std::memory_order_acquire) == 0) {
+      // No hook since enable() or since attaching: quiet only if the loop waits in its poll.
+      if (!WaitingInPoll(w->loop)) *quiet = false;
+      continue;
+    }
     uint64_t phase = w->phase.load(std::memory_order_acquire);
-    if (phase == 0) continue;
     uint64_t idle_base = w->idle_at_prepare_ns.load(std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_acquire);
+    // A loop is quiet when it sleeps in its poll and iterated at most once since the previous
+    // look: a loop that iterates more often keeps the watchdog ticking, so that a loaded process
+    // does not wake it through the hook or the epoll set on every request.
+    uint64_t iterations = w->iterations.load(std::memory_order_relaxed);
+    if ((phase & 1) == 0 || iterations - w->seen_iterations > kQuietIterations) *quiet = false;
+    w->seen_iterations = iterations;
     // The loop moved to another phase while we read: look again at the next tick.
-    if (w->phase.load(std::memory_order_relaxed) != phase) continue;
+    if (w->phase.load(std::memory_order_relaxed) != phase) {
+      *quiet = false;
+      continue;
+    }
     uint64_t busy_start = phase >> 1;
     if (phase & 1) {
       // Inside the poll phase: the loop waited for I/O for `blocked` of it, and has been running
       // I/O callbacks since, unless it is still waiting (then busy_start is now or later).
       uint64_t idle = uv_metrics_idle_time(w->loop);
       busy_start += idle > idle_base ? idle - idle_base : 0;
+      if (*quiet && !WaitingInPoll(w->loop)) *quiet = false;
     }
     if (busy_start >= now) continue;
     uint64_t busy_ns = now - busy_start;

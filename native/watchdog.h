@@ -14,6 +14,16 @@
 //
 // A separate thread rather than the writer: the writer may sit in a slow write() to a full disk,
 // and sampling must not wait for it.
+//
+// Idle: when a look finds every loop asleep in its poll (its idle time still growing, and at most
+// two iterations since the look before), the watchdog parks (Linux): it waits, without a
+// timeout, for the first of
+// - a loop's epoll set becoming ready (each loop's backend descriptor is in the watchdog's own
+//   epoll set, one-shot): the loop is about to run I/O callbacks, which no hook marks;
+// - a loop's check hook (Poke()): the loop left its poll for timers or immediates;
+// - a loop added, enable(), stop() (its eventfd).
+// It then looks a threshold later and ticks again. Armed before the loops are looked at, so that a loop
+// that wakes in between is either seen awake or wakes the watchdog.
 
 #include <uv.h>
 
@@ -30,6 +40,7 @@
 namespace looptrace {
 
 struct ThreadState;
+class Watchdog;
 
 // One loop as the watchdog sees it. The loop thread owns it; the watchdog holds a reference.
 struct WatchedLoop {
@@ -41,6 +52,9 @@ struct WatchedLoop {
   // The recording state (g_record_state) the hooks last saw. After disable() and enable(), the
   // phase is stale until the loop's next hook; the watchdog ignores it until then.
   std::atomic<uint32_t> phase_state{0};
+  // Loop iterations so far (stored by the prepare hook): a loop that iterated at most twice since
+  // the previous look is idle enough for the watchdog to park.
+  std::atomic<uint64_t> iterations{0};
   // The phase word when the watchdog last asked for a stack. A stack that arrives after the loop
   // has moved on (the request was served late, in a later stretch) describes other code and is
   // dropped.
@@ -51,9 +65,15 @@ struct WatchedLoop {
   uv_loop_t* loop = nullptr;
   void* attr = nullptr;
   const std::atomic<bool>* recording = nullptr;
-  // Watchdog thread only: the busy stretch being sampled and when its next sample is due.
+  // The loop's epoll descriptor (uv_backend_fd), or -1; registered in the watchdog's epoll set
+  // while `registered` (guarded by mu).
+  int backend_fd = -1;
+  bool registered = false;
+  // Watchdog thread only: the busy stretch being sampled and when its next sample is due; the
+  // iteration count at the previous look.
   uint64_t stretch_start_ns = 0;
   uint64_t next_sample_ns = 0;
+  uint64_t seen_iterations = 0;
 };
 
 class Watchdog {
@@ -69,14 +89,24 @@ class Watchdog {
   void Remove(WatchedLoop* loop);
   // Recording was enabled: a watchdog sleeping while disabled looks again.
   void Wake();
+  // For the check hook, right after it stored a busy phase (sequentially consistent): true
+  // while the watchdog is parked. Then Poke() wakes it (once; an eventfd write).
+  bool Parked() const { return parked_.load(std::memory_order_seq_cst); }
+  void Poke();
   uint64_t requests() const { return requests_.load(std::memory_order_relaxed); }
   // CPU time the watchdog thread has used (its own thread CPU clock).
   uint64_t cpu_ns() const { return cpu_ns_.load(std::memory_order_relaxed); }
 
  private:
   void Run();
-  // Looks at every loop; returns how long to sleep.
-  uint64_t Scan(uint64_t now_ns);
+  // Looks at every loop; returns how long to sleep, and sets *quiet when every loop sleeps in
+  // its poll and iterated at most twice since the previous look.
+  uint64_t Scan(uint64_t now_ns, bool* quiet);
+  // Arms the loops' descriptors and parks; false (and not parked) when a loop is awake after all.
+  bool TryPark();
+  // Waits in the epoll set until a loop or Poke() wakes it.
+  void WaitParked();
+  void Signal();
 
   const LtAttributionApi* const api_;
   const uint64_t threshold_ns_;
@@ -91,6 +121,11 @@ class Watchdog {
   std::thread thread_;
   std::atomic<uint64_t> requests_{0};
   std::atomic<uint64_t> cpu_ns_{0};
+  std::atomic<bool> parked_{false};
+  // Linux: the epoll set the watchdog parks in, and the eventfd that Poke() and friends write.
+  // -1 elsewhere (or when they cannot be made): the watchdog then never parks.
+  int epoll_fd_ = -1;
+  int event_fd_ = -1;
 };
 
 }  // namespace looptrace

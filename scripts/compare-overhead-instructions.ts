@@ -25,6 +25,15 @@
 //   looptrace_v8.node) and of every function whose count differs most between telemetry and
 //   baseline, per request, so that what looptrace adds beyond its hooks shows up by name.
 //
+// Self-accounting check (docs/COMPARE-OVERHEAD.md, "Self-accounting against the instructions"):
+// the same rotating-writer server, with the same options, also runs at full speed outside
+// valgrind, --self-rounds times per handler: LOW requests to warm up, then --self-requests
+// requests measured between two stats() readings. stats().selfCpuNs over the process's CPU time in
+// that window is the share of CPU looptrace says it used; looptrace's inclusive instructions over
+// the telemetry server's instructions per request is the share the instruction count says. Both
+// are shares of the same server's work per request, so they can be compared directly; the
+// report gives each, their ratio (median over rounds) and whether it is within 30%.
+//
 // Gate (exit 1): looptrace's instructions per request under rotating-writer (its objects'
 // exclusive counts plus everything they call outside them) at most --max-instruction-overhead
 // (default 1%) of the baseline's instructions per request, on each handler. The whole-process
@@ -52,6 +61,10 @@ export interface InstructionOptions {
   parallel: number;
   maxOverheadPct: number;
   json: boolean;
+  /** Full-speed runs per handler for the self-accounting check (0: none). */
+  selfRounds: number;
+  /** Requests measured in each of them. */
+  selfRequests: number;
 }
 
 export const INSTRUCTIONS_USAGE = `usage: npm run compare-overhead -- --instructions [options]
@@ -68,12 +81,15 @@ export const INSTRUCTIONS_USAGE = `usage: npm run compare-overhead -- --instruct
   --no-aa                           skip the second baseline (the A/A pair that shows resolution)
   --parallel N                      callgrind processes at once (default 2)
   --max-instruction-overhead PCT    gate on rotating-writer (default 1)
+  --self-rounds N                   full-speed runs per handler comparing stats().selfCpuNs with
+                                    the instruction count (default 3; 0 skips the check)
+  --self-requests N                 requests measured in each (default 20000)
   --json                            print the results as JSON on stdout`;
 
 export class InstructionUsageError extends Error {}
 
 export function parseInstructionArgs(argv: string[]): InstructionOptions {
-  const o: InstructionOptions = { requestsLow: 2000, requestsHigh: 3000, connections: 8, handlers: ['async', 'sync'], configs: ['rotating-writer'], aa: true, parallel: 2, maxOverheadPct: 1, json: false };
+  const o: InstructionOptions = { requestsLow: 2000, requestsHigh: 3000, connections: 8, handlers: ['async', 'sync'], configs: ['rotating-writer'], aa: true, parallel: 2, maxOverheadPct: 1, json: false, selfRounds: 3, selfRequests: 20000 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {
@@ -131,6 +147,16 @@ export function parseInstructionArgs(argv: string[]): InstructionOptions {
         const v = Number(value());
         if (!Number.isFinite(v) || v < 0 || v > 10_000) throw new InstructionUsageError(`--max-instruction-overhead must be a number from 0 to 10000, got ${JSON.stringify(argv[i])}`);
         o.maxOverheadPct = v;
+        break;
+      }
+      case '--self-rounds':
+      case '--self-requests': {
+        const v = value();
+        const n = Number(v);
+        const min = a === '--self-rounds' ? 0 : 1000;
+        if (!/^\d+$/.test(v) || n < min || n > 1_000_000) throw new InstructionUsageError(`${a} must be an integer from ${min} to 1000000, got ${JSON.stringify(v)}`);
+        if (a === '--self-rounds') o.selfRounds = n;
+        else o.selfRequests = n;
         break;
       }
       case '--json':
@@ -283,6 +309,64 @@ async function runOne(key: RunKey, dir: string, connections: number): Promise<Ca
   return parseCallgrind(readFileSync(out, 'utf8'));
 }
 
+/** One full-speed run of the rotating-writer server (no valgrind) for the self-accounting check. */
+interface SelfAccountingRound {
+  requests: number;
+  /** stats().selfCpuNs over the measured requests. */
+  selfCpuNs: number;
+  /** process.cpuUsage() of the server (every thread) over the same requests. */
+  processCpuNs: number;
+}
+
+async function runSelfAccounting(handler: 'async' | 'sync', dir: string, o: InstructionOptions): Promise<SelfAccountingRound> {
+  const serverJs = fileURLToPath(new URL('./compare-overhead-server.js', import.meta.url));
+  const spec: ServerSpec = { config: 'rotating-writer', handler, dir, telemetryOptions: TIME_SCALED_OPTIONS, noKeepAliveTimeout: true, gcAtBoundaries: true };
+  const child = spawn(process.execPath, [...NODE_FLAGS, serverJs, JSON.stringify(spec)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const next = (type: string): Promise<Record<string, unknown>> =>
+    new Promise((resolve, reject) => {
+      const on = (m: Record<string, unknown>): void => {
+        if (m['type'] !== type) return;
+        child.off('message', on);
+        resolve(m);
+      };
+      child.on('message', on);
+      void exited.then((code) => reject(new Error(`the full-speed rotating-writer server (${handler}) exited with ${code}:\n${stderr}`)));
+    });
+  const listening = await next('listening');
+  const port = listening['port'] as number;
+  await sendRequests(port, o.requestsLow, o.connections);
+  child.send({ type: 'mark' });
+  await next('marked');
+  await sendRequests(port, o.selfRequests, o.connections);
+  child.send({ type: 'report' });
+  const report = (await next('report'))['report'] as { requests: number; cpuUserUs: number; cpuSystemUs: number; telemetry: { selfCpuNs: number } | null };
+  child.send({ type: 'stop' });
+  await exited;
+  if (report.telemetry === null) throw new Error('the full-speed rotating-writer server reported no telemetry');
+  return { requests: report.requests, selfCpuNs: report.telemetry.selfCpuNs, processCpuNs: (report.cpuUserUs + report.cpuSystemUs) * 1000 };
+}
+
+/** The self-accounting check of one handler: medians over the full-speed rounds. */
+export interface SelfAccountingCheck {
+  handler: 'async' | 'sync';
+  rounds: number;
+  /** stats().selfCpuNs per request and as a percentage of the server's CPU. */
+  selfNsPerRequest: number;
+  selfPct: number;
+  /** The server's CPU time per request at full speed. */
+  processNsPerRequest: number;
+  /** looptrace's inclusive instructions as a percentage of the telemetry server's instructions per request. */
+  instructionPct: number;
+  /** instructionPct applied to the full-speed CPU per request: the instruction count's figure in time. */
+  instructionNsPerRequest: number;
+  /** selfPct / instructionPct (median of the rounds' ratios); 1 is perfect agreement. */
+  ratio: number;
+  within30Pct: boolean;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The comparison
 
@@ -339,7 +423,7 @@ function perRequestOf(low: CallgrindCounts, high: CallgrindCounts, span: number)
   return { total: (high.total - low.total) / span, byFunction, callees: (high.looptraceCallees - low.looptraceCallees) / span };
 }
 
-export async function runInstructions(o: InstructionOptions, log: (line: string) => void): Promise<{ results: InstructionResult[]; pass: boolean }> {
+export async function runInstructions(o: InstructionOptions, log: (line: string) => void): Promise<{ results: InstructionResult[]; selfChecks: SelfAccountingCheck[]; pass: boolean }> {
   const probe = spawnSync('valgrind', ['--version'], { encoding: 'utf8' });
   if (probe.status !== 0) throw new Error('compare-overhead --instructions needs valgrind (apt-get install valgrind)');
   const labels = ['baseline', ...o.configs, ...(o.aa ? ['baseline#2'] : [])];
@@ -351,6 +435,7 @@ export async function runInstructions(o: InstructionOptions, log: (line: string)
   }
   const dir = mkdtempSync(join(tmpdir(), 'looptrace-instructions-'));
   const counts = new Map<string, CallgrindCounts>();
+  const selfRounds = new Map<'async' | 'sync', SelfAccountingRound[]>(o.handlers.map((h) => [h, []]));
   const id = (k: Omit<RunKey, 'config'>): string => `${k.label}/${k.handler}/${k.requests}`;
   const started = Date.now();
   log(`compare-overhead --instructions: ${keys.length} callgrind runs (${labels.join(', ')}; ${o.handlers.join(' and ')} handler; ${o.requestsLow} and ${o.requestsHigh} requests on ${o.connections} connections), ${o.parallel} at a time`);
@@ -365,6 +450,16 @@ export async function runInstructions(o: InstructionOptions, log: (line: string)
       }
     };
     await Promise.all(Array.from({ length: Math.min(o.parallel, keys.length) }, worker));
+    if (o.selfRounds > 0 && o.configs.includes('rotating-writer')) {
+      // One at a time and after the callgrind runs: these are timed.
+      for (let r = 0; r < o.selfRounds; r++) {
+        for (const handler of o.handlers) {
+          const round = await runSelfAccounting(handler, dir, o);
+          selfRounds.get(handler)!.push(round);
+          log(`  ${handler} rotating-writer at full speed, ${round.requests} requests: self-accounted ${(round.selfCpuNs / round.requests).toFixed(0)} ns of ${(round.processCpuNs / round.requests).toFixed(0)} ns per request`);
+        }
+      }
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -403,12 +498,40 @@ export async function runInstructions(o: InstructionOptions, log: (line: string)
       });
     }
   }
+  const selfChecks: SelfAccountingCheck[] = [];
+  for (const handler of o.handlers) {
+    const rounds = selfRounds.get(handler)!;
+    const rw = results.find((r) => r.handler === handler && r.label === 'rotating-writer');
+    if (rounds.length === 0 || rw === undefined) continue;
+    // Share of the telemetry server's own instructions, like the self-accounted share of its CPU.
+    const instructionPct = (rw.looptraceInclusivePerRequest / rw.perRequest) * 100;
+    const selfPcts = rounds.map((r) => (r.selfCpuNs / r.processCpuNs) * 100);
+    const ratio = median(selfPcts.map((p) => p / instructionPct));
+    const processNsPerRequest = median(rounds.map((r) => r.processCpuNs / r.requests));
+    selfChecks.push({
+      handler,
+      rounds: rounds.length,
+      selfNsPerRequest: median(rounds.map((r) => r.selfCpuNs / r.requests)),
+      selfPct: median(selfPcts),
+      processNsPerRequest,
+      instructionPct,
+      instructionNsPerRequest: (instructionPct / 100) * processNsPerRequest,
+      ratio,
+      within30Pct: ratio >= 0.7 && ratio <= 1.3,
+    });
+  }
   const gated = results.filter((r) => r.label === 'rotating-writer');
   const pass = gated.every((r) => r.looptraceInclusivePct <= o.maxOverheadPct);
-  return { results, pass };
+  return { results, selfChecks, pass };
 }
 
-export function renderInstructions(results: InstructionResult[], o: InstructionOptions, pass: boolean): string {
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export function renderInstructions(results: InstructionResult[], o: InstructionOptions, pass: boolean, selfChecks: SelfAccountingCheck[] = []): string {
   const lines: string[] = [];
   for (const handler of o.handlers) {
     lines.push(`${handler} handler: instructions per request (requests ${o.requestsLow + 1}..${o.requestsHigh}, every thread of the server)`);
@@ -429,6 +552,13 @@ export function renderInstructions(results: InstructionResult[], o: InstructionO
     }
   }
   for (const line of pairwise(results, o)) lines.push(line);
+  for (const c of selfChecks) {
+    lines.push(
+      `self-accounting against the instructions, ${c.handler} handler, rotating-writer at full speed (median of ${c.rounds}): ` +
+        `stats().selfCpuNs ${c.selfNsPerRequest.toFixed(0)} ns of ${c.processNsPerRequest.toFixed(0)} ns per request = ${c.selfPct.toFixed(3)}% of CPU; ` +
+        `instructions ${c.instructionPct.toFixed(3)}% (${c.instructionNsPerRequest.toFixed(0)} ns per request); ratio ${c.ratio.toFixed(2)} (${c.within30Pct ? 'within' : 'NOT within'} 30%)`,
+    );
+  }
   lines.push(`gate: looptrace's instructions per request (its code and its callees), rotating-writer, ≤ ${o.maxOverheadPct}% of the baseline's on each handler: ${pass ? 'PASS' : 'FAIL'}`);
   return lines.join('\n');
 }
@@ -471,7 +601,7 @@ export async function instructionsMain(argv: string[]): Promise<number> {
   }
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const started = Date.now();
-  let outcome: { results: InstructionResult[]; pass: boolean };
+  let outcome: { results: InstructionResult[]; selfChecks: SelfAccountingCheck[]; pass: boolean };
   try {
     outcome = await runInstructions(o, log);
   } catch (error) {
@@ -479,7 +609,7 @@ export async function instructionsMain(argv: string[]): Promise<number> {
     return 3;
   }
   const seconds = Math.round((Date.now() - started) / 1000);
-  if (o.json) process.stdout.write(`${JSON.stringify({ mode: 'instructions', requests: [o.requestsLow, o.requestsHigh], seconds, pass: outcome.pass, results: outcome.results })}\n`);
-  else process.stdout.write(`${renderInstructions(outcome.results, o, outcome.pass)}\n(${seconds} s)\n`);
+  if (o.json) process.stdout.write(`${JSON.stringify({ mode: 'instructions', requests: [o.requestsLow, o.requestsHigh], seconds, pass: outcome.pass, results: outcome.results, selfAccounting: outcome.selfChecks })}\n`);
+  else process.stdout.write(`${renderInstructions(outcome.results, o, outcome.pass, outcome.selfChecks)}\n(${seconds} s)\n`);
   return outcome.pass ? 0 : 1;
 }

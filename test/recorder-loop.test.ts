@@ -206,18 +206,18 @@ describe('loop hooks: queue samples', () => {
   const INTERVAL_MS = 20;
   const SERVERS = 5;
   let trace: Trace;
-  let truth: { from: string; to: string; closedAt: string };
+  let truth: { from: string; to: string; closedAt: string; idleFrom: string; idleTo: string };
 
   beforeAll(async () => {
     const path = join(tempDir(), 'queue.bin');
-    const run = await runFixture('loop-queue.mjs', { path, intervalMs: INTERVAL_MS, servers: SERVERS, durationMs: 400 });
+    const run = await runFixture('loop-queue.mjs', { path, intervalMs: INTERVAL_MS, servers: SERVERS, durationMs: 400, idleMs: 1500 });
     expectCleanExit(run);
     truth = result(run);
     trace = decodeTraceFile(path);
     expectNoDiagnostics(trace);
   });
 
-  it('appear at the configured interval', () => {
+  it('appear at the configured interval while the loop is active', () => {
     const samples = ofType(trace.records, 'queueSample', 1);
     const h = header(trace);
     const inWindow = samples.filter((s) => s.timeNs >= traceTime(h, truth.from) && s.timeNs <= traceTime(h, truth.to));
@@ -227,6 +227,18 @@ describe('loop hooks: queue samples', () => {
     const gaps = inWindow.slice(1).map((s, i) => s.timeNs - inWindow[i]!.timeNs);
     expect(median(gaps)).toBeGreaterThanOrEqual(INTERVAL_MS * 0.9 * MS);
     expect(median(gaps)).toBeLessThanOrEqual(INTERVAL_MS * 1.5 * MS);
+  });
+
+  it('come only with the idle timer (every 2 s) and the loop\'s own iterations while it sleeps, not at the interval', () => {
+    const h = header(trace);
+    const idle = ofType(trace.records, 'queueSample', 1).filter((s) => s.timeNs >= traceTime(h, truth.idleFrom) && s.timeNs <= traceTime(h, truth.idleTo));
+    // 1.5 s at 20 ms would be 75 samples. Asleep, a sample comes only with an iteration the loop
+    // makes: the idle timer's (one every 2 s), the one that ends the wait, and Node's own
+    // (V8's delayed tasks wake a loop now and then). At least one: an idle stretch is not a hole.
+    expect(idle.length).toBeGreaterThanOrEqual(1);
+    expect(idle.length).toBeLessThanOrEqual(6);
+    const iterations = ofType(trace.records, 'pollEnd', 1).filter((s) => s.timeNs >= traceTime(h, truth.idleFrom) && s.timeNs <= traceTime(h, truth.idleTo));
+    expect(idle.length).toBeLessThanOrEqual(iterations.length);
   });
 
   it('count the open servers among the active handles, and drop when they close', () => {
@@ -249,11 +261,22 @@ describe('loop hooks: queue samples', () => {
 
 describe('loop hooks: threadpool probe', () => {
   let trace: Trace;
-  let truth: { idleFrom: string; idleTo: string; busyFrom: string; deadline: string; busyTo: string; tasks: number };
+  let truth: {
+    idleFrom: string;
+    idleTo: string;
+    busyFrom: string;
+    deadline: string;
+    busyTo: string;
+    tasks: number;
+    sleepFrom: string;
+    sleepTo: string;
+    workerFrom: string;
+    workerTo: string;
+  };
 
   beforeAll(async () => {
     const path = join(tempDir(), 'pool.bin');
-    const run = await runFixture('loop-threadpool.mjs', { path, probeMs: 5, durationMs: 400, concurrency: 12, taskMs: 10 });
+    const run = await runFixture('loop-threadpool.mjs', { path, probeMs: 5, durationMs: 400, concurrency: 12, taskMs: 10, idleMs: 2500, workerMs: 3000 });
     expectCleanExit(run);
     truth = result(run);
     trace = decodeTraceFile(path);
@@ -270,7 +293,7 @@ describe('loop hooks: threadpool probe', () => {
       .map((r) => r.queueDelayNs);
   }
 
-  it('probes the pool at the configured interval while it is idle, with a small delay', () => {
+  it('probes the idle pool at the configured interval while the loop is active, with a small delay', () => {
     const idle = delays(truth.idleFrom, truth.idleTo);
     // 400 ms at 5 ms: up to 80 probes; a probe waits for the previous one to come back.
     expect(idle.length).toBeGreaterThanOrEqual(30);
@@ -287,8 +310,36 @@ describe('loop hooks: threadpool probe', () => {
     expect(median(busy)).toBeGreaterThan(5 * MS);
     expect(median(busy)).toBeGreaterThan(median(idle) * 5);
     // Once the chains are done the probe is fast again.
-    const after = ofType(trace.records, 'threadpoolProbe', 1).filter((r) => r.timeNs - r.queueDelayNs > traceTime(header(trace), truth.busyTo));
+    const after = delays(truth.busyTo, truth.sleepFrom);
     expect(after.length).toBeGreaterThan(0);
-    expect(median(after.map((r) => r.queueDelayNs))).toBeLessThan(2 * MS);
+    expect(median(after)).toBeLessThan(2 * MS);
+  });
+
+  it('probes only with the idle timer (every 2 s) and the loop\'s own iterations while it sleeps and the pool is idle', () => {
+    // 2.5 s at 5 ms would be 500 probes. At least the idle timer's (every 2 s): the probe of the
+    // iteration that ends the wait completes after it, and its submission time (stamp − delay)
+    // then falls after the window.
+    const asleep = delays(truth.sleepFrom, truth.sleepTo);
+    expect(asleep.length).toBeGreaterThanOrEqual(1);
+    expect(asleep.length).toBeLessThanOrEqual(6);
+  });
+
+  it('follows pressure that a worker causes while the main loop sleeps, at the configured interval', () => {
+    // The first idle-timer probe (within 2 s) finds the queue; from then on the probe comes back
+    // at the configured interval while it keeps waiting.
+    const h = header(trace);
+    const during = delays(truth.workerFrom, truth.workerTo);
+    expect(during.length).toBeGreaterThanOrEqual(4);
+    expect(median(during)).toBeGreaterThan(5 * MS);
+    // Each delayed probe is followed by the next one at the configured interval (5 ms, slipping
+    // on a loaded machine), not at the idle timer's second.
+    const probes = ofType(trace.records, 'threadpoolProbe', 1).filter(
+      (r) => r.timeNs - r.queueDelayNs >= traceTime(h, truth.workerFrom) && r.timeNs <= traceTime(h, truth.workerTo),
+    );
+    const gaps = probes.slice(1).map((r, i) => r.timeNs - r.queueDelayNs - probes[i]!.timeNs);
+    expect(median(gaps)).toBeLessThan(100 * MS);
+    const idle = delays(truth.idleFrom, truth.idleTo);
+    expect(median(during)).toBeGreaterThan(median(idle) * 5);
+    expect(traceTime(h, truth.workerTo) - traceTime(h, truth.workerFrom)).toBeGreaterThan(2000 * MS);
   });
 });

@@ -33,6 +33,36 @@ interface Truth {
   finalStats: TelemetryStats;
 }
 
+describe.runIf(onLinux)('enabled and idle: nothing wakes but the idle timer', () => {
+  let truth: { seconds: number; counts: Record<string, number>; stacks: boolean; records: number };
+
+  beforeAll(async () => {
+    requireBuild();
+    const run = await runFixture('overhead-enabled-idle.mjs', { dir: tempDir(), settleMs: 500, quietMs: 3000 });
+    expectCleanExit(run);
+    truth = result(run);
+  });
+
+  // Counts of sleeps that ended over 3 s, not timings. Ticking on the clock, the defaults woke
+  // the writer 10 times a second, the stack watchdog every stackThresholdMs / 2 (65 a second) and
+  // the main loop 30 times a second (queue-sample and probe timers, each probe's completion).
+  // Following the loops, each idle-timer wake-up (every 2 s) wakes each of them a few times.
+  it('the writer sleeps until a loop records something', () => {
+    expect(truth.records).toBeGreaterThan(0);
+    expect(truth.counts['looptrace-write']).toBeLessThanOrEqual(12);
+  });
+
+  it('the stack watchdog parks while every loop sleeps in its poll', () => {
+    expect(truth.stacks).toBe(true);
+    expect(truth.counts['looptrace-watch']).toBeLessThanOrEqual(12);
+  });
+
+  it("the main loop is woken by looptrace's idle timer only, not at the sampling intervals", () => {
+    // The idle timer and its probe's completion, plus Node's own (V8's delayed tasks).
+    expect(truth.counts['main']).toBeLessThanOrEqual(20);
+  });
+});
+
 describe.runIf(onLinux)('disable(): nothing left running', () => {
   let truth: Truth;
   let trace: Trace;
