@@ -86,9 +86,12 @@ function load(request: LoadRequest): void {
   firstDrawMs = -1;
   status.textContent = 'Decoding…';
   const worker = newWorker();
-  // Helpers for decoding runs of files in parallel, one per further core; the decode worker
-  // reaches each through a port (it cannot start workers itself from a file:// page).
-  const threads = Math.max(1, Math.min(MAX_DECODE_THREADS, request.threads ?? navigator.hardwareConcurrency ?? 1));
+  // Helpers for decoding runs of files in parallel; the decode worker reaches each through a port
+  // (it cannot start workers itself from a file:// page). By default one core is left to the page:
+  // on two cores a second decode worker competed with the first and with the page and loaded a
+  // 50 M-record trace no faster (7.85 s against 7.3-7.8 s with one, bench:viewer on an idle
+  // machine) for 30% more CPU. ?threads=N asks for N.
+  const threads = Math.max(1, Math.min(MAX_DECODE_THREADS, request.threads ?? (navigator.hardwareConcurrency ?? 2) - 1));
   const helpers: Worker[] = [];
   const ports: MessagePort[] = [];
   for (let i = 1; i < threads; i++) {
