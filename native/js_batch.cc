@@ -1,6 +1,7 @@
 #include "js_batch.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "encoder.h"
@@ -81,8 +82,12 @@ void JsBatch::Drain(Ring* ring, Definitions& defs, uint64_t now_ns, uint64_t flo
     uint64_t head = 0, f0 = 0, f1 = 0;
     if (!Field(s[0], &head) || !Field(s[2], &f0) || !Field(s[3], &f1)) continue;
     const double ms = s[1];
-    if (!(ms >= 0) || ms > 1e15) continue;
-    uint64_t time = origin_ns_ + static_cast<uint64_t>(std::llround(ms * 1e6));
+    // performance.now() since the batch's origin. At most 9e12 ms (285 years), so that the time
+    // in nanoseconds fits a long long for llround; the sum below is checked against wrapping.
+    if (!(ms >= 0) || ms > 9e12) continue;
+    const uint64_t offset_ns = static_cast<uint64_t>(std::llround(ms * 1e6));
+    if (offset_ns > UINT64_MAX - origin_ns_) continue;
+    uint64_t time = origin_ns_ + offset_ns;
     if (time < not_before_ns) continue;
     if (time < floor_ns) time = floor_ns;
     if (time > now_ns) time = now_ns;

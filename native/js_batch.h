@@ -55,7 +55,9 @@ class JsBatch {
   // Forgets the staged records (recording is paused or stopped).
   void Discard(bool reset);
 
-  bool empty() const { return data_ == nullptr || static_cast<size_t>(data_[0]) <= read_; }
+  // JavaScript writes the count; anything but a whole number above read_ reads as empty here and
+  // is judged by Drain().
+  bool empty() const { return data_ == nullptr || !(data_[0] > static_cast<double>(read_)); }
 
  private:
   double* data_ = nullptr;

@@ -189,6 +189,8 @@ void LoopHooks::OnStackSample(void* ctx, uint64_t taken_ns, uint64_t lag_ns, uin
     // after the request): this stack belongs to later code, not to the busy stretch.
     if (reason == 0 && w->requested_phase.load(std::memory_order_relaxed) !=
                            w->phase.load(std::memory_order_relaxed)) {
+      // Enter() may have moved staged JavaScript records into the ring.
+      self->NoteRecords();
       return;
     }
   }

@@ -231,6 +231,9 @@ void Recorder::Run() {
       cv_.wait_for(lock, std::chrono::nanoseconds(wait_ns_));
     }
     if (stop_requested_) break;
+    // This pass does what a Wake() asked for (a THREAD_STOP due, enable()): a later Wake() sets
+    // it again. Left set, it would keep Park() from ever parking again.
+    wake_requested_ = false;
     lock.unlock();
     uint64_t now = uv_hrtime();
     // A pass while disabled is the last before sleeping: it flushes everything.

@@ -16,14 +16,21 @@
 // and sampling must not wait for it.
 //
 // Idle: when a look finds every loop asleep in its poll (its idle time still growing, and at most
-// two iterations since the look before), the watchdog parks (Linux): it waits, without a
-// timeout, for the first of
+// two iterations since the look before), the watchdog parks (Linux): it waits for the first of
 // - a loop's epoll set becoming ready (each loop's backend descriptor is in the watchdog's own
 //   epoll set, one-shot): the loop is about to run I/O callbacks, which no hook marks;
 // - a loop's check hook (Poke()): the loop left its poll for timers or immediates;
-// - a loop added, enable(), stop() (its eventfd).
-// It then looks a threshold later and ticks again. Armed before the loops are looked at, so that a loop
-// that wakes in between is either seen awake or wakes the watchdog.
+// - a loop added, enable(), stop() (its eventfd);
+// - kParkedLookNs passing. The epoll wake-up is only a hint: the kernel re-checks the loop's set
+//   before reporting it, and the loop thread, woken too, often drains it first (reads its
+//   eventfd, the socket), so a handler that blocks right after an idle stretch may wake nobody.
+//   The bound caps how late its first stack can come; the look after it measures the stretch
+//   from libuv's idle time, so the stretch's start is still right.
+// After an event it looks a threshold later, after the bound at once, and ticks again. Armed
+// before the loops are looked at, so that a loop that wakes in between is either seen awake or
+// wakes the watchdog. The loops' descriptors leave the set when the watchdog unparks: while one
+// is nested in another epoll set, every descriptor the loop adds costs the kernel a check of
+// the nesting, which a busy server should not pay.
 
 #include <uv.h>
 
@@ -104,8 +111,11 @@ class Watchdog {
   uint64_t Scan(uint64_t now_ns, bool* quiet);
   // Arms the loops' descriptors and parks; false (and not parked) when a loop is awake after all.
   bool TryPark();
-  // Waits in the epoll set until a loop or Poke() wakes it.
-  void WaitParked();
+  // Waits in the epoll set until a loop or Poke() wakes it, or kParkedLookNs passes; true when
+  // woken, false when the bound passed.
+  bool WaitParked();
+  // Takes the loops' descriptors out of the epoll set.
+  void Unregister();
   void Signal();
 
   const LtAttributionApi* const api_;

@@ -17,6 +17,7 @@ import {
   polls,
   removeTempDirs,
   requireBuild,
+  result,
   runFixture,
   tempDir,
   threadNames,
@@ -92,4 +93,25 @@ describe.each(['timer', 'http', 'worker'] as const)('a 200 ms CPU block from a %
     );
     expect(unexplained.map((s) => s.timeNs)).toEqual([]);
   }, 90_000 * TIME_SCALE);
+});
+
+describe('a handler run by I/O right after an idle stretch', () => {
+  // The watchdog parks while every loop sleeps; a worker's message wakes the loop through its
+  // eventfd, which the loop may drain before the watchdog's epoll set reports it. The parked
+  // watchdog still looks every 250 ms, so a 600 ms block is sampled for at least 300 ms of it.
+  it('is sampled although the parked watchdog may not be woken by the I/O', async () => {
+    const path = join(tempDir(), 'after-idle.bin');
+    const run = await runFixture('watchdog-after-idle.mjs', { path, idleMs: 1500, blockMs: 600 });
+    expect(run.code, describeRun(run)).toBe(0);
+    const { windows } = result<{ windows: { fromNs: string; toNs: string }[] }>(run);
+    const trace = decodeTraceFile(path);
+    expectNoDiagnostics(trace);
+    const header = trace.headers[0]!;
+    const mainId = header.threads.find((t) => t.kind === 0)!.threadId;
+    const from = traceTime(header, windows[0]!.fromNs);
+    const to = traceTime(header, windows[0]!.toNs);
+    const inside = ofType(trace.records, 'stackSample', mainId).filter((s) => s.timeNs >= from && s.timeNs <= to);
+    // 10 ms apart once sampling starts: 300 ms of it gives about 30; a few are enough to show it started.
+    expect(inside.length, `stack samples inside the ${((to - from) / MS).toFixed(0)} ms block`).toBeGreaterThanOrEqual(5);
+  }, 60_000 * TIME_SCALE);
 });
