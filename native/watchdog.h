@@ -21,12 +21,13 @@
 //   epoll set, one-shot): the loop is about to run I/O callbacks, which no hook marks;
 // - a loop's check hook (Poke()): the loop left its poll for timers or immediates;
 // - a loop added, enable(), stop() (its eventfd);
-// - kParkedLookNs passing. The epoll wake-up is only a hint: the kernel re-checks the loop's set
+// - a glance every kParkedLookNs finding a loop out of its poll. The epoll wake-up is only a hint: the kernel re-checks the loop's set
 //   before reporting it, and the loop thread, woken too, often drains it first (reads its
 //   eventfd, the socket), so a handler that blocks right after an idle stretch may wake nobody.
 //   The bound caps how late its first stack can come; the look after it measures the stretch
 //   from libuv's idle time, so the stretch's start is still right.
-// After an event it looks a threshold later, after the bound at once, and ticks again. Armed
+// After an event it looks a threshold later, after a glance that found a loop awake at once, and
+// ticks again. Armed
 // before the loops are looked at, so that a loop that wakes in between is either seen awake or
 // wakes the watchdog. The loops' descriptors leave the set when the watchdog unparks: while one
 // is nested in another epoll set, every descriptor the loop adds costs the kernel a check of
@@ -116,6 +117,8 @@ class Watchdog {
   bool WaitParked();
   // Takes the loops' descriptors out of the epoll set.
   void Unregister();
+  // While parked: some recorded loop is not waiting in its poll (or stop() was asked).
+  bool AnyLoopAwake();
   void Signal();
 
   const LtAttributionApi* const api_;
