@@ -177,24 +177,34 @@ export class DirectoryFollower {
 
   private readFrom(path: string | undefined, maxBytes: number): number {
     if (path === undefined) return 0;
-    let fd: number;
-    try {
-      fd = openSync(path, 'r');
-    } catch {
-      return 0;
-    }
-    let total = 0;
-    try {
-      while (total < maxBytes) {
-        const n = readSync(fd, this.chunk, 0, Math.min(this.chunk.length, maxBytes - total), this.offset);
-        if (n === 0) break;
-        this.offset += n;
-        total += n;
-        this.decoder.push(this.chunk.subarray(0, n));
-      }
-    } finally {
-      closeSync(fd);
-    }
-    return total;
+    const n = readGrowingFile(path, this.offset, maxBytes, this.chunk, (bytes) => this.decoder.push(bytes));
+    this.offset += n;
+    return n;
   }
+}
+
+/**
+ * Reads what a growing file holds past `offset`, at most `maxBytes`, in `chunk`-sized pieces
+ * handed to `push`; returns the bytes read (0 when the file cannot be opened: not yet created, or
+ * already rotated away).
+ */
+export function readGrowingFile(path: string, offset: number, maxBytes: number, chunk: Uint8Array, push: (bytes: Uint8Array) => void): number {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return 0;
+  }
+  let total = 0;
+  try {
+    while (total < maxBytes) {
+      const n = readSync(fd, chunk, 0, Math.min(chunk.length, maxBytes - total), offset + total);
+      if (n === 0) break;
+      total += n;
+      push(chunk.subarray(0, n));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return total;
 }

@@ -4,23 +4,17 @@
 // (live-hub.ts), fed by this process's own trace: the files its writer is writing, or the chunks
 // a JavaScript writer is handed. Listening is all it does while nobody is connected.
 
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { admitRequest, SECURITY_HEADERS } from './http-guard.js';
 import { createServer, type Server } from 'node:http';
-import { DirectoryFollower } from './live-follower.js';
+import { DirectoryFollower, readGrowingFile } from './live-follower.js';
 import { LiveHub, type LiveFeed, type LiveHubStats } from './live-hub.js';
 import { viewerHtmlPath } from './viewer-path.js';
 import { TraceDecoder } from '../format/decoder.js';
 import type { TraceHeader } from '../format/records.js';
 import { FILE_MAGIC, FRAME_HEADER_BYTES } from '../format/constants.js';
-
-const SECURITY_HEADERS = {
-  'cache-control': 'no-store',
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-  'x-frame-options': 'DENY',
-};
 
 export interface LiveServerOptions {
   host: string;
@@ -42,18 +36,8 @@ export function startLiveServer(options: LiveServerOptions): LiveServer {
   const hub = new LiveHub(options.openFeed, options.longTaskNs, SECURITY_HEADERS);
   let html: string | undefined;
   const server: Server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const given = Buffer.from(url.searchParams.get('token') ?? '');
-    if (given.length !== tokenBytes.length || !timingSafeEqual(given, tokenBytes)) {
-      res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8', ...SECURITY_HEADERS });
-      res.end('forbidden: this live view needs the token of its URL (telemetry.liveUrl)\n');
-      return;
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, SECURITY_HEADERS);
-      res.end();
-      return;
-    }
+    const url = admitRequest(req, res, tokenBytes, 'forbidden: this live view needs the token of its URL (telemetry.liveUrl)\n');
+    if (url === undefined) return;
     if (url.pathname === '/') {
       try {
         html ??= readFileSync(viewerHtmlPath(), 'utf8');
@@ -106,25 +90,9 @@ export function singleFileFeed(path: string, decoder: TraceDecoder): LiveFeed {
   let offset = 0;
   return {
     poll(maxBytes) {
-      let fd: number;
-      try {
-        fd = openSync(path, 'r');
-      } catch {
-        return 0;
-      }
-      let total = 0;
-      try {
-        while (total < maxBytes) {
-          const n = readSync(fd, chunk, 0, Math.min(chunk.length, maxBytes - total), offset);
-          if (n === 0) break;
-          offset += n;
-          total += n;
-          decoder.push(chunk.subarray(0, n));
-        }
-        return total;
-      } finally {
-        closeSync(fd);
-      }
+      const n = readGrowingFile(path, offset, maxBytes, chunk, (bytes) => decoder.push(bytes));
+      offset += n;
+      return n;
     },
     close() {},
   };

@@ -5,8 +5,9 @@
 // Server-Sent Events with one update a second, computed only while a page is connected.
 
 import { escapeTerminal } from '../cli/escape.js';
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { admitRequest, SECURITY_HEADERS } from './http-guard.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { basename } from 'node:path';
 import { InputError, resolveInput } from '../analyze/input.js';
@@ -27,13 +28,6 @@ export interface ServeIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
 }
-
-const SECURITY_HEADERS = {
-  'cache-control': 'no-store',
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-  'x-frame-options': 'DENY',
-};
 
 export { viewerHtmlPath };
 
@@ -69,18 +63,8 @@ export function serveViewer(options: ServeOptions, io: ServeIo): number {
   const live = options.live ? new LiveHub((decoder) => directoryFeed(options.paths[0]!, decoder), longTaskNs, SECURITY_HEADERS) : undefined;
 
   const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const given = Buffer.from(url.searchParams.get('token') ?? '');
-    if (given.length !== tokenBytes.length || !timingSafeEqual(given, tokenBytes)) {
-      res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8', ...SECURITY_HEADERS });
-      res.end('forbidden: this viewer needs the token printed by analyze-trace\n');
-      return;
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, SECURITY_HEADERS);
-      res.end();
-      return;
-    }
+    const url = admitRequest(req, res, tokenBytes, 'forbidden: this viewer needs the token printed by analyze-trace\n');
+    if (url === undefined) return;
     if (url.pathname === '/') {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...SECURITY_HEADERS });
       res.end(req.method === 'HEAD' ? undefined : html);
