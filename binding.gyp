@@ -8,6 +8,7 @@
         "native/definitions.cc",
         "native/js_batch.cc",
         "native/loop_hooks.cc",
+        "native/process_barrier.cc",
         "native/recorder.cc",
         "native/sinks.cc",
         "native/thread_metrics.cc",

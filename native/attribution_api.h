@@ -15,7 +15,7 @@
 
 extern "C" {
 
-#define LOOPTRACE_ATTRIBUTION_API_VERSION 1
+#define LOOPTRACE_ATTRIBUTION_API_VERSION 2
 // The table's address crosses JavaScript as a BigInt, with a check value (address XOR this) so
 // that the core never follows a number that did not come from the attribution part. (A V8
 // External cannot carry it: N-API wraps its own externals differently.)
@@ -32,8 +32,8 @@ struct LtFrame {
   uint32_t column;
 };
 
-// Implemented by the core. `ctx` is the core's per-thread context given to attach_thread. Both
-// functions must be called on that loop's own thread.
+// Implemented by the core. `ctx` is the core's per-thread context given to attach_thread. The
+// first two functions must be called on that loop's own thread.
 struct LtCoreApi {
   uint32_t version;
   // A GC pause of `duration_ns` ending at `end_ns` (uv_hrtime clock); `gc_type` is V8's GCType.
@@ -41,6 +41,14 @@ struct LtCoreApi {
   // A stack taken at `time_ns`, `lag_ns` after it was requested (reason 0: the loop was busy).
   void (*stack_sample)(void* ctx, uint64_t time_ns, uint64_t lag_ns, uint32_t reason,
                        const LtFrame* frames, size_t frame_count);
+  // Nonzero while the core's stack watchdog is parked because every loop sleeps in its poll.
+  // With stacks on, the attribution part reads it (__atomic_load_n, relaxed, after a compiler
+  // fence) each time a thread enters JavaScript from native code, and then calls wake_watchdog:
+  // a handler that blocks right after an idle stretch is then sampled like any other. An ordinary
+  // load suffices because the watchdog parks behind a process-wide barrier (process_barrier.h).
+  const uint32_t* watchdog_parked;
+  // From any loop thread, on entering JavaScript while watchdog_parked is set: wakes the watchdog.
+  void (*wake_watchdog)(void);
 };
 
 enum LtAttachFlags : uint32_t {
@@ -51,8 +59,9 @@ enum LtAttachFlags : uint32_t {
 // Implemented by the attribution part.
 struct LtAttributionApi {
   uint32_t version;
-  // On the loop thread: hooks the current isolate. Returns a handle, or nullptr when the thread
-  // has no isolate. `max_frames` bounds each stack.
+  // On the loop thread: hooks the current isolate (GC callbacks with kLtAttachGc; with
+  // kLtAttachStacks, a callback on every entry into JavaScript, see watchdog_parked). Returns a
+  // handle, or nullptr when the thread has no isolate. `max_frames` bounds each stack.
   void* (*attach_thread)(const LtCoreApi* core, void* ctx, uint32_t flags, uint32_t max_frames);
   // From any thread, while the handle is attached: asks the loop thread to take its stack at
   // its next chance. At most one request is pending per thread; false when one already is.

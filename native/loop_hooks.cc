@@ -17,12 +17,12 @@ namespace {
 
 thread_local LoopHooks* t_hooks = nullptr;
 
-// One hook call in this many is timed for self-accounting (a power of two). Timing costs one
-// uv_hrtime (about 25 ns) on the timed call, under 1 ns a call on average.
-constexpr uint64_t kHookSampleEvery = 32;
-// A timed call longer than this was descheduled or interrupted; it says nothing about the
-// hooks' CPU cost and is left out of the mean.
-constexpr uint64_t kHookSampleMaxNs = 50'000;
+// One hook call in this many is timed for self-accounting (a power of two), on the thread's own
+// CPU clock: two syscalls (0.25 µs each on bare metal, 1.5-2 µs on this project's virtual
+// machines), so 4-30 ns a call on average. Wall-clock timing was cheaper but counted the time a
+// thread waited for a core when the syscalls in a hook let the scheduler run something else:
+// on a loaded machine it overstated the hooks several times over.
+constexpr uint64_t kHookSampleEvery = 128;
 // A loop that sleeps in its poll is sampled and probed this often (or at its configured
 // intervals, when longer), so that an idle stretch still has samples and pressure that other
 // threads put on the pool is noticed. Each such wake-up costs the process about 8 context
@@ -31,6 +31,9 @@ constexpr uint64_t kHookSampleMaxNs = 50'000;
 // 1 ms/s.
 constexpr uint64_t kIdleIntervalMs = 2000;
 constexpr uint64_t kMsNs = 1'000'000;
+// A CPU baseline may be kept across polls that blocked at most this long in all (LoopHooks::
+// blocked_since_sample_ns_): a THREAD_CPU then overstates its off-CPU time by at most this.
+constexpr uint64_t kUnmeasuredBlockedNs = 250'000;
 // A probe that waited this long found the pool with work queued: half of analyze-trace's default
 // pressure threshold (10 ms). An idle pool starts a task in tens of microseconds, 1.5 ms at the
 // 99th percentile on a loaded machine, so scheduling noise does not keep an idle loop probing.
@@ -41,11 +44,24 @@ uint64_t IdleIntervalMs(const Config& config) {
   return longest == 0 ? 0 : std::max(longest, kIdleIntervalMs);
 }
 
-// Reads this thread's CPU time: a syscall of about 250 ns, so callers rate-limit it.
+// Reads this thread's CPU time: a syscall (about 250 ns on bare metal, 1.5-2 µs on a virtual
+// machine), so callers rate-limit it.
 uint64_t ThreadCpuNs() {
   timespec ts;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// What a timed hook call's window holds of the timing itself: the CPU time between two readings
+// of the thread's CPU clock made back to back, the least of a few (the rest were interrupted).
+uint64_t CalibrateCpuClockPairNs() {
+  uint64_t best = UINT64_MAX;
+  for (int i = 0; i < 16; i++) {
+    uint64_t a = ThreadCpuNs();
+    uint64_t b = ThreadCpuNs();
+    if (b >= a) best = std::min(best, b - a);
+  }
+  return best == UINT64_MAX ? 0 : best;
 }
 
 // Opens the calling thread's scheduler statistics (Linux). /proc/thread-self resolves to the
@@ -66,14 +82,15 @@ bool ReadMetrics(uv_loop_t* loop, uv_metrics_t* metrics) {
 }  // namespace
 
 const LtCoreApi LoopHooks::kCoreApi = {LOOPTRACE_ATTRIBUTION_API_VERSION, LoopHooks::OnGcPause,
-                                       LoopHooks::OnStackSample};
+                                       LoopHooks::OnStackSample, &g_watchdog_parked,
+                                       WakeParkedWatchdog};
 
 LoopHooks::LoopHooks(napi_env env, uv_loop_t* loop, std::shared_ptr<Recorder> recorder,
                      std::shared_ptr<ThreadState> thread, const Config& config, uint64_t generation)
     : env_(env), loop_(loop), recorder_(std::move(recorder)), thread_(std::move(thread)),
       ring_(&thread_->ring), writer_parked_(recorder_->writer_parked_flag()),
       recorder_generation_(generation), cpu_threshold_ns_(config.cpu_threshold_ns),
-      cpu_resample_ns_(config.cpu_threshold_ns / 2),
+      cpu_resample_ns_(config.cpu_threshold_ns),
       sample_interval_ms_(config.queue_sample_interval_ms),
       probe_interval_ms_(config.threadpool_probe_interval_ms),
       idle_interval_ms_(IdleIntervalMs(config)) {}
@@ -99,6 +116,7 @@ LoopHooks* LoopHooks::Attach(napi_env env, const std::shared_ptr<Recorder>& reco
     self->last_events_ = metrics.events;
     self->last_events_waiting_ = metrics.events_waiting;
   }
+  self->cpu_clock_pair_ns_ = CalibrateCpuClockPairNs();
   self->cpu_sample_wall_ns_ = uv_hrtime();
   self->cpu_sample_cpu_ns_ = ThreadCpuNs();
   self->cpu_sample_runqueue_ns_ = self->ReadRunQueueNs();
@@ -283,8 +301,9 @@ bool LoopHooks::FlushJs(napi_value array_buffer, uint64_t origin_ns) {
 // syscall is the rate-limited CPU-time read.
 void LoopHooks::OnPrepare(uv_prepare_t* handle) {
   auto* self = static_cast<LoopHooks*>(handle->data);
+  uint64_t timed_from = self->StartHookCall();
   uint64_t now;
-  if (!self->Enter(&now)) return;
+  if (!self->Enter(&now)) return self->EndHookCall(timed_from);
   self->ring_->Push(wire::kPollStart, now);
   if (WatchedLoop* w = self->watch_.get()) {
     // For the watchdog: inside the poll from now; the idle time at the last check is also the
@@ -295,39 +314,37 @@ void LoopHooks::OnPrepare(uv_prepare_t* handle) {
   }
   if (self->check_ns_ != 0 && now - self->check_ns_ >= self->cpu_threshold_ns_) {
     self->SampleCpu(now, true);
-  } else if (now - self->cpu_sample_wall_ns_ >= self->cpu_resample_ns_) {
+  } else if (self->NeedsCpuBaseline(now)) {
     self->SampleCpu(now, false);
   }
   self->prepare_ns_ = now;
-  self->CountHookCall(now);
   self->NoteRecords();
+  self->EndHookCall(timed_from);
 }
 
 // Hot path: runs once per loop iteration, right after the poll and before setImmediate callbacks.
 void LoopHooks::OnCheck(uv_check_t* handle) {
   auto* self = static_cast<LoopHooks*>(handle->data);
+  uint64_t timed_from = self->StartHookCall();
   uint64_t now;
-  if (!self->Enter(&now)) return;
-  // For the watchdog: a busy stretch begins. Sequentially consistent (an xchg on x86, no extra
-  // instruction), then the parked flag: a watchdog that parked while this loop slept in its poll
-  // either sees this phase or is poked here. Timers and immediates run after this hook.
-  if (WatchedLoop* w = self->watch_.get()) {
-    w->phase.store(now << 1, std::memory_order_seq_cst);
-    Watchdog* watchdog = self->recorder_->watchdog();
-    if (watchdog->Parked()) watchdog->Poke();
-  }
+  if (!self->Enter(&now)) return self->EndHookCall(timed_from);
+  // For the watchdog: a busy stretch begins. A parked watchdog is not woken here: the timers and
+  // immediates that run after this hook wake it as they enter JavaScript (watchdog.h, "Idle"),
+  // and an iteration that runs none (looptrace's own idle timer) leaves it asleep.
+  if (WatchedLoop* w = self->watch_.get()) w->phase.store(now << 1, std::memory_order_release);
   if (self->prepare_ns_ == 0) {
     // No POLL_START for this poll (recording began inside the iteration): only move the baseline.
     self->idle_at_last_check_ns_ = uv_metrics_idle_time(self->loop_);
     self->check_ns_ = now;
     self->NoteRecords();
-    return;
+    return self->EndHookCall(timed_from);
   }
   uint64_t idle = uv_metrics_idle_time(self->loop_);
   // libuv adds to the idle time only inside the poll, so the reading at the previous check is
   // also the reading at this iteration's prepare: one locked read per iteration instead of two.
   uint64_t blocked = idle - self->idle_at_last_check_ns_;
   self->idle_at_last_check_ns_ = idle;
+  self->blocked_since_sample_ns_ += blocked;
   uint64_t events = 0;
   uint64_t waiting = 0;
   uv_metrics_t metrics;
@@ -342,38 +359,52 @@ void LoopHooks::OnCheck(uv_check_t* handle) {
   uint64_t poll_ns = now - self->prepare_ns_;
   if (poll_ns > blocked && poll_ns - blocked >= self->cpu_threshold_ns_) {
     self->SampleCpu(now, true);
-  } else if (now - self->cpu_sample_wall_ns_ >= self->cpu_resample_ns_) {
+  } else if (self->NeedsCpuBaseline(now)) {
     self->SampleCpu(now, false);
   }
   self->check_ns_ = now;
-  self->CountHookCall(now);
-  // After the timed part: a call that samples or probes is not a typical hook call.
-  if (now >= self->next_periodic_ns_) self->RunPeriodic(now);
   self->NoteRecords();
+  // Before the periodic work, which times itself (component "timers").
+  self->EndHookCall(timed_from);
+  if (now >= self->next_periodic_ns_) {
+    self->RunPeriodic(now);
+    self->NoteRecords();
+  }
 }
 
 inline void LoopHooks::NoteRecords() {
   // The writer parks behind a process-wide barrier (Recorder::Park): only the compiler must keep
   // this load after the pushes.
   std::atomic_signal_fence(std::memory_order_seq_cst);
-  if (writer_parked_->load(std::memory_order_relaxed)) recorder_->WakeWriter();
+  if (writer_parked_->load(std::memory_order_relaxed)) {
+    recorder_->WakeWriter();
+  } else if (ring_->PastHighWater()) {
+    recorder_->HurryWriter();
+  }
 }
 
-inline void LoopHooks::CountHookCall(uint64_t start_ns) {
-  if ((++hook_calls_ & (kHookSampleEvery - 1)) == 0) SampleHookCost(start_ns);
+// 0, or for the one call in kHookSampleEvery that is timed, the thread's CPU time now.
+inline uint64_t LoopHooks::StartHookCall() {
+  if ((++hook_calls_ & (kHookSampleEvery - 1)) != 0) return 0;
+  return ThreadCpuNs();
 }
 
-void LoopHooks::SampleHookCost(uint64_t start_ns) {
-  uint64_t elapsed = uv_hrtime() - start_ns;
-  if (elapsed < kHookSampleMaxNs) {
-    hook_sampled_ns_ += elapsed;
-    hook_samples_++;
-  }
-  if (hook_samples_ > 0) {
-    thread_->hooks_ns.store(hook_calls_ * (hook_sampled_ns_ / hook_samples_) +
-                                hook_calls_ * (hook_sampled_ns_ % hook_samples_) / hook_samples_,
-                            std::memory_order_relaxed);
-  }
+inline void LoopHooks::EndHookCall(uint64_t timed_from) {
+  if (timed_from != 0) SampleHookCost(timed_from);
+}
+
+// The estimate is every call at the mean timed call's cost, without the timing's own clock
+// readings, plus those readings in full for the calls that were timed.
+void LoopHooks::SampleHookCost(uint64_t start_cpu_ns) {
+  uint64_t end_cpu_ns = ThreadCpuNs();
+  // On a virtual machine the thread CPU clock can step back a little between two reads.
+  uint64_t elapsed = end_cpu_ns > start_cpu_ns ? end_cpu_ns - start_cpu_ns : 0;
+  hook_sampled_ns_ += elapsed > cpu_clock_pair_ns_ ? elapsed - cpu_clock_pair_ns_ : 0;
+  hook_samples_++;
+  uint64_t mean_ns = hook_sampled_ns_ / hook_samples_;
+  uint64_t rest_ns = hook_calls_ * (hook_sampled_ns_ % hook_samples_) / hook_samples_;
+  thread_->hooks_ns.store(hook_calls_ * mean_ns + rest_ns + hook_samples_ * 2 * cpu_clock_pair_ns_,
+                          std::memory_order_relaxed);
 }
 
 // The queue samples and probes run a few dozen times a second at most: each is timed whole, on the thread's CPU clock (two
@@ -449,6 +480,17 @@ void LoopHooks::Rebaseline(uint64_t now_ns) {
   }
 }
 
+// A CPU sample costs two syscalls (the thread CPU clock and the schedstat read: 0.25-2 µs each,
+// the most on virtual machines), so a stretch's baseline is not taken at every hook: a THREAD_CPU
+// may measure from up to cpu_resample_ns_ (the CPU threshold) before its stretch began, busy time
+// whose CPU it counts too, so its ratio holds. The baseline is renewed sooner when a poll since
+// blocked for more than kUnmeasuredBlockedNs, which the window would count as off-CPU. A server at
+// saturation (polls that find events waiting) then samples about every 2 ms instead of at every
+// hook; a loop that sleeps between iterations samples at each, as before.
+inline bool LoopHooks::NeedsCpuBaseline(uint64_t now_ns) const {
+  return now_ns - cpu_sample_wall_ns_ >= cpu_resample_ns_ || blocked_since_sample_ns_ > kUnmeasuredBlockedNs;
+}
+
 void LoopHooks::SampleCpu(uint64_t now_ns, bool emit) {
   uint64_t cpu = ThreadCpuNs();
   uint64_t runqueue = ReadRunQueueNs();
@@ -459,6 +501,7 @@ void LoopHooks::SampleCpu(uint64_t now_ns, bool emit) {
     }
   }
   cpu_sample_wall_ns_ = now_ns;
+  blocked_since_sample_ns_ = 0;
   cpu_sample_cpu_ns_ = cpu;
   cpu_sample_runqueue_ns_ = runqueue;
 }

@@ -74,15 +74,17 @@ class LoopHooks {
   // JavaScript batch may be half-written.
   inline bool Enter(uint64_t* now, bool in_js = false);
   void SampleCpu(uint64_t now_ns, bool emit);
+  bool NeedsCpuBaseline(uint64_t now_ns) const;
   void Rebaseline(uint64_t now_ns);
   void MaybeFinish();
-  // Self-accounting: one hook call in kHookSampleEvery is timed (from `start_ns`, the hook's
-  // own first clock reading); the estimate is calls times the mean sampled time.
-  inline void CountHookCall(uint64_t start_ns);
+  // Self-accounting: every hook call is counted, and one in kHookSampleEvery is timed on the
+  // thread's CPU clock, from StartHookCall() at its first instruction to EndHookCall().
+  inline uint64_t StartHookCall();
+  inline void EndHookCall(uint64_t timed_from);
   // After pushing records: wakes the writer if it parked because nothing was being recorded.
   // One load and a branch; the wake itself (an eventfd write) happens once per park.
   inline void NoteRecords();
-  void SampleHookCost(uint64_t start_ns);
+  void SampleHookCost(uint64_t start_cpu_ns);
   void AddTimerCost(uint64_t start_cpu_ns);
   // The queue sample and the threadpool probe, when one is due: called from the check hook, so
   // they follow the loop's own iterations and never wake a loop that sleeps in its poll.
@@ -125,6 +127,10 @@ class LoopHooks {
   // Events that were waiting when the latest poll began, for the queue sample.
   uint64_t poll_events_waiting_ = 0;
   uint64_t cpu_sample_wall_ns_ = 0;
+  // Time blocked in polls that ended after the latest CPU sample: a THREAD_CPU whose window
+  // reached back across such a poll would count that wait as off-CPU busy time (readers subtract
+  // only the latest poll's), so past kUnmeasuredBlockedNs the hooks take a new baseline.
+  uint64_t blocked_since_sample_ns_ = 0;
   uint64_t cpu_sample_cpu_ns_ = 0;
   uint64_t cpu_sample_runqueue_ns_ = 0;
   // This thread's /proc/thread-self/schedstat, kept open: one pread per CPU sample.
@@ -137,6 +143,8 @@ class LoopHooks {
   uint64_t iterations_ = 0;
   uint64_t hook_sampled_ns_ = 0;
   uint64_t hook_samples_ = 0;
+  // CPU time between two back-to-back readings of the thread's CPU clock (CalibrateCpuClockPairNs).
+  uint64_t cpu_clock_pair_ns_ = 0;
   uint64_t timers_ns_ = 0;
   uint64_t stacks_ns_ = 0;
   bool timers_stopped_ = false;

@@ -5,7 +5,6 @@
 #include <unistd.h>
 #include <uv.h>
 #ifdef __linux__
-#include <linux/membarrier.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #endif
@@ -14,6 +13,8 @@
 #include <cerrno>
 #include <chrono>
 #include <ctime>
+
+#include "process_barrier.h"
 
 namespace looptrace {
 
@@ -33,9 +34,6 @@ constexpr uint64_t kBusyDrainIntervalNs = 500'000;
 // After a loop wakes a parked writer, the pass comes this much later: within the flush interval,
 // and long enough for that loop iteration's records to be in.
 constexpr uint64_t kWokenPassDelayNs = 10'000'000;
-// After a pass that found almost nothing (under a 64th of a ring from every ring), the writer waits
-// twice as long as before, up to the flush interval: an idle process should not pay for 200
-// wake-ups a second.
 // SELF_COST records go out this often (docs/FORMAT.md 6.3).
 constexpr uint64_t kSelfCostIntervalNs = 1'000'000'000;
 // SELF_COST components.
@@ -81,29 +79,6 @@ uint64_t ProcessCpuNs() {
   timespec ts;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-// Registers the process for expedited membarrier once; false where the kernel lacks it.
-bool MembarrierReady() {
-#if defined(__linux__) && defined(__NR_membarrier)
-  static const bool ready = [] {
-    long commands = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
-    if (commands < 0 || (commands & MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0) return false;
-    return syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
-  }();
-  return ready;
-#else
-  return false;
-#endif
-}
-
-// A full memory barrier on every running thread of the process (Linux membarrier).
-bool ProcessWideBarrier() {
-#if defined(__linux__) && defined(__NR_membarrier)
-  return syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
-#else
-  return false;
-#endif
 }
 
 uint64_t WallClockNs() {
@@ -216,18 +191,23 @@ void Recorder::Run() {
       }
       wait_ns_ = kDrainIntervalNs;
     } else {
-      // After a pass that found a ring a sixteenth full, come back sooner: a loop spinning
-      // through millions of iterations a second fills its ring in a few milliseconds. After a
-      // pass that found little, wait twice as long, up to the flush interval: each wake-up
-      // costs the same whatever it drains, so a steady load is drained in fewer, fuller passes.
-      if (busy_) {
+      // Each wake-up costs about the same whatever it drains (on a virtual machine, tens to
+      // hundreds of microseconds of the process's CPU), so the writer aims each pass at an
+      // eighth of the fullest ring: the wait scales by how far the last pass was from that, at
+      // most doubling, and lies between the busy interval and the flush interval. A steady
+      // server at 20k records a second is drained 20 times a second, not 100. A burst that
+      // fills a ring faster than the wait foresaw wakes the writer from the loop thread at half
+      // a ring (LoopHooks::NoteRecords), so it is drained before the ring can fill.
+      uint64_t target = std::max<size_t>(config_.ring_capacity / 8, 1);
+      if (fullest_drained_ >= config_.ring_capacity / 4) {
         wait_ns_ = kBusyDrainIntervalNs;
-      } else if (idle_) {
+      } else if (fullest_drained_ == 0) {
         wait_ns_ = std::max<uint64_t>(wait_ns_, kDrainIntervalNs) * 2;
       } else {
-        wait_ns_ = std::max<uint64_t>(wait_ns_, kDrainIntervalNs);
+        uint64_t base = std::max<uint64_t>(wait_ns_, kBusyDrainIntervalNs);
+        wait_ns_ = std::min<uint64_t>(base * 2, base * target / fullest_drained_);
       }
-      wait_ns_ = std::min<uint64_t>(wait_ns_, config_.flush_interval_ns);
+      wait_ns_ = std::clamp<uint64_t>(wait_ns_, kBusyDrainIntervalNs, config_.flush_interval_ns);
       cv_.wait_for(lock, std::chrono::nanoseconds(wait_ns_));
     }
     if (stop_requested_) break;
@@ -407,8 +387,7 @@ void Recorder::Cycle(bool flush) {
     return;
   }
   std::vector<ThreadState*> finished;
-  busy_ = false;
-  idle_ = true;
+  fullest_drained_ = 0;
   frames_open_ = false;
   // Once a second, on every pass while disabled (the last before the writer sleeps) and at
   // the end: what looptrace cost since the previous SELF_COST records.
@@ -531,8 +510,7 @@ void Recorder::Drain(ThreadState& t, uint64_t head) {
   for (;;) {
     size_t n = t.ring.Pop(batch_.data(), batch_.size(), head);
     drained += n;
-    if (drained >= t.ring.Capacity() / 16) busy_ = true;
-    if (drained >= t.ring.Capacity() / 64) idle_ = false;
+    fullest_drained_ = std::max(fullest_drained_, drained);
     if (n == 0) return;
     if (uint64_t epoch = aggregation_epoch_.load(std::memory_order_relaxed)) {
       Aggregate(t, batch_.data(), n, epoch);

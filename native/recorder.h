@@ -161,6 +161,10 @@ class Recorder : public std::enable_shared_from_this<Recorder> {
   void WakeWriter() {
     if (writer_parked_.exchange(false, std::memory_order_seq_cst)) SignalWriter();
   }
+  // A loop thread whose ring is half full: the writer's wait, sized for the rate it saw, is too
+  // long for this burst. Wakes it from its timed wait (a futex wake; a parked writer is woken by
+  // WakeWriter()). Rare: at most once per half a ring of records.
+  void HurryWriter() { cv_.notify_all(); }
   // Strings, stacks and trace contexts; any thread may intern.
   Definitions& definitions() { return defs_; }
   // A stack sample taken on some loop thread, and the loop time it took.
@@ -242,8 +246,9 @@ class Recorder : public std::enable_shared_from_this<Recorder> {
   // Writer thread only.
   bool failed_ = false;
   bool stopping_ = false;
-  bool busy_ = false;
-  bool idle_ = false;
+  // The most records the last pass drained from one ring: the next wait aims at an eighth of a
+  // ring (Run()).
+  size_t fullest_drained_ = 0;
   // Frames are open in some encoder; frames were written since the sink's last flush. After a
   // flush with neither, nothing is waiting to be written: park.
   bool frames_open_ = false;

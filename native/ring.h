@@ -82,6 +82,19 @@ class Ring {
     return n;
   }
 
+  // Producer only: true when the ring holds half its capacity or more, once per half a ring of
+  // pushes. Costs a compare while the ring looks less than half full by the cached consumer
+  // position, which lags (so it overstates the fill); then one read of the consumer's position.
+  bool PastHighWater() {
+    uint64_t head = head_.load(std::memory_order_relaxed);
+    uint64_t half = (mask_ + 1) / 2;
+    if (head - cached_tail_ < half || head - hurried_head_ < half) return false;
+    cached_tail_ = tail_.load(std::memory_order_acquire);
+    if (head - cached_tail_ < half) return false;
+    hurried_head_ = head;
+    return true;
+  }
+
   // Producer only: true when the next Push() would drop.
   bool Full() {
     uint64_t head = head_.load(std::memory_order_relaxed);
@@ -102,6 +115,8 @@ class Ring {
   // The producer's and the consumer's indexes live on separate cache lines.
   alignas(64) std::atomic<uint64_t> head_{0};
   uint64_t cached_tail_ = 0;
+  // Producer only: the head when PastHighWater() last said yes.
+  uint64_t hurried_head_ = 0;
   uint64_t pending_dropped_ = 0;
   std::atomic<uint64_t> dropped_total_{0};
   alignas(64) std::atomic<uint64_t> tail_{0};

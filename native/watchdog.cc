@@ -2,8 +2,8 @@
 
 #include <pthread.h>
 #include <unistd.h>
+#include <poll.h>
 #ifdef __linux__
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #endif
 
@@ -12,6 +12,7 @@
 #include <chrono>
 #include <ctime>
 
+#include "process_barrier.h"
 #include "recorder.h"
 
 namespace looptrace {
@@ -20,10 +21,11 @@ namespace {
 
 constexpr uint64_t kMinSleepNs = 1'000'000;
 constexpr uint64_t kCpuReadIntervalNs = 1'000'000'000;
-// How often a parked watchdog glances at the loops without unparking (watchdog.h, "Idle"): at
-// most this late is the first stack of a handler that blocks right after an idle stretch, when
-// its I/O woke nobody. A glance is a few lock-protected reads per loop, no epoll_ctl.
-constexpr uint64_t kParkedLookNs = 100'000'000;
+// How often a parked watchdog glances at the loops without unparking (watchdog.h, "Idle"). A
+// safety bound, not the mechanism: entering JavaScript wakes the watchdog. Should a thread ever
+// run JavaScript that V8 does not report (no such path is known), its first stack comes at most
+// this late. A glance is a few lock-protected reads per loop.
+constexpr int kParkedLookMs = 5000;
 // A loop that iterated at most this often between two looks and sleeps in its poll lets the
 // watchdog park: a wake-up of an idle loop is typically two iterations (a timer, then the
 // completion it caused).
@@ -43,45 +45,46 @@ uint64_t ThreadCpuNs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-}  // namespace
-
-Watchdog::Watchdog(const LtAttributionApi* api, uint64_t threshold_ns, uint64_t interval_ns)
-    : api_(api), threshold_ns_(threshold_ns), interval_ns_(std::max<uint64_t>(interval_ns, kMinSleepNs)),
-      // A stretch that begins just after a look is seen at most this late: the first sample
-      // lands between the threshold and one and a half thresholds into it.
-      idle_tick_ns_(std::max<uint64_t>(threshold_ns / 2, kMinSleepNs)) {
+// The eventfd a parked watchdog waits on: one per process, made at first use and never closed,
+// because loop threads of any recorder may write it (WakeParkedWatchdog) at any time. -1 where it
+// cannot be made (not Linux): the watchdog then never parks.
+int WakeFd() {
 #ifdef __linux__
-  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  event_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.ptr = nullptr;
-  if (epoll_fd_ < 0 || event_fd_ < 0 || epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, event_fd_, &ev) != 0) {
-    if (epoll_fd_ >= 0) close(epoll_fd_);
-    if (event_fd_ >= 0) close(event_fd_);
-    epoll_fd_ = -1;
-    event_fd_ = -1;
-  }
+  static const int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  return fd;
+#else
+  return -1;
 #endif
 }
 
-Watchdog::~Watchdog() {
-  Stop();
-  if (epoll_fd_ >= 0) close(epoll_fd_);
-  if (event_fd_ >= 0) close(event_fd_);
-}
-
-void Watchdog::Signal() {
-  if (event_fd_ < 0) return;
+void SignalWakeFd() {
+  int fd = WakeFd();
+  if (fd < 0) return;
   uint64_t one = 1;
   // Cannot block (non-blocking) and cannot meaningfully fail: a full counter is still readable.
-  ssize_t n = write(event_fd_, &one, sizeof one);
+  ssize_t n = write(fd, &one, sizeof one);
   (void)n;
 }
 
-void Watchdog::Poke() {
-  if (parked_.exchange(false, std::memory_order_seq_cst)) Signal();
+}  // namespace
+
+uint32_t g_watchdog_parked = 0;
+
+void WakeParkedWatchdog() {
+  if (__atomic_exchange_n(&g_watchdog_parked, 0u, __ATOMIC_SEQ_CST) != 0) SignalWakeFd();
 }
+
+Watchdog::Watchdog(const LtAttributionApi* api, uint64_t threshold_ns, uint64_t interval_ns)
+    : api_(api), threshold_ns_(threshold_ns), interval_ns_(std::max<uint64_t>(interval_ns, kMinSleepNs)),
+      // With no stretch in sight, look again a threshold later: a stretch that begins just after
+      // this look is then younger than the threshold at the next one, which sleeps until it
+      // reaches the threshold (Scan). So the first sample still comes at the threshold, and a
+      // busy loop costs one look per threshold (33 a second at the default 30 ms), not two.
+      idle_tick_ns_(std::max<uint64_t>(threshold_ns, kMinSleepNs)) {}
+
+Watchdog::~Watchdog() { Stop(); }
+
+void Watchdog::Signal() { SignalWakeFd(); }
 
 void Watchdog::Start() {
   std::lock_guard<std::mutex> lock(mu_);
@@ -101,13 +104,11 @@ void Watchdog::Stop() {
 }
 
 void Watchdog::Add(const std::shared_ptr<WatchedLoop>& loop) {
-  // On the loop's thread: its backend descriptor is read here, never by the watchdog.
-  loop->backend_fd = loop->loop != nullptr ? uv_backend_fd(loop->loop) : -1;
   {
     std::lock_guard<std::mutex> lock(mu_);
     loops_.push_back(loop);
   }
-  // A parked watchdog does not watch the new loop yet: it looks again and re-arms.
+  // A parked watchdog looked at the loops it had: it looks again, with this one.
   Signal();
 }
 
@@ -117,11 +118,6 @@ void Watchdog::Remove(WatchedLoop* loop) {
     std::lock_guard<std::mutex> entry(loop->mu);
     loop->loop = nullptr;
     loop->attr = nullptr;
-#ifdef __linux__
-    // Before the loop closes its descriptor, so that a number reused later is not watched.
-    if (loop->registered) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, loop->backend_fd, nullptr);
-#endif
-    loop->registered = false;
   }
   std::lock_guard<std::mutex> lock(mu_);
   loops_.erase(std::remove_if(loops_.begin(), loops_.end(),
@@ -178,75 +174,56 @@ void Watchdog::Run() {
   cpu_ns_.store(ThreadCpuNs(), std::memory_order_relaxed);
 }
 
-// Parking needs the epoll set; without it (not Linux) the watchdog ticks while enabled.
+// Parking needs the wake eventfd and membarrier; without them the watchdog ticks while enabled.
 bool Watchdog::TryPark() {
-#ifdef __linux__
-  if (epoll_fd_ < 0) return false;
+  if (WakeFd() < 0 || !MembarrierReady()) return false;
   std::vector<std::shared_ptr<WatchedLoop>> loops;
   {
     std::lock_guard<std::mutex> lock(mu_);
     loops = loops_;
   }
-  // Parked first, then armed, then looked at: a loop's check hook that stores its busy phase
-  // after this store sees parked_ (both sequentially consistent); a loop whose epoll set
-  // becomes ready after the arming fires it.
-  parked_.store(true, std::memory_order_seq_cst);
-  bool quiet = true;
-  for (const auto& w : loops) {
-    std::lock_guard<std::mutex> entry(w->mu);
-    if (w->loop == nullptr || w->backend_fd < 0) continue;
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLONESHOT;
-    ev.data.ptr = w.get();
-    if (epoll_ctl(epoll_fd_, w->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, w->backend_fd, &ev) != 0) {
-      quiet = false;
-      break;
-    }
-    w->registered = true;
-  }
+  // Parked first, then a barrier on every thread, then looked at: a loop thread that enters
+  // JavaScript after the barrier reads the flag and wakes the watchdog; one that did before it
+  // had left its poll before, which the look below sees (libuv's idle time stopped growing).
+  __atomic_store_n(&g_watchdog_parked, 1u, __ATOMIC_SEQ_CST);
+  bool quiet = ProcessWideBarrier();
   for (size_t i = 0; quiet && i < loops.size(); i++) {
     WatchedLoop* w = loops[i].get();
     std::lock_guard<std::mutex> entry(w->mu);
     if (w->loop == nullptr || w->attr == nullptr) continue;
     if (w->recording == nullptr || !w->recording->load(std::memory_order_relaxed)) continue;
-    if (w->backend_fd < 0) quiet = false;
-    uint64_t phase = w->phase.load(std::memory_order_seq_cst);
+    uint64_t phase = w->phase.load(std::memory_order_acquire);
     bool current = w->phase_state.load(std::memory_order_relaxed) == g_record_state.load(std::memory_order_relaxed);
     if (current && phase != 0 && (phase & 1) == 0) quiet = false;
     if (quiet && !WaitingInPoll(w->loop)) quiet = false;
   }
   if (quiet) return true;
-  // A check hook may have poked meanwhile: its eventfd token only makes the next park shorter.
-  parked_.store(false, std::memory_order_seq_cst);
-  Unregister();
+  // A loop may have woken it meanwhile: the eventfd's token only makes the next park shorter.
+  __atomic_store_n(&g_watchdog_parked, 0u, __ATOMIC_SEQ_CST);
   return false;
-#else
-  return false;
-#endif
 }
 
 bool Watchdog::WaitParked() {
   bool woken = true;
-#ifdef __linux__
-  epoll_event events[8];
+  pollfd wake{};
+  wake.fd = WakeFd();
+  wake.events = POLLIN;
   for (;;) {
-    int n = epoll_wait(epoll_fd_, events, 8, static_cast<int>(kParkedLookNs / 1'000'000));
+    int n = poll(&wake, 1, kParkedLookMs);
     if (n > 0) break;
     if (n < 0 && errno != EINTR) break;
-    // The bound passed with no event. A cheap look, without leaving the park: a loop that is
-    // no longer waiting in its poll may be running I/O callbacks that woke nobody; the full
-    // look then measures its stretch from libuv's idle time.
+    // The bound passed with no wake-up. A cheap look, without leaving the park: a loop that is
+    // no longer waiting in its poll is busy; the full look then measures its stretch from
+    // libuv's idle time.
     if (n == 0 && AnyLoopAwake()) {
       woken = false;
       break;
     }
   }
-  parked_.store(false, std::memory_order_seq_cst);
+  __atomic_store_n(&g_watchdog_parked, 0u, __ATOMIC_SEQ_CST);
   uint64_t count;
-  while (read(event_fd_, &count, sizeof count) > 0) {
+  while (read(wake.fd, &count, sizeof count) > 0) {
   }
-  Unregister();
-#endif
   return woken;
 }
 
@@ -264,23 +241,6 @@ bool Watchdog::AnyLoopAwake() {
     if (!WaitingInPoll(w->loop)) return true;
   }
   return false;
-}
-
-void Watchdog::Unregister() {
-#ifdef __linux__
-  std::vector<std::shared_ptr<WatchedLoop>> loops;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    loops = loops_;
-  }
-  for (const auto& w : loops) {
-    std::lock_guard<std::mutex> entry(w->mu);
-    if (!w->registered) continue;
-    // A descriptor already closed (its loop removed) has left the set by itself.
-    if (w->backend_fd >= 0) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, w->backend_fd, nullptr);
-    w->registered = false;
-  }
-#endif
 }
 
 uint64_t Watchdog::Scan(uint64_t now, bool* quiet) {
@@ -304,9 +264,9 @@ uint64_t Watchdog::Scan(uint64_t now, bool* quiet) {
     uint64_t phase = w->phase.load(std::memory_order_acquire);
     uint64_t idle_base = w->idle_at_prepare_ns.load(std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_acquire);
-    // A loop is quiet when it sleeps in its poll and iterated at most once since the previous
+    // A loop is quiet when it sleeps in its poll and iterated at most twice since the previous
     // look: a loop that iterates more often keeps the watchdog ticking, so that a loaded process
-    // does not wake it through the hook or the epoll set on every request.
+    // does not wake it on every request as it enters JavaScript.
     uint64_t iterations = w->iterations.load(std::memory_order_relaxed);
     if ((phase & 1) == 0 || iterations - w->seen_iterations > kQuietIterations) *quiet = false;
     w->seen_iterations = iterations;

@@ -16,22 +16,20 @@
 // and sampling must not wait for it.
 //
 // Idle: when a look finds every loop asleep in its poll (its idle time still growing, and at most
-// two iterations since the look before), the watchdog parks (Linux): it waits for the first of
-// - a loop's epoll set becoming ready (each loop's backend descriptor is in the watchdog's own
-//   epoll set, one-shot): the loop is about to run I/O callbacks, which no hook marks;
-// - a loop's check hook (Poke()): the loop left its poll for timers or immediates;
-// - a loop added, enable(), stop() (its eventfd);
-// - a glance every kParkedLookNs finding a loop out of its poll. The epoll wake-up is only a hint: the kernel re-checks the loop's set
-//   before reporting it, and the loop thread, woken too, often drains it first (reads its
-//   eventfd, the socket), so a handler that blocks right after an idle stretch may wake nobody.
-//   The bound caps how late its first stack can come; the look after it measures the stretch
-//   from libuv's idle time, so the stretch's start is still right.
-// After an event it looks a threshold later, after a glance that found a loop awake at once, and
-// ticks again. Armed
-// before the loops are looked at, so that a loop that wakes in between is either seen awake or
-// wakes the watchdog. The loops' descriptors leave the set when the watchdog unparks: while one
-// is nested in another epoll set, every descriptor the loop adds costs the kernel a check of
-// the nesting, which a busy server should not pay.
+// two iterations since the look before), the watchdog parks (Linux): it waits on an eventfd until
+// - a thread enters JavaScript (the attribution part's V8 BeforeCallEnteredCallback reads
+//   g_watchdog_parked and calls WakeParkedWatchdog): an I/O, timer or immediate callback is
+//   starting, which is the only way a loop can run JavaScript after sleeping in its poll. That
+//   covers the moment no loop hook marks: an HTTP handler that blocks right after an idle
+//   stretch runs between the poll's return and the check hook;
+// - a loop added, enable(), stop();
+// - a glance every second (kParkedLookMs) finding a loop out of its poll: a safety bound only.
+// A loop that wakes without running JavaScript (looptrace's own idle timer and threadpool probe,
+// a libuv-only handle) leaves the watchdog asleep: it could not have a stack to take.
+// After a wake-up it looks a threshold later (a stretch that began at the wake-up cannot be long
+// before), and ticks again. The flag is set, then a process-wide barrier (process_barrier.h),
+// then the loops are looked at: a loop thread that read the flag before the barrier had left its
+// poll before it, which the look sees, so the loop thread's read needs no fence.
 
 #include <uv.h>
 
@@ -73,10 +71,6 @@ struct WatchedLoop {
   uv_loop_t* loop = nullptr;
   void* attr = nullptr;
   const std::atomic<bool>* recording = nullptr;
-  // The loop's epoll descriptor (uv_backend_fd), or -1; registered in the watchdog's epoll set
-  // while `registered` (guarded by mu).
-  int backend_fd = -1;
-  bool registered = false;
   // Watchdog thread only: the busy stretch being sampled and when its next sample is due; the
   // iteration count at the previous look.
   uint64_t stretch_start_ns = 0;
@@ -97,10 +91,6 @@ class Watchdog {
   void Remove(WatchedLoop* loop);
   // Recording was enabled: a watchdog sleeping while disabled looks again.
   void Wake();
-  // For the check hook, right after it stored a busy phase (sequentially consistent): true
-  // while the watchdog is parked. Then Poke() wakes it (once; an eventfd write).
-  bool Parked() const { return parked_.load(std::memory_order_seq_cst); }
-  void Poke();
   uint64_t requests() const { return requests_.load(std::memory_order_relaxed); }
   // CPU time the watchdog thread has used (its own thread CPU clock).
   uint64_t cpu_ns() const { return cpu_ns_.load(std::memory_order_relaxed); }
@@ -110,13 +100,11 @@ class Watchdog {
   // Looks at every loop; returns how long to sleep, and sets *quiet when every loop sleeps in
   // its poll and iterated at most twice since the previous look.
   uint64_t Scan(uint64_t now_ns, bool* quiet);
-  // Arms the loops' descriptors and parks; false (and not parked) when a loop is awake after all.
+  // Sets g_watchdog_parked; false (and not parked) when a loop is awake after all.
   bool TryPark();
-  // Waits in the epoll set until a loop or Poke() wakes it, or kParkedLookNs passes; true when
-  // woken, false when the bound passed.
+  // Waits until a loop entering JavaScript (or Signal()) wakes it; true when woken, false when a
+  // glance found a loop awake.
   bool WaitParked();
-  // Takes the loops' descriptors out of the epoll set.
-  void Unregister();
   // While parked: some recorded loop is not waiting in its poll (or stop() was asked).
   bool AnyLoopAwake();
   void Signal();
@@ -134,12 +122,14 @@ class Watchdog {
   std::thread thread_;
   std::atomic<uint64_t> requests_{0};
   std::atomic<uint64_t> cpu_ns_{0};
-  std::atomic<bool> parked_{false};
-  // Linux: the epoll set the watchdog parks in, and the eventfd that Poke() and friends write.
-  // -1 elsewhere (or when they cannot be made): the watchdog then never parks.
-  int epoll_fd_ = -1;
-  int event_fd_ = -1;
 };
+
+// Process-wide: nonzero while a watchdog is parked (LtCoreApi::watchdog_parked). Written with
+// __atomic builtins; a plain word so that it crosses to the attribution part as a C type.
+extern uint32_t g_watchdog_parked;
+// From any thread entering JavaScript while g_watchdog_parked is set: clears it and wakes the
+// parked watchdog (one eventfd write per idle stretch).
+void WakeParkedWatchdog();
 
 }  // namespace looptrace
 

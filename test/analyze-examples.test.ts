@@ -67,9 +67,20 @@ describe('long-task-service', () => {
     const { report, status } = analyze('long-task-service', '--long-task-ms', String(thresholdMs), '--top', '50');
     expect(status).toBe(0);
     const tasks = report.longTasks.items;
-    expect(report.longTasks.count, JSON.stringify(tasks.map((t) => [t.startIso, t.durationNs]))).toBe(truth.longTasks.length);
     // Date.now() has millisecond steps: allow 2 ms either way.
     const slackMs = 2;
+    // The truth (Date.now() around the spin) cannot see the service being descheduled; the trace
+    // can (THREAD_SCHED: time runnable without a core). On a loaded machine a stretch can become
+    // long, or longer than the spin, by that time alone: what the kernel says the thread waited
+    // for a core is allowed on top, never more.
+    const runnableMs = (t: (typeof tasks)[number]): number => (t.split?.runnableNs ?? 0) / 1e6;
+    const injectedAt = (t: (typeof tasks)[number]): boolean =>
+      truth.longTasks.some((i) => t.startUnixMs <= i.atUnixMs + slackMs && t.startUnixMs + t.durationNs / 1e6 >= i.atUnixMs + i.durationMs - slackMs);
+    const others = tasks.filter((t) => !injectedAt(t));
+    for (const t of others) {
+      expect(t.durationNs / 1e6 - runnableMs(t), `a long task that was not injected, at ${t.startIso}: its length without the time it was runnable`).toBeLessThan(thresholdMs);
+    }
+    expect(report.longTasks.count - others.length, JSON.stringify(tasks.map((t) => [t.startIso, t.durationNs]))).toBe(truth.longTasks.length);
     for (const injected of truth.longTasks) {
       // The task ran in a timer, inside one busy stretch; I/O callbacks may have run just before it
       // in the same stretch (the loop did not poll in between), so the stretch contains the task.
@@ -81,10 +92,10 @@ describe('long-task-service', () => {
       expect(match).toMatchObject({ threadName: 'main', phase: 'timers-immediates', endedBy: 'poll' });
       // The timers/immediates part is the task (and whatever short timers ran beside it).
       const timersMs = match!.timersImmediatesNs / 1e6;
-      expect(Math.abs(timersMs - injected.durationMs)).toBeLessThanOrEqual(injected.durationMs * 0.05 + slackMs);
+      expect(Math.abs(timersMs - injected.durationMs)).toBeLessThanOrEqual(injected.durationMs * 0.05 + slackMs + runnableMs(match!));
       const durationMs = match!.durationNs / 1e6;
       expect(durationMs).toBeGreaterThanOrEqual(injected.durationMs - slackMs);
-      expect(durationMs).toBeLessThanOrEqual(injected.durationMs * 1.05 + slackMs + match!.ioCallbacksNs / 1e6);
+      expect(durationMs).toBeLessThanOrEqual(injected.durationMs * 1.05 + slackMs + match!.ioCallbacksNs / 1e6 + runnableMs(match!));
       expect(match!.cpu).not.toBeNull();
     }
     expect(report.findings[0]).toMatchObject({ kind: 'long-task', threadId: 1 });

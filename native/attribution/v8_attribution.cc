@@ -3,7 +3,9 @@
 // Isolate::RequestInterrupt, the only safe way to read another thread's JavaScript stack (a stack
 // read from a foreign thread, as Isolate::GetStackSample would do, is undefined behaviour). It
 // also times GC pauses with V8's GC prologue and epilogue callbacks, the same callbacks that
-// Node's PerformanceObserver('gc') uses.
+// Node's PerformanceObserver('gc') uses. With stacks on, it tells the core's parked watchdog when
+// a thread enters JavaScript (V8's BeforeCallEnteredCallback): the one moment that no loop hook
+// marks, an I/O callback starting right after an idle stretch.
 //
 // This file uses the V8 API, so its binary is tied to one Node.js ABI (NODE_MODULE_VERSION). The
 // core never links against it: it receives the table below through JavaScript, and a missing or
@@ -49,6 +51,26 @@ struct ThreadAttr {
 std::mutex* g_registry_mu = new std::mutex();
 std::unordered_map<uint64_t, ThreadAttr*>* g_registry = new std::unordered_map<uint64_t, ThreadAttr*>();
 uint64_t g_next_id = 1;
+
+// Isolates with the entry callback installed, and how many attached handles asked for it: V8
+// keeps one copy of a callback per isolate, so it is removed only when the last one detaches.
+// Guarded by g_registry_mu.
+std::unordered_map<v8::Isolate*, uint32_t>* g_entry_hooks = new std::unordered_map<v8::Isolate*, uint32_t>();
+// The core's table (static in the core, which stays loaded): set before any entry callback is
+// installed, never cleared.
+std::atomic<const LtCoreApi*> g_core{nullptr};
+
+// Runs each time the thread enters JavaScript from native code: every I/O, timer and immediate
+// callback, thousands of times a second under load. Two loads and a branch unless the watchdog
+// is parked, which happens only when every loop sleeps.
+void OnCallEntered(v8::Isolate*) {
+  const LtCoreApi* core = g_core.load(std::memory_order_relaxed);
+  if (core == nullptr) return;
+  // Only the compiler must keep this read after the loop's earlier writes (leaving its poll):
+  // the watchdog parks behind a process-wide barrier.
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (__atomic_load_n(core->watchdog_parked, __ATOMIC_RELAXED) != 0) core->wake_watchdog();
+}
 
 ThreadAttr* Lookup(uint64_t id) {
   std::lock_guard<std::mutex> lock(*g_registry_mu);
@@ -131,6 +153,10 @@ void* AttachThread(const LtCoreApi* core, void* ctx, uint32_t flags, uint32_t ma
     std::lock_guard<std::mutex> lock(*g_registry_mu);
     a->id = g_next_id++;
     (*g_registry)[a->id] = a;
+    if ((flags & kLtAttachStacks) && core->watchdog_parked != nullptr && core->wake_watchdog != nullptr) {
+      g_core.store(core, std::memory_order_relaxed);
+      if ((*g_entry_hooks)[isolate]++ == 0) isolate->AddBeforeCallEnteredCallback(OnCallEntered);
+    }
   }
   if (flags & kLtAttachGc) {
     isolate->AddGCPrologueCallback(OnGcPrologue, a);
@@ -153,6 +179,11 @@ void DetachThread(void* handle) {
   {
     std::lock_guard<std::mutex> lock(*g_registry_mu);
     g_registry->erase(a->id);
+    auto hook = g_entry_hooks->find(a->isolate);
+    if ((a->flags & kLtAttachStacks) && hook != g_entry_hooks->end() && --hook->second == 0) {
+      a->isolate->RemoveBeforeCallEnteredCallback(OnCallEntered);
+      g_entry_hooks->erase(hook);
+    }
   }
   if (a->flags & kLtAttachGc) {
     a->isolate->RemoveGCPrologueCallback(OnGcPrologue, a);

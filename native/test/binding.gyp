@@ -8,6 +8,7 @@
         "../definitions.cc",
         "../js_batch.cc",
         "../loop_hooks.cc",
+        "../process_barrier.cc",
         "../recorder.cc",
         "../sinks.cc",
         "../thread_metrics.cc",
