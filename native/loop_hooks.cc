@@ -17,12 +17,17 @@ namespace {
 
 thread_local LoopHooks* t_hooks = nullptr;
 
-// One hook call in this many is timed for self-accounting (a power of two), on the thread's own
-// CPU clock: two syscalls (0.25 µs each on bare metal, 1.5-2 µs on this project's virtual
-// machines), so 4-30 ns a call on average. Wall-clock timing was cheaper but counted the time a
-// thread waited for a core when the syscalls in a hook let the scheduler run something else:
-// on a loaded machine it overstated the hooks several times over.
-constexpr uint64_t kHookSampleEvery = 128;
+// One hook call in this many is timed for self-accounting (odd: prepare and check alternate, so an
+// even period would time only one of them), with two readings of
+// the monotonic clock (vDSO, about 25 ns each): under 2 ns a call on average. Not with the
+// thread's CPU clock: that is a syscall (0.25 µs on bare metal, 1.5-2 µs on this project's
+// virtual machines), several times a hook's own cost, and a cold syscall path inside the timed
+// window cost more than any calibration could take out (it measured hooks at 10-20 times their
+// cost, with a spread of 8 between runs).
+constexpr uint64_t kHookSampleEvery = 31;
+// A timed call longer than this was descheduled (a scheduler slice is at least hundreds of
+// microseconds); it says nothing about the hooks' CPU cost and is left out of the mean.
+constexpr uint64_t kHookSampleMaxNs = 50'000;
 // A loop that sleeps in its poll is sampled and probed this often (or at its configured
 // intervals, when longer), so that an idle stretch still has samples and pressure that other
 // threads put on the pool is noticed. Each such wake-up costs the process about 8 context
@@ -31,6 +36,9 @@ constexpr uint64_t kHookSampleEvery = 128;
 // 1 ms/s.
 constexpr uint64_t kIdleIntervalMs = 2000;
 constexpr uint64_t kMsNs = 1'000'000;
+// A CPU baseline is at most this old when a stretch begins (or the CPU threshold, when lower): a
+// THREAD_CPU may count this much busy time from before its stretch (LoopHooks::NeedsCpuBaseline).
+constexpr uint64_t kMaxCpuResampleNs = 2'000'000;
 // A CPU baseline may be kept across polls that blocked at most this long in all (LoopHooks::
 // blocked_since_sample_ns_): a THREAD_CPU then overstates its off-CPU time by at most this.
 constexpr uint64_t kUnmeasuredBlockedNs = 250'000;
@@ -52,13 +60,13 @@ uint64_t ThreadCpuNs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-// What a timed hook call's window holds of the timing itself: the CPU time between two readings
-// of the thread's CPU clock made back to back, the least of a few (the rest were interrupted).
-uint64_t CalibrateCpuClockPairNs() {
+// What a timed hook call's window holds of the timing itself: the time between two readings of
+// the monotonic clock made back to back, the least of a few (the rest were interrupted).
+uint64_t CalibrateClockPairNs() {
   uint64_t best = UINT64_MAX;
   for (int i = 0; i < 16; i++) {
-    uint64_t a = ThreadCpuNs();
-    uint64_t b = ThreadCpuNs();
+    uint64_t a = uv_hrtime();
+    uint64_t b = uv_hrtime();
     if (b >= a) best = std::min(best, b - a);
   }
   return best == UINT64_MAX ? 0 : best;
@@ -90,7 +98,7 @@ LoopHooks::LoopHooks(napi_env env, uv_loop_t* loop, std::shared_ptr<Recorder> re
     : env_(env), loop_(loop), recorder_(std::move(recorder)), thread_(std::move(thread)),
       ring_(&thread_->ring), writer_parked_(recorder_->writer_parked_flag()),
       recorder_generation_(generation), cpu_threshold_ns_(config.cpu_threshold_ns),
-      cpu_resample_ns_(config.cpu_threshold_ns),
+      cpu_resample_ns_(std::min<uint64_t>(config.cpu_threshold_ns, kMaxCpuResampleNs)),
       sample_interval_ms_(config.queue_sample_interval_ms),
       probe_interval_ms_(config.threadpool_probe_interval_ms),
       idle_interval_ms_(IdleIntervalMs(config)) {}
@@ -116,7 +124,7 @@ LoopHooks* LoopHooks::Attach(napi_env env, const std::shared_ptr<Recorder>& reco
     self->last_events_ = metrics.events;
     self->last_events_waiting_ = metrics.events_waiting;
   }
-  self->cpu_clock_pair_ns_ = CalibrateCpuClockPairNs();
+  self->clock_pair_ns_ = CalibrateClockPairNs();
   self->cpu_sample_wall_ns_ = uv_hrtime();
   self->cpu_sample_cpu_ns_ = ThreadCpuNs();
   self->cpu_sample_runqueue_ns_ = self->ReadRunQueueNs();
@@ -328,14 +336,14 @@ void LoopHooks::OnCheck(uv_check_t* handle) {
   uint64_t timed_from = self->StartHookCall();
   uint64_t now;
   if (!self->Enter(&now)) return self->EndHookCall(timed_from);
-  // For the watchdog: a busy stretch begins. A parked watchdog is not woken here: the timers and
-  // immediates that run after this hook wake it as they enter JavaScript (watchdog.h, "Idle"),
-  // and an iteration that runs none (looptrace's own idle timer) leaves it asleep.
+  // For the watchdog: a busy stretch begins.
   if (WatchedLoop* w = self->watch_.get()) w->phase.store(now << 1, std::memory_order_release);
   if (self->prepare_ns_ == 0) {
     // No POLL_START for this poll (recording began inside the iteration): only move the baseline.
     self->idle_at_last_check_ns_ = uv_metrics_idle_time(self->loop_);
     self->check_ns_ = now;
+    self->probe_done_in_poll_ = false;
+    if (self->watch_ && __atomic_load_n(&g_watchdog_parked, __ATOMIC_RELAXED) != 0) WakeParkedWatchdog();
     self->NoteRecords();
     return self->EndHookCall(timed_from);
   }
@@ -356,6 +364,19 @@ void LoopHooks::OnCheck(uv_check_t* handle) {
     self->poll_events_waiting_ = waiting;
   }
   self->ring_->Push(wire::kPollEnd, now, blocked, events, static_cast<uint32_t>(waiting));
+  // A parked watchdog is woken here as well as by the entries into JavaScript: V8 runs some
+  // JavaScript without reporting an entry (a promise that a platform task resolves, such as
+  // Atomics.waitAsync's timeout, continues in the microtask checkpoint of the timer phase that
+  // follows this hook). Not for looptrace's own wake-ups, which run no JavaScript: a poll that
+  // ended with no event when the idle timer fell due, or whose one event was the probe's
+  // completion. (The watchdog reads the word with a process-wide barrier, watchdog.h.)
+  if (self->watch_ && __atomic_load_n(&g_watchdog_parked, __ATOMIC_RELAXED) != 0) {
+    bool idle_tick = events == 0 && uv_is_active(reinterpret_cast<uv_handle_t*>(&self->idle_timer_)) &&
+                     uv_timer_get_due_in(&self->idle_timer_) == 0;
+    bool probe_completion = events == 1 && self->probe_done_in_poll_;
+    if (!idle_tick && !probe_completion) WakeParkedWatchdog();
+  }
+  self->probe_done_in_poll_ = false;
   uint64_t poll_ns = now - self->prepare_ns_;
   if (poll_ns > blocked && poll_ns - blocked >= self->cpu_threshold_ns_) {
     self->SampleCpu(now, true);
@@ -383,10 +404,12 @@ inline void LoopHooks::NoteRecords() {
   }
 }
 
-// 0, or for the one call in kHookSampleEvery that is timed, the thread's CPU time now.
+// 0, or for the one call in kHookSampleEvery that is timed, the time now.
 inline uint64_t LoopHooks::StartHookCall() {
-  if ((++hook_calls_ & (kHookSampleEvery - 1)) != 0) return 0;
-  return ThreadCpuNs();
+  hook_calls_++;
+  if (--hook_countdown_ != 0) return 0;
+  hook_countdown_ = kHookSampleEvery;
+  return uv_hrtime();
 }
 
 inline void LoopHooks::EndHookCall(uint64_t timed_from) {
@@ -395,16 +418,17 @@ inline void LoopHooks::EndHookCall(uint64_t timed_from) {
 
 // The estimate is every call at the mean timed call's cost, without the timing's own clock
 // readings, plus those readings in full for the calls that were timed.
-void LoopHooks::SampleHookCost(uint64_t start_cpu_ns) {
-  uint64_t end_cpu_ns = ThreadCpuNs();
-  // On a virtual machine the thread CPU clock can step back a little between two reads.
-  uint64_t elapsed = end_cpu_ns > start_cpu_ns ? end_cpu_ns - start_cpu_ns : 0;
-  hook_sampled_ns_ += elapsed > cpu_clock_pair_ns_ ? elapsed - cpu_clock_pair_ns_ : 0;
-  hook_samples_++;
-  uint64_t mean_ns = hook_sampled_ns_ / hook_samples_;
-  uint64_t rest_ns = hook_calls_ * (hook_sampled_ns_ % hook_samples_) / hook_samples_;
-  thread_->hooks_ns.store(hook_calls_ * mean_ns + rest_ns + hook_samples_ * 2 * cpu_clock_pair_ns_,
-                          std::memory_order_relaxed);
+void LoopHooks::SampleHookCost(uint64_t start_ns) {
+  uint64_t elapsed = uv_hrtime() - start_ns;
+  if (elapsed < kHookSampleMaxNs) {
+    hook_sampled_ns_ += elapsed > clock_pair_ns_ ? elapsed - clock_pair_ns_ : 0;
+    hook_samples_++;
+  }
+  hook_timed_++;
+  if (hook_samples_ == 0) return;
+  // 128 bits: calls times sampled nanoseconds passes 64 bits within weeks of a busy loop.
+  uint64_t estimate_ns = static_cast<uint64_t>(static_cast<unsigned __int128>(hook_sampled_ns_) * hook_calls_ / hook_samples_);
+  thread_->hooks_ns.store(estimate_ns + hook_timed_ * 2 * clock_pair_ns_, std::memory_order_relaxed);
 }
 
 // The queue samples and probes run a few dozen times a second at most: each is timed whole, on the thread's CPU clock (two
@@ -482,7 +506,7 @@ void LoopHooks::Rebaseline(uint64_t now_ns) {
 
 // A CPU sample costs two syscalls (the thread CPU clock and the schedstat read: 0.25-2 µs each,
 // the most on virtual machines), so a stretch's baseline is not taken at every hook: a THREAD_CPU
-// may measure from up to cpu_resample_ns_ (the CPU threshold) before its stretch began, busy time
+// may measure from up to cpu_resample_ns_ (the CPU threshold, at most 2 ms) before its stretch began, busy time
 // whose CPU it counts too, so its ratio holds. The baseline is renewed sooner when a poll since
 // blocked for more than kUnmeasuredBlockedNs, which the window would count as off-CPU. A server at
 // saturation (polls that find events waiting) then samples about every 2 ms instead of at every
@@ -535,6 +559,7 @@ void LoopHooks::OnProbeDone(uv_work_t* req, int status) {
   auto* self = static_cast<LoopHooks*>(req->data);
   uint64_t cpu = ThreadCpuNs();
   self->probe_in_flight_ = false;
+  self->probe_done_in_poll_ = true;
   self->SchedulePeriodic();
   uint64_t started = self->probe_start_ns_.load(std::memory_order_acquire);
   uint64_t now;

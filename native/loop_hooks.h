@@ -77,14 +77,14 @@ class LoopHooks {
   bool NeedsCpuBaseline(uint64_t now_ns) const;
   void Rebaseline(uint64_t now_ns);
   void MaybeFinish();
-  // Self-accounting: every hook call is counted, and one in kHookSampleEvery is timed on the
-  // thread's CPU clock, from StartHookCall() at its first instruction to EndHookCall().
+  // Self-accounting: every hook call is counted, and one in kHookSampleEvery is timed, from
+  // StartHookCall() at its first instruction to EndHookCall().
   inline uint64_t StartHookCall();
   inline void EndHookCall(uint64_t timed_from);
   // After pushing records: wakes the writer if it parked because nothing was being recorded.
   // One load and a branch; the wake itself (an eventfd write) happens once per park.
   inline void NoteRecords();
-  void SampleHookCost(uint64_t start_cpu_ns);
+  void SampleHookCost(uint64_t start_ns);
   void AddTimerCost(uint64_t start_cpu_ns);
   // The queue sample and the threadpool probe, when one is due: called from the check hook, so
   // they follow the loop's own iterations and never wake a loop that sleeps in its poll.
@@ -141,10 +141,15 @@ class LoopHooks {
   std::vector<Encoder::StackFrame> stack_frames_;
   uint64_t hook_calls_ = 0;
   uint64_t iterations_ = 0;
+  // The threadpool probe completed in this poll phase (its completion is one of the poll's events).
+  bool probe_done_in_poll_ = false;
   uint64_t hook_sampled_ns_ = 0;
   uint64_t hook_samples_ = 0;
-  // CPU time between two back-to-back readings of the thread's CPU clock (CalibrateCpuClockPairNs).
-  uint64_t cpu_clock_pair_ns_ = 0;
+  // Calls until the next timed one; timed calls (kept or not).
+  uint64_t hook_countdown_ = 1;
+  uint64_t hook_timed_ = 0;
+  // Time between two back-to-back readings of the monotonic clock (CalibrateClockPairNs).
+  uint64_t clock_pair_ns_ = 0;
   uint64_t timers_ns_ = 0;
   uint64_t stacks_ns_ = 0;
   bool timers_stopped_ = false;

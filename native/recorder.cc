@@ -199,7 +199,9 @@ void Recorder::Run() {
       // fills a ring faster than the wait foresaw wakes the writer from the loop thread at half
       // a ring (LoopHooks::NoteRecords), so it is drained before the ring can fill.
       uint64_t target = std::max<size_t>(config_.ring_capacity / 8, 1);
-      if (fullest_drained_ >= config_.ring_capacity / 4) {
+      // A ring that filled while this pass wrote (its hurry came while the writer was not
+      // waiting, and is not repeated until the ring drains) is drained at once.
+      if (fullest_drained_ >= config_.ring_capacity / 4 || LargestBacklog() >= config_.ring_capacity / 4) {
         wait_ns_ = kBusyDrainIntervalNs;
       } else if (fullest_drained_ == 0) {
         wait_ns_ = std::max<uint64_t>(wait_ns_, kDrainIntervalNs) * 2;
@@ -258,6 +260,13 @@ void Recorder::SignalWriter() {
   // Non-blocking; an eventfd counter cannot overflow from these few writes.
   ssize_t n = write(writer_event_fd_, &one, sizeof one);
   (void)n;
+}
+
+// The most records waiting in one ring now. Under mu_.
+size_t Recorder::LargestBacklog() {
+  size_t most = 0;
+  for (auto& t : threads_) most = std::max(most, t->ring.Backlog());
+  return most;
 }
 
 // Records in some ring, a thread whose THREAD_STOP is due, or a reason to run a pass anyway.

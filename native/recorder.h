@@ -249,6 +249,7 @@ class Recorder : public std::enable_shared_from_this<Recorder> {
   // The most records the last pass drained from one ring: the next wait aims at an eighth of a
   // ring (Run()).
   size_t fullest_drained_ = 0;
+  size_t LargestBacklog();
   // Frames are open in some encoder; frames were written since the sink's last flush. After a
   // flush with neither, nothing is waiting to be written: park.
   bool frames_open_ = false;

@@ -103,6 +103,11 @@ class Ring {
     return head - cached_tail_ >= mask_ + 1;
   }
 
+  // Consumer only: records waiting now.
+  size_t Backlog() const {
+    return static_cast<size_t>(head_.load(std::memory_order_acquire) - tail_.load(std::memory_order_relaxed));
+  }
+
   bool Empty() const {
     return head_.load(std::memory_order_acquire) == tail_.load(std::memory_order_relaxed);
   }

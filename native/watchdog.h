@@ -19,17 +19,22 @@
 // two iterations since the look before), the watchdog parks (Linux): it waits on an eventfd until
 // - a thread enters JavaScript (the attribution part's V8 BeforeCallEnteredCallback reads
 //   g_watchdog_parked and calls WakeParkedWatchdog): an I/O, timer or immediate callback is
-//   starting, which is the only way a loop can run JavaScript after sleeping in its poll. That
-//   covers the moment no loop hook marks: an HTTP handler that blocks right after an idle
-//   stretch runs between the poll's return and the check hook;
+//   starting. That covers the moment no loop hook marks: an HTTP handler that blocks right after
+//   an idle stretch runs between the poll's return and the check hook;
+// - a loop's check hook, unless the poll ended for looptrace's own idle timer or probe: V8 runs
+//   some JavaScript without reporting an entry (a promise resolved by a platform task, such as
+//   Atomics.waitAsync's timeout, continues in a microtask checkpoint of the timer phase);
 // - a loop added, enable(), stop();
-// - a glance every second (kParkedLookMs) finding a loop out of its poll: a safety bound only.
-// A loop that wakes without running JavaScript (looptrace's own idle timer and threadpool probe,
-// a libuv-only handle) leaves the watchdog asleep: it could not have a stack to take.
+// - a glance every 5 s (kParkedLookMs) finding a loop out of its poll: the bound for the one
+//   path neither covers, a platform task run by an I/O event inside the poll phase (a waitAsync
+//   notified by a thread looptrace does not record).
+// A loop that wakes without running JavaScript (looptrace's own idle timer and threadpool probe)
+// leaves the watchdog asleep: it could not have a stack to take.
 // After a wake-up it looks a threshold later (a stretch that began at the wake-up cannot be long
 // before), and ticks again. The flag is set, then a process-wide barrier (process_barrier.h),
 // then the loops are looked at: a loop thread that read the flag before the barrier had left its
-// poll before it, which the look sees, so the loop thread's read needs no fence.
+// poll before it, which the look sees, so the loop thread's read needs no fence. (libuv's metrics
+// mutex, taken before every callback from the poll, orders it as well.)
 
 #include <uv.h>
 

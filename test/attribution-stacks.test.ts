@@ -118,4 +118,24 @@ describe('a handler run by I/O right after an idle stretch', () => {
     const firstLagMs = (inside[0]!.timeNs - from) / MS;
     expect(firstLagMs, 'first stack sample after the block began (ms)').toBeLessThanOrEqual(Math.min(250 * TIME_SCALE, 550));
   }, 60_000 * TIME_SCALE);
+
+  // V8 reports no entry into JavaScript for a promise continuation that a platform task resolves
+  // (Atomics.waitAsync's timeout); the check hook of the iteration that runs it wakes the watchdog.
+  it('is sampled from its start when a V8 platform task resolves the promise it awaited', async () => {
+    const path = join(tempDir(), 'after-idle-platform.bin');
+    const run = await runFixture('watchdog-after-idle-platform.mjs', { path, idleMs: 1000, waitMs: 500, blockMs: 600 });
+    expect(run.code, describeRun(run)).toBe(0);
+    const { windows } = result<{ windows: Record<string, { fromNs: string; toNs: string }> }>(run);
+    const trace = decodeTraceFile(path);
+    expectNoDiagnostics(trace);
+    const header = trace.headers[0]!;
+    const mainId = header.threads.find((t) => t.kind === 0)!.threadId;
+    for (const name of ['setTimeout', 'waitAsync']) {
+      const from = traceTime(header, windows[name]!.fromNs);
+      const to = traceTime(header, windows[name]!.toNs);
+      const inside = ofType(trace.records, 'stackSample', mainId).filter((s) => s.timeNs >= from && s.timeNs <= to);
+      expect(inside.length, `${name}: stack samples inside the ${((to - from) / MS).toFixed(0)} ms block`).toBeGreaterThanOrEqual(25);
+      expect((inside[0]!.timeNs - from) / MS, `${name}: first stack sample after the block began (ms)`).toBeLessThanOrEqual(Math.min(250 * TIME_SCALE, 550));
+    }
+  }, 60_000 * TIME_SCALE);
 });

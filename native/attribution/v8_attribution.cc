@@ -36,6 +36,8 @@ struct ThreadAttr {
   void* ctx = nullptr;
   uint32_t flags = 0;
   uint32_t max_frames = 32;
+  // This handle installed (and counted) the entry callback.
+  bool entry_hooked = false;
   // Loop thread only.
   uint64_t gc_start_ns = 0;
   int gc_depth = 0;
@@ -155,7 +157,11 @@ void* AttachThread(const LtCoreApi* core, void* ctx, uint32_t flags, uint32_t ma
     (*g_registry)[a->id] = a;
     if ((flags & kLtAttachStacks) && core->watchdog_parked != nullptr && core->wake_watchdog != nullptr) {
       g_core.store(core, std::memory_order_relaxed);
-      if ((*g_entry_hooks)[isolate]++ == 0) isolate->AddBeforeCallEnteredCallback(OnCallEntered);
+      // V8 keeps one copy of a callback: adding it again is harmless, and a count left behind by
+      // an isolate that went without detaching cannot keep a new one at its address unhooked.
+      (*g_entry_hooks)[isolate]++;
+      isolate->AddBeforeCallEnteredCallback(OnCallEntered);
+      a->entry_hooked = true;
     }
   }
   if (flags & kLtAttachGc) {
@@ -180,7 +186,7 @@ void DetachThread(void* handle) {
     std::lock_guard<std::mutex> lock(*g_registry_mu);
     g_registry->erase(a->id);
     auto hook = g_entry_hooks->find(a->isolate);
-    if ((a->flags & kLtAttachStacks) && hook != g_entry_hooks->end() && --hook->second == 0) {
+    if (a->entry_hooked && hook != g_entry_hooks->end() && --hook->second == 0) {
       a->isolate->RemoveBeforeCallEnteredCallback(OnCallEntered);
       g_entry_hooks->erase(hook);
     }
