@@ -1,4 +1,4 @@
-// The decode worker: reads the dropped files (or the served URLs) in chunks, puts them in trace
+// The decode worker: reads the dropped files (or the served URLs) in pieces, puts them in trace
 // order by their headers, decodes them with looptrace's TypeScript decoder and builds the
 // columnar model, then transfers its buffers to the page. The page's thread never decodes.
 // Rotated files decode alone, so a large trace is split into runs of whole files decoded in
@@ -15,14 +15,9 @@ import { ModelBuilder } from './model-builder.js';
 import { assembleModel, partBuffers, type ModelPart } from './model-assembly.js';
 import type { WorkerMessage, WorkerRequest } from './model.js';
 
-/**
- * Bytes read from a dropped file at once. (A whole rotated file per read, 16 MiB pieces, peaked at
- * 2.24-2.32x the trace's bytes in bench-viewer, against 1.98-2.11x with 4 MiB; load 13-19.)
- */
-const CHUNK_BYTES = 4 << 20;
+/** Bytes handed to the decoder at once, all read into one buffer (runBytes()). */
+const PIECE_BYTES = 4 << 20;
 const HEADER_PROBE_BYTES = 256 << 10;
-const URL_PIECE_BYTES = 16 << 20;
-const ANALYSIS_PIECE_BYTES = 1 << 20;
 /** The least trace worth a second decoding thread. */
 const PARALLEL_MIN_BYTES = 16 << 20;
 
@@ -47,11 +42,10 @@ interface Source {
   spec: SourceSpec;
   name: string;
   size: number;
-  /** Bytes [from, to) of the source. */
+  /** Bytes [from, to) of the source (the header probe). */
   read(from: number, to: number): Promise<Uint8Array>;
-  /** The whole source as a stream of chunks. */
-  /** The whole source as a stream of pieces of at most pieceBytes. */
-  stream(pieceBytes: number): AsyncIterable<Uint8Array>;
+  /** The whole source as a byte stream. */
+  open(): Promise<ReadableStream<Uint8Array>>;
 }
 
 const scope = self as unknown as { postMessage(message: WorkerMessage | HelperMessage, transfer?: Transferable[]): void; onmessage: ((e: MessageEvent<WorkerRequest | { type: 'helper'; port: MessagePort }>) => void) | null };
@@ -66,50 +60,101 @@ function fileSource(file: File): Source {
     name: file.name,
     size: file.size,
     read: async (from, to) => new Uint8Array(await file.slice(from, to).arrayBuffer()),
-    stream: async function* (pieceBytes: number) {
-      // The next chunk is read while the decoder works on this one.
-      const read = (at: number) => file.slice(at, Math.min(file.size, at + pieceBytes)).arrayBuffer();
-      let next = file.size > 0 ? read(0) : undefined;
-      for (let at = 0; next !== undefined; at += pieceBytes) {
-        const chunk = new Uint8Array(await next);
-        next = at + pieceBytes < file.size ? read(at + pieceBytes) : undefined;
-        yield chunk;
-      }
+    open: () => Promise.resolve(file.stream()),
+  };
+}
+
+/** A served file: its header by a Range request, its bytes as the body of one GET. */
+async function urlSource(name: string, url: string): Promise<Source> {
+  const head = await fetch(url, { method: 'HEAD' });
+  if (!head.ok) throw new Error(`cannot read ${name}: HTTP ${head.status}`);
+  const size = Number(head.headers.get('content-length') ?? 0);
+  return {
+    spec: { name, url },
+    name,
+    size,
+    read: async (from, to) => {
+      const r = await fetch(url, { headers: { range: `bytes=${from}-${Math.max(from, to - 1)}` } });
+      if (!r.ok) throw new Error(`cannot read ${name}: HTTP ${r.status}`);
+      return new Uint8Array(await r.arrayBuffer());
+    },
+    open: async () => {
+      const r = await fetch(url);
+      if (!r.ok || r.body === null) throw new Error(`cannot read ${name}: HTTP ${r.status}`);
+      return r.body;
     },
   };
 }
 
 /**
- * A served file. Its bytes come in pieces of up to URL_PIECE_BYTES by Range requests, and the next
- * piece is requested while the decoder works on this one, so reading and decoding overlap.
+ * Reads a byte stream into one buffer, reused for every piece (a BYOB reader hands the same memory
+ * back with each read), so reading allocates nothing per piece. A piece is valid until the next
+ * call: the decoder copies what it has not consumed.
  */
-async function urlSource(name: string, url: string): Promise<Source> {
-  const head = await fetch(url, { method: 'HEAD' });
-  if (!head.ok) throw new Error(`cannot read ${name}: HTTP ${head.status}`);
-  const size = Number(head.headers.get('content-length') ?? 0);
-  const read = async (from: number, to: number): Promise<Uint8Array> => {
-    const r = await fetch(url, { headers: { range: `bytes=${from}-${Math.max(from, to - 1)}` } });
-    if (!r.ok) throw new Error(`cannot read ${name}: HTTP ${r.status}`);
-    // Through a Blob, like a dropped file: the response's bytes go to the browser's blob store
-    // and are copied once into the worker, which held about 200 MB less than reading the response
-    // straight into an ArrayBuffer (bench-viewer, 50 M records).
-    return new Uint8Array(await (await r.blob()).arrayBuffer());
-  };
-  return {
-    spec: { name, url },
-    name,
-    size,
-    read,
-    stream: async function* (pieceBytes: number) {
-      let next = size > 0 ? read(0, Math.min(size, pieceBytes)) : undefined;
-      for (let at = 0; next !== undefined; at += pieceBytes) {
-        const piece = await next;
-        const from = at + pieceBytes;
-        next = from < size ? read(from, Math.min(size, from + pieceBytes)) : undefined;
-        yield piece;
+class PieceReader {
+  private readonly reader: ReadableStreamBYOBReader;
+  private buffer: ArrayBuffer;
+
+  constructor(stream: ReadableStream<Uint8Array>, pieceBytes: number) {
+    this.reader = stream.getReader({ mode: 'byob' });
+    this.buffer = new ArrayBuffer(pieceBytes);
+  }
+
+  /** The next piece of at most `want` bytes (at most the buffer's size), shorter only at the stream's end; undefined after it. */
+  async next(want: number): Promise<Uint8Array | undefined> {
+    const n = Math.min(want, this.buffer.byteLength);
+    let filled = 0;
+    while (filled < n) {
+      const r = await this.reader.read(new Uint8Array(this.buffer, filled, n - filled));
+      if (r.value !== undefined) this.buffer = r.value.buffer as ArrayBuffer;
+      if (r.done) break;
+      filled += r.value.length;
+    }
+    return filled === 0 ? undefined : new Uint8Array(this.buffer, 0, filled);
+  }
+
+  close(): void {
+    this.reader.cancel().catch(() => undefined);
+  }
+}
+
+/**
+ * The bytes of a run of sources in trace order: pieces of at most pieceBytes, then an end (no
+ * piece) after each source. Dropped files are read as one Blob made of them all, through one
+ * stream: a stream, or a Blob.arrayBuffer() read, per file or per piece leaves browser-side
+ * objects that hold the bytes they moved until a major garbage collection, and in the findings
+ * pass, which allocates little else, none came. (bench-viewer, 50 M records: the worker ended that
+ * pass holding about the trace's bytes, 2.5x them at the peak; a stream per file held half as
+ * much; one stream for the run, nothing: 1.56x at the peak, as with a forced collection after each
+ * file.) A served file is one GET, its body read the same way.
+ */
+async function* runBytes(run: Source[], pieceBytes: number): AsyncGenerator<{ source: Source; piece?: Uint8Array }> {
+  if (run.length > 0 && run.every((s) => s.spec.file !== undefined)) {
+    const reader = new PieceReader(new Blob(run.map((s) => s.spec.file!)).stream(), pieceBytes);
+    try {
+      for (const s of run) {
+        for (let left = s.size; left > 0; ) {
+          const piece = await reader.next(left);
+          if (piece === undefined) throw new Error(`cannot read ${s.name}: it ended after ${s.size - left} of its ${s.size} bytes`);
+          left -= piece.length;
+          yield { source: s, piece };
+        }
+        yield { source: s };
       }
-    },
-  };
+    } finally {
+      reader.close();
+    }
+    return;
+  }
+  for (const s of run) {
+    const reader = new PieceReader(await s.open(), pieceBytes);
+    try {
+      for (let piece = await reader.next(pieceBytes); piece !== undefined; piece = await reader.next(pieceBytes)) yield { source: s, piece };
+    } finally {
+      reader.close();
+    }
+    yield { source: s };
+  }
 }
 
 async function readHeader(source: Source): Promise<TraceHeader | undefined> {
@@ -149,16 +194,15 @@ async function decodePart(sources: Source[], longTaskNs: number, progress: (byte
   /** Time inside the decoder (and the model it feeds), apart from waiting for bytes. */
   let decodeMs = 0;
   let chunks = 0;
-  for (const s of sources) {
+  for await (const { source: s, piece } of runBytes(sources, PIECE_BYTES)) {
     source = s.name;
-    for await (const chunk of s.stream(s.spec.file !== undefined ? CHUNK_BYTES : URL_PIECE_BYTES)) {
-      const before = performance.now();
-      decoder.push(chunk);
-      decodeMs += performance.now() - before;
-      chunks++;
-      progress(chunk.length);
-    }
-    decoder.end();
+    const before = performance.now();
+    if (piece === undefined) decoder.end();
+    else decoder.push(piece);
+    decodeMs += performance.now() - before;
+    if (piece === undefined) continue;
+    chunks++;
+    progress(piece.length);
   }
   return { part: builder.part(), decodeMs, chunks };
 }
@@ -229,11 +273,14 @@ async function decode(sources: Source[], longTaskNs: number, analyze: boolean, h
   if (!analyze) return;
   const analyzer = new TraceAnalyzer({ longTaskNs });
   const again = new TraceDecoder(analyzer.callbacks());
-  for (const s of ordered) {
-    analyzer.addFile({ path: s.name, fileIndex: -1, bytes: s.size });
-    // Small pieces: this pass runs while the page holds the model, so it adds little to the peak.
-    for await (const chunk of s.stream(ANALYSIS_PIECE_BYTES)) again.push(chunk);
-    again.end();
+  let current: Source | undefined;
+  for await (const { source: s, piece } of runBytes(ordered, PIECE_BYTES)) {
+    if (s !== current) {
+      current = s;
+      analyzer.addFile({ path: s.name, fileIndex: -1, bytes: s.size });
+    }
+    if (piece === undefined) again.end();
+    else again.push(piece);
   }
   post({ type: 'report', report: analyzer.finish(again.stats) });
 }
