@@ -118,6 +118,23 @@ describe('viewer on a real service trace (analyze-trace --view)', () => {
     const wrong = await fetch(`${url.origin}/files?token=${'0'.repeat(32)}`);
     expect(wrong.status).toBe(403);
     expect(url.hostname).toBe('127.0.0.1');
+    const run = await fetch(`${url.origin}/run?files=0:10`);
+    expect(run.status).toBe(403);
+  });
+
+  it('sends a run of files back to back, each cut at the size asked, and refuses a bad or too long one', async () => {
+    const url = new URL(page.url());
+    const token = url.searchParams.get('token')!;
+    const list = (await (await fetch(`${url.origin}/files?token=${token}`)).json()) as { files: { name: string; url: string }[]; run: string };
+    const bytes = await Promise.all(list.files.map(async (f) => new Uint8Array(await (await fetch(new URL(f.url, url.origin))).arrayBuffer())));
+    const sizes = bytes.map((b) => b.length);
+    const last = list.files.length - 1;
+    // The last file twice, the second time cut short, after the first: the server cuts each where it is told.
+    const spec = `0:${sizes[0]},${last}:${sizes[last]},${last}:7`;
+    const body = new Uint8Array(await (await fetch(`${url.origin}${list.run}&files=${spec}`)).arrayBuffer());
+    expect(Buffer.from(body).equals(Buffer.concat([bytes[0]!, bytes[last]!, bytes[last]!.subarray(0, 7)]))).toBe(true);
+    expect((await fetch(`${url.origin}${list.run}&files=0:${sizes[0]! + 1}`)).status).toBe(409);
+    for (const bad of ['', '0', `${list.files.length}:1`, '0:-1', '0:1,', 'x:1']) expect((await fetch(`${url.origin}${list.run}&files=${bad}`)).status).toBe(400);
   });
 
   it('has a lane per loop and the long tasks that analyze-trace reports, at the same times', async () => {
