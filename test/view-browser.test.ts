@@ -271,6 +271,17 @@ describe('viewer opened from file:// with dropped files', () => {
     const s3 = await page3.evaluate(() => looptraceViewer.summary());
     expect((s3 as unknown as { timings: { workers: number } }).timings.workers).toBe(3);
     expect([s3.files, s3.records, s3.startNs, s3.endNs, s3.threads, s3.longTasks]).toEqual([s.files, s.records, s.startNs, s.endNs, s.threads, s.longTasks]);
+    // The operation begins in the first file and ends in the second, and the long task runs across
+    // the same boundary: both are joined from two workers' parts.
+    const operations = (x: typeof s) => (x as unknown as { operations: number }).operations;
+    expect(operations(s)).toBe(1);
+    expect(operations(s3)).toBe(operations(s));
+    const layout3 = await page3.evaluate(() => looptraceViewer.layout());
+    const lt3 = layout3.longTasks[0]!;
+    const lane3 = layout3.lanes.find((l) => l.threadId === 1)!;
+    const box3 = (await page3.locator('#timeline').boundingBox())!;
+    await page3.mouse.click(box3.x + (lt3.x0 + lt3.x1) / 2, box3.y + lane3.bandTop + 5);
+    expect(await page3.textContent('#details .operation')).toContain(FIXTURE.operation.name);
     await page3.close();
 
     // Click the long task: its stack, split and operation.
