@@ -6,7 +6,7 @@
 // live page follows a running service over Server-Sent Events.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -294,6 +294,24 @@ describe('viewer opened from file:// with dropped files', () => {
     expect(await page.textContent('#details .split')).toBe('I/O callbacks 20.0 µs, timers and immediates 120.0 ms, GC 3.00 ms');
     expect(await page.textContent('#details .operation')).toContain(FIXTURE.operation.name);
     await page.close();
+  });
+
+  it('served by --view, a trace of 250 rotated files (two /run requests) gives the model of one file', async () => {
+    const many = join(dir, 'many');
+    mkdirSync(many);
+    writeFixtureTrace((i) => join(many, `trace.${i}.bin`), { files: 250 });
+    const single = writeFixtureTrace((i) => join(dir, `single.${i}.bin`));
+    const page = await openViewer(await serve(many, '--view'));
+    await waitLoaded(page);
+    const s = await page.evaluate(() => looptraceViewer.summary());
+    const page1 = await openViewer(`file://${VIEWER}`);
+    await drop(page1, single);
+    await waitLoaded(page1);
+    const s1 = await page1.evaluate(() => looptraceViewer.summary());
+    expect(s.files).toHaveLength(250);
+    expect([s.startNs, s.endNs, s.threads, s.longTasks]).toEqual([s1.startNs, s1.endNs, s1.threads, s1.longTasks]);
+    await page.close();
+    await page1.close();
   });
 
   it('runs no script from a trace whose service and worker are named with markup', async () => {

@@ -121,33 +121,45 @@ class PieceReader {
  * pass, which allocates little else, none came. (bench-viewer, 50 M records: the worker ended that
  * pass holding about the trace's bytes, 2.5x them at the peak; a stream per file held half as
  * much; one stream for the run, nothing: 1.56x at the peak, as with a forced collection after each
- * file.) Served files come the same way, back to back in one response of the server's /run, each
- * cut at the size its HEAD request gave (a response per file held about 250 MB more).
+ * file.) Served files come the same way, back to back in one response of the server's /run (per
+ * 200 files), each cut at the size its HEAD request gave (a response per file held about 250 MB more).
  */
 async function* runBytes(run: Source[], pieceBytes: number): AsyncGenerator<{ source: Source; piece?: Uint8Array }> {
-  if (run.length === 0) return;
-  const reader = new PieceReader(await runStream(run), pieceBytes);
-  try {
-    for (const s of run) {
-      for (let left = s.size; left > 0; ) {
-        const piece = await reader.next(left);
-        if (piece === undefined) throw new Error(`cannot read ${s.name}: it ended after ${s.size - left} of its ${s.size} bytes`);
-        left -= piece.length;
-        yield { source: s, piece };
+  for (const batch of batches(run)) {
+    const reader = new PieceReader(await batchStream(batch), pieceBytes);
+    try {
+      for (const s of batch) {
+        for (let left = s.size; left > 0; ) {
+          const piece = await reader.next(left);
+          if (piece === undefined) throw new Error(`cannot read ${s.name}: it ended after ${s.size - left} of its ${s.size} bytes`);
+          left -= piece.length;
+          yield { source: s, piece };
+        }
+        yield { source: s };
       }
-      yield { source: s };
+    } finally {
+      reader.close();
     }
-  } finally {
-    reader.close();
   }
 }
 
-/** The bytes of a run of sources (all dropped files or all served ones) as one stream. */
-async function runStream(run: Source[]): Promise<ReadableStream<Uint8Array>> {
-  if (run.every((s) => s.spec.file !== undefined)) return new Blob(run.map((s) => s.spec.file!)).stream();
-  const runUrl = run[0]!.spec.served!.runUrl;
-  const r = await fetch(`${runUrl}&files=${run.map((s) => `${s.spec.served!.index}:${s.size}`).join(',')}`);
-  if (!r.ok || r.body === null) throw new Error(`cannot read ${run[0]!.name}${run.length > 1 ? ` and the ${run.length - 1} file(s) after it` : ''}: HTTP ${r.status}`);
+/** Served files per /run request: its URL lists them, and a URL stays well below a server's header limit. */
+const FILES_PER_RUN_REQUEST = 200;
+
+/** The sources read through one stream: all dropped files at once; served files by up to FILES_PER_RUN_REQUEST. */
+function batches(run: Source[]): Source[][] {
+  if (run.every((s) => s.spec.file !== undefined)) return run.length === 0 ? [] : [run];
+  const out: Source[][] = [];
+  for (let i = 0; i < run.length; i += FILES_PER_RUN_REQUEST) out.push(run.slice(i, i + FILES_PER_RUN_REQUEST));
+  return out;
+}
+
+/** The bytes of a batch of sources (all dropped files, or all served ones) as one stream. */
+async function batchStream(batch: Source[]): Promise<ReadableStream<Uint8Array>> {
+  if (batch.every((s) => s.spec.file !== undefined)) return new Blob(batch.map((s) => s.spec.file!)).stream();
+  const runUrl = batch[0]!.spec.served!.runUrl;
+  const r = await fetch(`${runUrl}&files=${batch.map((s) => `${s.spec.served!.index}:${s.size}`).join(',')}`);
+  if (!r.ok || r.body === null) throw new Error(`cannot read ${batch[0]!.name}${batch.length > 1 ? ` and the ${batch.length - 1} file(s) after it` : ''}: HTTP ${r.status}`);
   return r.body;
 }
 
