@@ -12,6 +12,7 @@ import { describeDiagnostic } from '../../format/diagnostics.js';
 import type { TraceHeader } from '../../format/records.js';
 import { TraceAnalyzer } from '../../analyze/analyzer.js';
 import { ModelBuilder } from './model-builder.js';
+import { PieceReader } from './piece-reader.js';
 import { assembleModel, partBuffers, type ModelPart } from './model-assembly.js';
 import type { WorkerMessage, WorkerRequest } from './model.js';
 
@@ -79,38 +80,6 @@ async function urlSource(spec: SourceSpec): Promise<Source> {
       return new Uint8Array(await r.arrayBuffer());
     },
   };
-}
-
-/**
- * Reads a byte stream into one buffer, reused for every piece (a BYOB reader hands the same memory
- * back with each read), so reading allocates nothing per piece. A piece is valid until the next
- * call: the decoder copies what it has not consumed.
- */
-class PieceReader {
-  private readonly reader: ReadableStreamBYOBReader;
-  private buffer: ArrayBuffer;
-
-  constructor(stream: ReadableStream<Uint8Array>, pieceBytes: number) {
-    this.reader = stream.getReader({ mode: 'byob' });
-    this.buffer = new ArrayBuffer(pieceBytes);
-  }
-
-  /** The next piece of at most `want` bytes (at most the buffer's size), shorter only at the stream's end; undefined after it. */
-  async next(want: number): Promise<Uint8Array | undefined> {
-    const n = Math.min(want, this.buffer.byteLength);
-    let filled = 0;
-    while (filled < n) {
-      const r = await this.reader.read(new Uint8Array(this.buffer, filled, n - filled));
-      if (r.value !== undefined) this.buffer = r.value.buffer as ArrayBuffer;
-      if (r.done) break;
-      filled += r.value.length;
-    }
-    return filled === 0 ? undefined : new Uint8Array(this.buffer, 0, filled);
-  }
-
-  close(): void {
-    this.reader.cancel().catch(() => undefined);
-  }
 }
 
 /**
