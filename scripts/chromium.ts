@@ -21,6 +21,8 @@ export const CHROMIUM_ARGS = [
 
 export interface LaunchedBrowser {
   context: BrowserContext;
+  /** The profile directory: every process of this browser has `--user-data-dir=<it>` on its command line. */
+  profile: string;
   close(): Promise<void>;
 }
 
@@ -29,6 +31,7 @@ export async function launchChromium(extraArgs: string[] = []): Promise<Launched
   const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, ...extraArgs], headless: true });
   return {
     context,
+    profile,
     close: async () => {
       await context.close();
       rmSync(profile, { recursive: true, force: true });

@@ -189,6 +189,28 @@ describe('the other ways in', () => {
     }
   });
 
+  test('push() keeps nothing of the caller\'s chunk: one buffer, refilled and detached after each push (a BYOB reader), decodes as decodeBytes', () => {
+    const rng = new Rng(81);
+    for (let i = 0; i < 30; i++) {
+      const { bytes } = randomTrace(rng, { frames: rng.range(1, 6) });
+      const { out, callbacks } = collector();
+      const decoder = new TraceDecoder(callbacks);
+      let buffer = new ArrayBuffer(256);
+      for (let at = 0; at < bytes.length; ) {
+        const n = Math.min(bytes.length - at, rng.range(1, 256));
+        const piece = new Uint8Array(buffer, 0, n);
+        piece.set(bytes.subarray(at, at + n));
+        decoder.push(piece);
+        // Detach the piece's memory, as a BYOB read does with the view it is given.
+        buffer = structuredClone(buffer, { transfer: [buffer] });
+        expect(piece.length).toBe(0);
+        at += n;
+      }
+      decoder.end();
+      expect(out).toEqual(decodeBytes(bytes));
+    }
+  });
+
   test('decodeStream refuses a stream of strings', async () => {
     await expect(decodeStream(Readable.from(['abc']), {})).rejects.toThrow(/needs a byte stream/);
   });

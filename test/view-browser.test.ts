@@ -6,7 +6,7 @@
 // live page follows a running service over Server-Sent Events.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -118,6 +118,23 @@ describe('viewer on a real service trace (analyze-trace --view)', () => {
     const wrong = await fetch(`${url.origin}/files?token=${'0'.repeat(32)}`);
     expect(wrong.status).toBe(403);
     expect(url.hostname).toBe('127.0.0.1');
+    const run = await fetch(`${url.origin}/run?files=0:10`);
+    expect(run.status).toBe(403);
+  });
+
+  it('sends a run of files back to back, each cut at the size asked, and refuses a bad or too long one', async () => {
+    const url = new URL(page.url());
+    const token = url.searchParams.get('token')!;
+    const list = (await (await fetch(`${url.origin}/files?token=${token}`)).json()) as { files: { name: string; url: string }[]; run: string };
+    const bytes = await Promise.all(list.files.map(async (f) => new Uint8Array(await (await fetch(new URL(f.url, url.origin))).arrayBuffer())));
+    const sizes = bytes.map((b) => b.length);
+    const last = list.files.length - 1;
+    // The last file twice, the second time cut short, after the first: the server cuts each where it is told.
+    const spec = `0:${sizes[0]},${last}:${sizes[last]},${last}:7`;
+    const body = new Uint8Array(await (await fetch(`${url.origin}${list.run}&files=${spec}`)).arrayBuffer());
+    expect(Buffer.from(body).equals(Buffer.concat([bytes[0]!, bytes[last]!, bytes[last]!.subarray(0, 7)]))).toBe(true);
+    expect((await fetch(`${url.origin}${list.run}&files=0:${sizes[0]! + 1}`)).status).toBe(409);
+    for (const bad of ['', '0', `${list.files.length}:1`, '0:-1', '0:1,', 'x:1']) expect((await fetch(`${url.origin}${list.run}&files=${bad}`)).status).toBe(400);
   });
 
   it('has a lane per loop and the long tasks that analyze-trace reports, at the same times', async () => {
@@ -254,6 +271,17 @@ describe('viewer opened from file:// with dropped files', () => {
     const s3 = await page3.evaluate(() => looptraceViewer.summary());
     expect((s3 as unknown as { timings: { workers: number } }).timings.workers).toBe(3);
     expect([s3.files, s3.records, s3.startNs, s3.endNs, s3.threads, s3.longTasks]).toEqual([s.files, s.records, s.startNs, s.endNs, s.threads, s.longTasks]);
+    // The operation begins in the first file and ends in the second, and the long task runs across
+    // the same boundary: both are joined from two workers' parts.
+    const operations = (x: typeof s) => (x as unknown as { operations: number }).operations;
+    expect(operations(s)).toBe(1);
+    expect(operations(s3)).toBe(operations(s));
+    const layout3 = await page3.evaluate(() => looptraceViewer.layout());
+    const lt3 = layout3.longTasks[0]!;
+    const lane3 = layout3.lanes.find((l) => l.threadId === 1)!;
+    const box3 = (await page3.locator('#timeline').boundingBox())!;
+    await page3.mouse.click(box3.x + (lt3.x0 + lt3.x1) / 2, box3.y + lane3.bandTop + 5);
+    expect(await page3.textContent('#details .operation')).toContain(FIXTURE.operation.name);
     await page3.close();
 
     // Click the long task: its stack, split and operation.
@@ -266,6 +294,24 @@ describe('viewer opened from file:// with dropped files', () => {
     expect(await page.textContent('#details .split')).toBe('I/O callbacks 20.0 µs, timers and immediates 120.0 ms, GC 3.00 ms');
     expect(await page.textContent('#details .operation')).toContain(FIXTURE.operation.name);
     await page.close();
+  });
+
+  it('served by --view, a trace of 250 rotated files (two /run requests) gives the model of one file', async () => {
+    const many = join(dir, 'many');
+    mkdirSync(many);
+    writeFixtureTrace((i) => join(many, `trace.${i}.bin`), { files: 250 });
+    const single = writeFixtureTrace((i) => join(dir, `single.${i}.bin`));
+    const page = await openViewer(await serve(many, '--view'));
+    await waitLoaded(page);
+    const s = await page.evaluate(() => looptraceViewer.summary());
+    const page1 = await openViewer(`file://${VIEWER}`);
+    await drop(page1, single);
+    await waitLoaded(page1);
+    const s1 = await page1.evaluate(() => looptraceViewer.summary());
+    expect(s.files).toHaveLength(250);
+    expect([s.startNs, s.endNs, s.threads, s.longTasks]).toEqual([s1.startNs, s1.endNs, s1.threads, s1.longTasks]);
+    await page.close();
+    await page1.close();
   });
 
   it('runs no script from a trace whose service and worker are named with markup', async () => {

@@ -3,7 +3,7 @@
 // come from the binned levels or from the stretches themselves, and counters keep their peaks.
 
 import { describe, expect, it } from 'vitest';
-import { TraceDecoder, TraceEncoder } from '../src/format/index.js';
+import { RecordCode, TraceDecoder, TraceEncoder } from '../src/format/index.js';
 import { buildMaxLevels, busyPerPixel, counterPerPixel } from '../src/view/browser/lod.js';
 import { assembleModel } from '../src/view/browser/model-assembly.js';
 import { IntervalIndex } from '../src/view/browser/interval-index.js';
@@ -237,6 +237,95 @@ describe('assembleModel: parts decoded on their own, joined in trace order', () 
     expect(whole.threads[0]!.iterations).toBeLessThan(decodeParts([files]).threads[0]!.iterations - 1);
     expect(split.threads[0]!.iterations).toBe(whole.threads[0]!.iterations);
     expect(stretches(split)).toEqual(stretches(whole));
+  });
+});
+
+describe('assembleModel: operations across parts', () => {
+  const MS = 1e6;
+  const NAMES = ['spans-one-boundary', 'spans-two-boundaries', 'ends-after-a-later-task', 'inside-a-part'];
+  /**
+   * One loop from 0 to 600 ms in three rotated files (boundaries at 200 and 400 ms): 1 ms busy
+   * stretches every 5 ms, and two long tasks: 148.9-260 ms across the first boundary, 299-360 ms
+   * inside the second file. Operations (thread 1, ids 1-4, NAMES): 190-230 ms, 100-500 ms,
+   * 195-370 ms, 310-320 ms; and an OPERATION_END at 330 ms whose start is in no file (id 5).
+   */
+  function files(): Uint8Array[] {
+    const events: [number, (enc: TraceEncoder) => void][] = [];
+    const poll = (t: number, blockedNs = 4 * MS, ioNs = 0): void => {
+      events.push([t, (e) => e.pollStart(t)]);
+      events.push([t + blockedNs + ioNs, (e) => e.pollEnd(t + blockedNs + ioNs, blockedNs, 1, 0)]);
+    };
+    for (let t = 0; t < 145 * MS; t += 5 * MS) poll(t);
+    poll(145 * MS, 3.9 * MS, 0.1 * MS);
+    for (let t = 260 * MS; t < 300 * MS; t += 5 * MS) poll(t);
+    for (let t = 360 * MS; t < 595 * MS; t += 5 * MS) poll(t);
+    const op = (id: number, startNs: number, endNs: number): void => {
+      if (startNs >= 0) events.push([startNs, (e) => e.counted(RecordCode.OperationStart, startNs, 2, id, id)]);
+      events.push([endNs, (e) => e.counted(RecordCode.OperationEnd, endNs, 2, id, 0)]);
+    };
+    op(1, 190 * MS, 230 * MS);
+    op(2, 100 * MS, 500 * MS);
+    op(3, 195 * MS, 370 * MS);
+    op(4, 310 * MS, 320 * MS);
+    op(5, -1, 330 * MS);
+    events.sort((a, b) => a[0] - b[0]);
+    const out: Uint8Array[] = [];
+    for (let f = 0; f < 3; f++) {
+      const from = f * 200 * MS;
+      const enc = new TraceEncoder();
+      enc.writeMagic();
+      enc.writeHeader({ traceId: 'ef'.repeat(16), fileIndex: f, originMonoNs: 1n, originWallUnixNs: 1_700_000_000_000_000_000n, fileStartNs: from, threads: [{ threadId: 1, nodeThreadId: 0, kind: 0, name: 'main' }] });
+      // Definitions first, in every file.
+      enc.beginFrame(0, from);
+      NAMES.forEach((name, i) => enc.stringDef(from, i + 1, name));
+      enc.endFrame();
+      const mine = events.filter(([t]) => t >= from && t < from + 200 * MS);
+      enc.beginFrame(1, mine[0]![0]);
+      for (const [, write] of mine) write(enc);
+      enc.endFrame();
+      out.push(enc.take());
+    }
+    return out;
+  }
+
+  function decode(groups: Uint8Array[][]): TimelineModel {
+    const parts = groups.map((group) => {
+      const builder = new ModelBuilder(50e6);
+      const decoder = new TraceDecoder({ onRecord: builder.onRecord, onHeader: builder.onHeader }, builder.pollCallbacks);
+      builder.attach(decoder);
+      for (const f of group) {
+        decoder.push(f);
+        decoder.end();
+      }
+      return builder.part();
+    });
+    return assembleModel(parts, 50e6, { bytes: 0, files: [], decodeMs: 0 }).model;
+  }
+
+  const ops = (m: TimelineModel) => m.operations.map((o) => [o.operationId, o.name, o.startNs / MS, o.endNs / MS]);
+  const tasks = (m: TimelineModel) => m.longTasks.map((lt) => [lt.startNs / MS, lt.endNs / MS, lt.operations.map((o) => [o.operationId, o.name, o.startNs / MS, o.endNs / MS])]);
+
+  it('pairs an operation begun in one part with its end in a later one, and gives long tasks across and after a boundary their operations, as one decode does', () => {
+    const f = files();
+    const whole = decode([f]);
+    // What one decode finds: four operations in order of their ends (not the one without a start),
+    // and each long task with the operations that overlap it.
+    const [one, two, three, four] = NAMES;
+    expect(ops(whole)).toEqual([
+      [1, one, 190, 230],
+      [4, four, 310, 320],
+      [3, three, 195, 370],
+      [2, two, 100, 500],
+    ]);
+    expect(tasks(whole)).toEqual([
+      [148.9, 260, [[1, one, 190, 230], [3, three, 195, 370], [2, two, 100, 500]]],
+      [299, 360, [[4, four, 310, 320], [3, three, 195, 370], [2, two, 100, 500]]],
+    ]);
+    for (const groups of [[[f[0]!], [f[1]!], [f[2]!]], [[f[0]!], [f[1]!, f[2]!]], [[f[0]!, f[1]!], [f[2]!]]]) {
+      const split = decode(groups);
+      expect(ops(split)).toEqual(ops(whole));
+      expect(tasks(split)).toEqual(tasks(whole));
+    }
   });
 });
 

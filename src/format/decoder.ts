@@ -216,9 +216,19 @@ export class TraceDecoder {
     this.limit = needed;
   }
 
-  /** Copies unconsumed bytes out of the caller's chunk, which the caller may reuse. */
+  /**
+   * Copies unconsumed bytes out of the caller's chunk, which the caller may reuse (or detach, as a
+   * BYOB stream reader does): nothing of it is kept.
+   */
   private keepRemainder(): void {
-    if (this.pos === this.limit || this.buf === this.carry) return;
+    if (this.buf === this.carry) return;
+    if (this.pos === this.limit) {
+      this.bufOffset += this.pos;
+      this.buf = EMPTY;
+      this.pos = 0;
+      this.limit = 0;
+      return;
+    }
     const remaining = this.limit - this.pos;
     if (this.carry.length < remaining) this.carry = new Uint8Array(Math.max(remaining, 1 << 16));
     this.carry.set(this.buf.subarray(this.pos, this.limit));

@@ -193,6 +193,21 @@ export class LoopSlicer {
     return out;
   }
 
+  /**
+   * The operations begun and not ended so far, with their names (for a part of a trace decoded on
+   * its own: the part where one ends pairs its OPERATION_END with them by operationId, unique in a
+   * trace, as one decode of the whole trace does).
+   */
+  openOperations(): { threadId: number; operationId: number; startNs: number; name: string }[] {
+    const out = [];
+    for (let id = 0; id < this.threads.length; id++) {
+      const s = this.threads[id];
+      if (s === undefined) continue;
+      for (const [operationId, [startNs, nameId]] of s.operations) out.push({ threadId: id, operationId, startNs, name: this.strings.get(nameId) ?? `string ${nameId}` });
+    }
+    return out;
+  }
+
   private gap(s: ThreadState): void {
     s.started = true;
     s.pollStartNs = NONE;

@@ -1,12 +1,15 @@
 // analyze-trace --view and --live: a local HTTP server for the viewer page. It binds to
 // 127.0.0.1, makes a random token that every request must carry (?token=...), prints the URL and
 // opens nothing by itself. It serves the page, the list of the trace's files and their bytes
-// (with Range support, so the page's worker can read headers first), and for --live a stream of
+// (with Range support, so the page's worker can read headers first; and runs of files back to back
+// in one response, so the worker reads a run through one stream), and for --live a stream of
 // Server-Sent Events with one update a second, computed only while a page is connected.
 
 import { escapeTerminal } from '../cli/escape.js';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { admitRequest, SECURITY_HEADERS } from './http-guard.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { basename } from 'node:path';
@@ -71,7 +74,7 @@ export function serveViewer(options: ServeOptions, io: ServeIo): number {
     } else if (url.pathname === '/files') {
       const list = files.map((f, i) => ({ name: f.name, url: `/file/${i}?token=${token}` }));
       res.writeHead(200, { 'content-type': 'application/json', ...SECURITY_HEADERS });
-      res.end(JSON.stringify({ files: list, live: live !== undefined }));
+      res.end(JSON.stringify({ files: list, run: `/run?token=${token}`, live: live !== undefined }));
     } else if (url.pathname.startsWith('/file/')) {
       const f = files[Number(url.pathname.slice('/file/'.length))];
       if (f === undefined) {
@@ -80,6 +83,8 @@ export function serveViewer(options: ServeOptions, io: ServeIo): number {
         return;
       }
       sendFile(req, res, f.path);
+    } else if (url.pathname === '/run') {
+      sendRun(req, res, url.searchParams.get('files') ?? '', files);
     } else if (url.pathname === '/live' && live !== undefined) {
       live.add(res);
     } else {
@@ -126,6 +131,47 @@ function sendFile(req: IncomingMessage, res: ServerResponse, path: string): void
   res.writeHead(200, { ...headers, 'content-length': size });
   if (req.method === 'HEAD') res.end();
   else createReadStream(path, { highWaterMark: 1 << 20 }).pipe(res);
+}
+
+/**
+ * /run?files=I:BYTES,I:BYTES...: the first BYTES of each listed file, back to back, in one
+ * response (the worker cuts it at those sizes). A file now shorter than asked (it was replaced) is
+ * refused with 409, before anything is sent.
+ */
+function sendRun(req: IncomingMessage, res: ServerResponse, spec: string, files: { path: string }[]): void {
+  const parts: { path: string; bytes: number }[] = [];
+  for (const item of spec.split(',')) {
+    const m = /^(\d+):(\d+)$/.exec(item);
+    const f = m === null ? undefined : files[Number(m[1])];
+    const bytes = m === null ? NaN : Number(m[2]);
+    if (f === undefined || !Number.isSafeInteger(bytes)) {
+      res.writeHead(400, SECURITY_HEADERS);
+      res.end();
+      return;
+    }
+    let size: number;
+    try {
+      size = statSync(f.path).size;
+    } catch {
+      size = -1;
+    }
+    if (size < bytes) {
+      res.writeHead(409, SECURITY_HEADERS);
+      res.end();
+      return;
+    }
+    parts.push({ path: f.path, bytes });
+  }
+  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': parts.reduce((n, p) => n + p.bytes, 0), ...SECURITY_HEADERS });
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  async function* bytes(): AsyncGenerator<Buffer> {
+    for (const p of parts) if (p.bytes > 0) yield* createReadStream(p.path, { end: p.bytes - 1, highWaterMark: 1 << 20 });
+  }
+  // A page that goes away mid-run, or a file that cannot be read any more: the response is cut.
+  pipeline(Readable.from(bytes()), res).catch(() => res.destroy());
 }
 
 /** --live: the newest file of the directory (or base path) and the ones after it, as they grow. */

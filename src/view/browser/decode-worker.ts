@@ -1,4 +1,4 @@
-// The decode worker: reads the dropped files (or the served URLs) in chunks, puts them in trace
+// The decode worker: reads the dropped files (or the served URLs) in pieces, puts them in trace
 // order by their headers, decodes them with looptrace's TypeScript decoder and builds the
 // columnar model, then transfers its buffers to the page. The page's thread never decodes.
 // Rotated files decode alone, so a large trace is split into runs of whole files decoded in
@@ -12,17 +12,13 @@ import { describeDiagnostic } from '../../format/diagnostics.js';
 import type { TraceHeader } from '../../format/records.js';
 import { TraceAnalyzer } from '../../analyze/analyzer.js';
 import { ModelBuilder } from './model-builder.js';
+import { PieceReader } from './piece-reader.js';
 import { assembleModel, partBuffers, type ModelPart } from './model-assembly.js';
 import type { WorkerMessage, WorkerRequest } from './model.js';
 
-/**
- * Bytes read from a dropped file at once. (A whole rotated file per read, 16 MiB pieces, peaked at
- * 2.24-2.32x the trace's bytes in bench-viewer, against 1.98-2.11x with 4 MiB; load 13-19.)
- */
-const CHUNK_BYTES = 4 << 20;
+/** Bytes handed to the decoder at once, all read into one buffer (runBytes()). */
+const PIECE_BYTES = 4 << 20;
 const HEADER_PROBE_BYTES = 256 << 10;
-const URL_PIECE_BYTES = 16 << 20;
-const ANALYSIS_PIECE_BYTES = 1 << 20;
 /** The least trace worth a second decoding thread. */
 const PARALLEL_MIN_BYTES = 16 << 20;
 
@@ -31,6 +27,8 @@ interface SourceSpec {
   name: string;
   file?: File;
   url?: string;
+  /** A served file's place in the server's list, and the server's /run (runBytes()). */
+  served?: { index: number; runUrl: string };
 }
 
 interface HelperRequest {
@@ -47,11 +45,8 @@ interface Source {
   spec: SourceSpec;
   name: string;
   size: number;
-  /** Bytes [from, to) of the source. */
+  /** Bytes [from, to) of the source (the header probe; the whole source is read by runBytes()). */
   read(from: number, to: number): Promise<Uint8Array>;
-  /** The whole source as a stream of chunks. */
-  /** The whole source as a stream of pieces of at most pieceBytes. */
-  stream(pieceBytes: number): AsyncIterable<Uint8Array>;
 }
 
 const scope = self as unknown as { postMessage(message: WorkerMessage | HelperMessage, transfer?: Transferable[]): void; onmessage: ((e: MessageEvent<WorkerRequest | { type: 'helper'; port: MessagePort }>) => void) | null };
@@ -66,50 +61,75 @@ function fileSource(file: File): Source {
     name: file.name,
     size: file.size,
     read: async (from, to) => new Uint8Array(await file.slice(from, to).arrayBuffer()),
-    stream: async function* (pieceBytes: number) {
-      // The next chunk is read while the decoder works on this one.
-      const read = (at: number) => file.slice(at, Math.min(file.size, at + pieceBytes)).arrayBuffer();
-      let next = file.size > 0 ? read(0) : undefined;
-      for (let at = 0; next !== undefined; at += pieceBytes) {
-        const chunk = new Uint8Array(await next);
-        next = at + pieceBytes < file.size ? read(at + pieceBytes) : undefined;
-        yield chunk;
-      }
+  };
+}
+
+/** A served file: its size by a HEAD request, its header by a Range request. */
+async function urlSource(spec: SourceSpec): Promise<Source> {
+  const { name, url } = spec as { name: string; url: string };
+  const head = await fetch(url, { method: 'HEAD' });
+  if (!head.ok) throw new Error(`cannot read ${name}: HTTP ${head.status}`);
+  const size = Number(head.headers.get('content-length') ?? 0);
+  return {
+    spec,
+    name,
+    size,
+    read: async (from, to) => {
+      const r = await fetch(url, { headers: { range: `bytes=${from}-${Math.max(from, to - 1)}` } });
+      if (!r.ok) throw new Error(`cannot read ${name}: HTTP ${r.status}`);
+      return new Uint8Array(await r.arrayBuffer());
     },
   };
 }
 
 /**
- * A served file. Its bytes come in pieces of up to URL_PIECE_BYTES by Range requests, and the next
- * piece is requested while the decoder works on this one, so reading and decoding overlap.
+ * The bytes of a run of sources in trace order: pieces of at most pieceBytes, then an end (no
+ * piece) after each source. Dropped files are read as one Blob made of them all, through one
+ * stream: a stream, or a Blob.arrayBuffer() read, per file or per piece leaves browser-side
+ * objects that hold the bytes they moved until a major garbage collection, and in the findings
+ * pass, which allocates little else, none came. (bench-viewer, 50 M records: the worker ended that
+ * pass holding about the trace's bytes, 2.5x them at the peak; a stream per file held half as
+ * much; one stream for the run, nothing: 1.56x at the peak, as with a forced collection after each
+ * file.) Served files come the same way, back to back in one response of the server's /run (per
+ * 200 files), each cut at the size its HEAD request gave (a response per file held about 250 MB more).
  */
-async function urlSource(name: string, url: string): Promise<Source> {
-  const head = await fetch(url, { method: 'HEAD' });
-  if (!head.ok) throw new Error(`cannot read ${name}: HTTP ${head.status}`);
-  const size = Number(head.headers.get('content-length') ?? 0);
-  const read = async (from: number, to: number): Promise<Uint8Array> => {
-    const r = await fetch(url, { headers: { range: `bytes=${from}-${Math.max(from, to - 1)}` } });
-    if (!r.ok) throw new Error(`cannot read ${name}: HTTP ${r.status}`);
-    // Through a Blob, like a dropped file: the response's bytes go to the browser's blob store
-    // and are copied once into the worker, which held about 200 MB less than reading the response
-    // straight into an ArrayBuffer (bench-viewer, 50 M records).
-    return new Uint8Array(await (await r.blob()).arrayBuffer());
-  };
-  return {
-    spec: { name, url },
-    name,
-    size,
-    read,
-    stream: async function* (pieceBytes: number) {
-      let next = size > 0 ? read(0, Math.min(size, pieceBytes)) : undefined;
-      for (let at = 0; next !== undefined; at += pieceBytes) {
-        const piece = await next;
-        const from = at + pieceBytes;
-        next = from < size ? read(from, Math.min(size, from + pieceBytes)) : undefined;
-        yield piece;
+async function* runBytes(run: Source[], pieceBytes: number): AsyncGenerator<{ source: Source; piece?: Uint8Array }> {
+  for (const batch of batches(run)) {
+    const reader = new PieceReader(await batchStream(batch), pieceBytes);
+    try {
+      for (const s of batch) {
+        for (let left = s.size; left > 0; ) {
+          const piece = await reader.next(left);
+          if (piece === undefined) throw new Error(`cannot read ${s.name}: it ended after ${s.size - left} of its ${s.size} bytes`);
+          left -= piece.length;
+          yield { source: s, piece };
+        }
+        yield { source: s };
       }
-    },
-  };
+    } finally {
+      reader.close();
+    }
+  }
+}
+
+/** Served files per /run request: its URL lists them, and a URL stays well below a server's header limit. */
+const FILES_PER_RUN_REQUEST = 200;
+
+/** The sources read through one stream: all dropped files at once; served files by up to FILES_PER_RUN_REQUEST. */
+function batches(run: Source[]): Source[][] {
+  if (run.every((s) => s.spec.file !== undefined)) return run.length === 0 ? [] : [run];
+  const out: Source[][] = [];
+  for (let i = 0; i < run.length; i += FILES_PER_RUN_REQUEST) out.push(run.slice(i, i + FILES_PER_RUN_REQUEST));
+  return out;
+}
+
+/** The bytes of a batch of sources (all dropped files, or all served ones) as one stream. */
+async function batchStream(batch: Source[]): Promise<ReadableStream<Uint8Array>> {
+  if (batch.every((s) => s.spec.file !== undefined)) return new Blob(batch.map((s) => s.spec.file!)).stream();
+  const runUrl = batch[0]!.spec.served!.runUrl;
+  const r = await fetch(`${runUrl}&files=${batch.map((s) => `${s.spec.served!.index}:${s.size}`).join(',')}`);
+  if (!r.ok || r.body === null) throw new Error(`cannot read ${batch[0]!.name}${batch.length > 1 ? ` and the ${batch.length - 1} file(s) after it` : ''}: HTTP ${r.status}`);
+  return r.body;
 }
 
 async function readHeader(source: Source): Promise<TraceHeader | undefined> {
@@ -149,16 +169,15 @@ async function decodePart(sources: Source[], longTaskNs: number, progress: (byte
   /** Time inside the decoder (and the model it feeds), apart from waiting for bytes. */
   let decodeMs = 0;
   let chunks = 0;
-  for (const s of sources) {
+  for await (const { source: s, piece } of runBytes(sources, PIECE_BYTES)) {
     source = s.name;
-    for await (const chunk of s.stream(s.spec.file !== undefined ? CHUNK_BYTES : URL_PIECE_BYTES)) {
-      const before = performance.now();
-      decoder.push(chunk);
-      decodeMs += performance.now() - before;
-      chunks++;
-      progress(chunk.length);
-    }
-    decoder.end();
+    const before = performance.now();
+    if (piece === undefined) decoder.end();
+    else decoder.push(piece);
+    decodeMs += performance.now() - before;
+    if (piece === undefined) continue;
+    chunks++;
+    progress(piece.length);
   }
   return { part: builder.part(), decodeMs, chunks };
 }
@@ -229,17 +248,20 @@ async function decode(sources: Source[], longTaskNs: number, analyze: boolean, h
   if (!analyze) return;
   const analyzer = new TraceAnalyzer({ longTaskNs });
   const again = new TraceDecoder(analyzer.callbacks());
-  for (const s of ordered) {
-    analyzer.addFile({ path: s.name, fileIndex: -1, bytes: s.size });
-    // Small pieces: this pass runs while the page holds the model, so it adds little to the peak.
-    for await (const chunk of s.stream(ANALYSIS_PIECE_BYTES)) again.push(chunk);
-    again.end();
+  let current: Source | undefined;
+  for await (const { source: s, piece } of runBytes(ordered, PIECE_BYTES)) {
+    if (s !== current) {
+      current = s;
+      analyzer.addFile({ path: s.name, fileIndex: -1, bytes: s.size });
+    }
+    if (piece === undefined) again.end();
+    else again.push(piece);
   }
   post({ type: 'report', report: analyzer.finish(again.stats) });
 }
 
 function sourceOf(spec: SourceSpec): Promise<Source> {
-  return spec.file !== undefined ? Promise.resolve(fileSource(spec.file)) : urlSource(spec.name, spec.url!);
+  return spec.file !== undefined ? Promise.resolve(fileSource(spec.file)) : urlSource(spec);
 }
 
 /** A helper: decodes the run it is given on its port and hands the part back, buffers transferred. */
@@ -262,7 +284,7 @@ scope.onmessage = (e) => {
     return;
   }
   const run = async (): Promise<void> => {
-    const specs: SourceSpec[] = req.type === 'files' ? req.files.map((file) => ({ name: file.name, file })) : req.urls.map((u) => ({ name: u.name, url: u.url }));
+    const specs: SourceSpec[] = req.type === 'files' ? req.files.map((file) => ({ name: file.name, file })) : req.urls.map((u, index) => ({ name: u.name, url: u.url, served: { index, runUrl: req.runUrl } }));
     const sources = await Promise.all(specs.map(sourceOf));
     if (sources.length === 0) throw new Error('no trace files given');
     await decode(sources, req.longTaskNs, req.analyze, req.helpers as MessagePort[], req.threads !== undefined);

@@ -1,8 +1,10 @@
 // Joins the parts of a trace that decode workers built on their own (each from a run of whole
 // rotated files, which decode alone) into the viewer's model, in trace order: columns are chained
 // (chunks are never copied), counters concatenated, the busy stretch that spans two parts is
-// restored from the first part's open run and the next part's first POLL_START, and then the level
-// of detail is built over the whole trace. With one part this is the whole of finishing a model.
+// restored from the first part's open run and the next part's first POLL_START, an operation that
+// spans parts from the operations open at one part's end and the OPERATION_END a later part could
+// not pair, long tasks get the operations of either kind that overlap them, and then the level of
+// detail is built over the whole trace. With one part this is the whole of finishing a model.
 
 import type { TraceHeader } from '../../format/records.js';
 import { addBins, binStretches, buildMaxLevels, chooseBinNs, emptyBins, levelsFrom, type Bins } from './lod.js';
@@ -11,6 +13,8 @@ import type { SpanChunk } from './span-column.js';
 
 const UTILIZATION_BIN_NS = 100e6;
 const MAX_DIAGNOSTICS = 100;
+/** Operations are kept up to this count; more would be objects per record. */
+export const MAX_OPERATIONS = 200_000;
 
 export interface PartCounter {
   name: string;
@@ -41,6 +45,16 @@ export interface PartLane {
   leadPollStartNs: number | undefined;
 }
 
+/** An OPERATION_END whose OPERATION_START was not in its part, and where it falls among the part's operations. */
+export interface PartOperationEnd {
+  threadId: number;
+  operationId: number;
+  endNs: number;
+  status: number;
+  /** The index in the part's operations it would have had (they are in order of their ends). */
+  at: number;
+}
+
 export interface ModelPart {
   header: TraceHeader | undefined;
   records: number;
@@ -49,7 +63,11 @@ export interface ModelPart {
   lanes: PartLane[];
   threadpool: PartCounter;
   longTasks: LongTaskInfo[];
+  /** Operations that began and ended in the part, in order of their ends. */
   operations: OperationInfo[];
+  /** Operations begun in the part (or carried into it) and not ended by its end, names resolved. */
+  openOperations: { threadId: number; operationId: number; startNs: number; name: string }[];
+  endsWithoutStart: PartOperationEnd[];
   stacks: StackSampleInfo[];
   diagnostics: string[];
 }
@@ -90,7 +108,10 @@ export function assembleModel(parts: ModelPart[], longTaskNs: number, info: { by
   const startNs = Number.isFinite(minNs) ? minNs : 0;
   const endNs = Number.isFinite(maxNs) ? Math.max(maxNs, startNs + 1) : 1;
 
+  const { operations, spanning } = joinOperations(parts);
   const longTasks: LongTaskInfo[] = [];
+  /** Long tasks made here, of a stretch that spans two parts: their operations are found below. */
+  const stitchedTasks: LongTaskInfo[] = [];
   const ids = [...new Set(parts.flatMap((p) => p.lanes.map((l) => l.threadId)))].sort((a, b) => a - b);
   const threads: ThreadLane[] = [];
   for (const threadId of ids) {
@@ -120,7 +141,7 @@ export function assembleModel(parts: ModelPart[], longTaskNs: number, info: { by
         iterations++;
         busyTotalNs += durNs;
         if (durNs >= longTaskNs) {
-          longTasks.push({
+          const task: LongTaskInfo = {
             index: 0,
             threadId,
             startNs: before.runStartNs,
@@ -130,7 +151,9 @@ export function assembleModel(parts: ModelPart[], longTaskNs: number, info: { by
             gcNs: before.gcNs,
             stacks: before.stacks.filter((s) => s.timeNs >= before.runStartNs && s.timeNs <= lead),
             operations: [],
-          });
+          };
+          longTasks.push(task);
+          stitchedTasks.push(task);
         }
       }
       longTasks.push(...parts[i]!.longTasks.filter((lt) => lt.threadId === threadId));
@@ -175,6 +198,7 @@ export function assembleModel(parts: ModelPart[], longTaskNs: number, info: { by
   // Long tasks in time order, numbered as the page refers to them.
   longTasks.sort((a, b) => a.startNs - b.startNs || a.threadId - b.threadId);
   longTasks.forEach((lt, i) => (lt.index = i));
+  attachOperations(longTasks, stitchedTasks, operations, spanning);
 
   const header = parts.find((p) => p.header !== undefined)?.header;
   const model: TimelineModel = {
@@ -191,12 +215,80 @@ export function assembleModel(parts: ModelPart[], longTaskNs: number, info: { by
     threads,
     counters: [series(parts.map((p) => p.threadpool), keep)],
     longTasks,
-    operations: parts.flatMap((p) => p.operations),
+    operations,
     stacks: parts.flatMap((p) => p.stacks),
     diagnostics: parts.flatMap((p) => p.diagnostics).slice(0, MAX_DIAGNOSTICS),
     decodeMs: info.decodeMs,
   };
   return { model, transfer: [...buffers] };
+}
+
+/**
+ * The parts' operations in trace order, each part's in order of their ends, and the operations that
+ * span parts: begun in one (open at its end) and ended in a later one, whose OPERATION_END that part
+ * could not pair. They are paired by operationId, unique in a trace, as one decode of the whole
+ * trace pairs them (a lost frame between the two does not make the pair uncertain, unlike the two
+ * POLL records of a busy stretch), and put where that decode would have them.
+ */
+function joinOperations(parts: ModelPart[]): { operations: OperationInfo[]; spanning: OperationInfo[] } {
+  const open = new Map<number, { threadId: number; startNs: number; name: string }>();
+  const operations: OperationInfo[] = [];
+  const spanning: OperationInfo[] = [];
+  const add = (op: OperationInfo): boolean => operations.length < MAX_OPERATIONS && operations.push(op) > 0;
+  for (const p of parts) {
+    let k = 0;
+    const ends = p.endsWithoutStart;
+    for (let i = 0; i <= p.operations.length; i++) {
+      for (; k < ends.length && ends[k]!.at <= i; k++) {
+        const e = ends[k]!;
+        const o = open.get(e.operationId);
+        if (o === undefined || o.threadId !== e.threadId) continue;
+        open.delete(e.operationId);
+        const op = { threadId: e.threadId, operationId: e.operationId, name: o.name || `operation ${e.operationId}`, startNs: o.startNs, endNs: e.endNs, status: e.status };
+        if (add(op)) spanning.push(op);
+      }
+      if (i < p.operations.length) add(p.operations[i]!);
+    }
+    for (const o of p.openOperations) open.set(o.operationId, o);
+  }
+  return { operations, spanning };
+}
+
+/**
+ * Gives long tasks the operations their parts could not: each operation that spans parts goes to
+ * the long tasks of its thread it overlaps, and a long task made from a stretch that spans parts
+ * gets every operation of its thread that overlaps it. A task's list stays in order of the
+ * operations' ends, as one decode builds it.
+ */
+function attachOperations(longTasks: LongTaskInfo[], stitched: LongTaskInfo[], operations: OperationInfo[], spanning: OperationInfo[]): void {
+  if (spanning.length === 0 && stitched.length === 0) return;
+  const changed = new Set<LongTaskInfo>();
+  const attach = (lt: LongTaskInfo, op: OperationInfo): void => {
+    if (op.startNs > lt.endNs || op.endNs < lt.startNs || lt.operations.some((o) => o.operationId === op.operationId)) return;
+    lt.operations.push({ name: op.name, operationId: op.operationId, status: op.status, startNs: op.startNs, endNs: op.endNs });
+    changed.add(lt);
+  };
+  // A thread's long tasks are its busy stretches: they do not overlap, so in order of their starts
+  // they are in order of their ends too, and the ones an operation overlaps are found by search.
+  const byThread = new Map<number, LongTaskInfo[]>();
+  for (const lt of longTasks) {
+    let list = byThread.get(lt.threadId);
+    if (list === undefined) byThread.set(lt.threadId, (list = []));
+    list.push(lt);
+  }
+  for (const op of spanning) {
+    const list = byThread.get(op.threadId) ?? [];
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (list[mid]!.endNs < op.startNs) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < list.length && list[i]!.startNs <= op.endNs; i++) attach(list[i]!, op);
+  }
+  for (const lt of stitched) for (const op of operations) if (op.threadId === lt.threadId) attach(lt, op);
+  for (const lt of changed) lt.operations.sort((a, b) => a.endNs - b.endNs);
 }
 
 function oneSpan(startNs: number, durNs: number, ioNs: number): SpanChunk {

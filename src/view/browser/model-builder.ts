@@ -9,14 +9,13 @@ import type { TraceHeader, TraceRecord } from '../../format/records.js';
 import { LoopSlicer } from '../loop-slicer.js';
 import { formatStack } from '../stack-format.js';
 import { F32Column, F64Column } from './chunked-column.js';
-import { assembleModel, type ModelPart, type PartCounter, type PartLane } from './model-assembly.js';
+import { assembleModel, MAX_OPERATIONS, type ModelPart, type PartCounter, type PartLane, type PartOperationEnd } from './model-assembly.js';
 import { binStretches, chooseBinNs, emptyBins } from './lod.js';
 import type { CounterSeries, LongTaskInfo, OperationInfo, StackSampleInfo, TimelineModel } from './model.js';
 import { SpanColumnBuilder, type SpanChunk } from './span-column.js';
 
-/** Stack samples and operations are kept up to these counts; more would be objects per record. */
+/** Stack samples are kept up to this count (operations: MAX_OPERATIONS); more would be objects per record. */
 const MAX_STACK_SAMPLES = 100_000;
-const MAX_OPERATIONS = 200_000;
 
 class CounterBuilder {
   readonly timeNs = new F64Column();
@@ -63,6 +62,8 @@ export class ModelBuilder {
   private readonly threadpool = new CounterBuilder('threadpool delay', 'ns');
   private readonly longTasks: LongTaskInfo[] = [];
   private readonly operations: OperationInfo[] = [];
+  /** OPERATION_ENDs whose start this builder did not see (for assembleModel: it began in an earlier part). */
+  private readonly endsWithoutStart: PartOperationEnd[] = [];
   private readonly stacks: StackSampleInfo[] = [];
   private readonly diagnostics: string[] = [];
   private header: TraceHeader | undefined;
@@ -111,7 +112,11 @@ export class ModelBuilder {
         if (this.stacks.length < MAX_STACK_SAMPLES) this.stacks.push({ threadId, timeNs, frames });
       },
       operation: (threadId, operationId, startNs, endNs, name, status) => {
-        if (startNs < 0 || this.operations.length >= MAX_OPERATIONS) return;
+        if (startNs < 0) {
+          if (this.endsWithoutStart.length < MAX_OPERATIONS) this.endsWithoutStart.push({ threadId, operationId, endNs, status, at: this.operations.length });
+          return;
+        }
+        if (this.operations.length >= MAX_OPERATIONS) return;
         const op = { threadId, operationId, name: name || `operation ${operationId}`, startNs, endNs, status };
         this.operations.push(op);
         // An operation that ends after the long task it contains: attach it now.
@@ -264,6 +269,8 @@ export class ModelBuilder {
       threadpool: points(this.threadpool),
       longTasks: this.longTasks,
       operations: this.operations,
+      openOperations: this.slicer.openOperations(),
+      endsWithoutStart: this.endsWithoutStart,
       stacks: this.stacks,
       diagnostics: this.diagnostics,
     };

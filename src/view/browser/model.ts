@@ -100,7 +100,11 @@ export type WorkerMessage =
   | { type: 'error'; message: string };
 
 /** What the page asks the decode worker for. */
-export type LoadRequest = ({ type: 'files'; files: File[] } | { type: 'urls'; urls: { name: string; url: string }[] }) & {
+export type LoadRequest = (
+  | { type: 'files'; files: File[] }
+  /** runUrl: the server's /run, which sends several files back to back (files=INDEX:BYTES,...; INDEX in urls). */
+  | { type: 'urls'; urls: { name: string; url: string }[]; runUrl: string }
+) & {
   longTaskNs: number;
   /** Also run analyze-trace's analysis for the findings list (a second pass). */
   analyze: boolean;

@@ -614,10 +614,10 @@ if (token !== null && location.protocol.startsWith('http')) {
       status.textContent = `The server refused the file list: HTTP ${r.status}`;
       return;
     }
-    const list = (await r.json()) as { files: { name: string; url: string }[]; live: boolean };
+    const list = (await r.json()) as { files: { name: string; url: string }[]; run: string; live: boolean };
     // Absolute URLs: the worker runs from a blob: URL, against which a path does not resolve.
     const urls = list.files.map((f) => ({ name: f.name, url: new URL(f.url, location.href).href }));
-    if (urls.length > 0) load({ type: 'urls', urls, ...loadOptions() });
+    if (urls.length > 0) load({ type: 'urls', urls, runUrl: new URL(list.run, location.href).href, ...loadOptions() });
     if (list.live) startLive(`/live?token=${encodeURIComponent(token)}`, $('live'));
   })().catch((error: unknown) => {
     status.textContent = `Could not reach the server: ${String(error)}`;
