@@ -22,8 +22,9 @@ namespace {
 constexpr uint64_t kMinSleepNs = 1'000'000;
 constexpr uint64_t kCpuReadIntervalNs = 1'000'000'000;
 // How often a parked watchdog glances at the loops without unparking (watchdog.h, "Idle"). A
-// safety bound, not the mechanism: entering JavaScript wakes the watchdog. Should a thread ever
-// run JavaScript that V8 does not report (no such path is known), its first stack comes at most
+// bound, not the mechanism: entering JavaScript and the check hook wake the watchdog. JavaScript
+// that a V8 platform task starts inside the poll phase (a promise it resolves, such as a waitAsync
+// notified by a thread looptrace does not record) wakes neither: its first stack comes at most
 // this late. A glance is a few lock-protected reads per loop.
 constexpr int kParkedLookMs = 5000;
 // A loop that iterated at most this often between two looks and sleeps in its poll lets the
