@@ -18,8 +18,8 @@ namespace {
 thread_local LoopHooks* t_hooks = nullptr;
 
 // One hook call in this many is timed for self-accounting (odd: prepare and check alternate, so an
-// even period would time only one of them), with two readings of
-// the monotonic clock (vDSO, about 25 ns each): under 2 ns a call on average. Not with the
+// even period would time only one of them), with two readings of the monotonic clock (vDSO, about
+// 25 ns each): under 2 ns a call on average. Not with the
 // thread's CPU clock: that is a syscall (0.25 µs on bare metal, 1.5-2 µs on this project's
 // virtual machines), several times a hook's own cost, and a cold syscall path inside the timed
 // window cost more than any calibration could take out (it measured hooks at 10-20 times their
@@ -506,11 +506,12 @@ void LoopHooks::Rebaseline(uint64_t now_ns) {
 
 // A CPU sample costs two syscalls (the thread CPU clock and the schedstat read: 0.25-2 µs each,
 // the most on virtual machines), so a stretch's baseline is not taken at every hook: a THREAD_CPU
-// may measure from up to cpu_resample_ns_ (the CPU threshold, at most 2 ms) before its stretch began, busy time
-// whose CPU it counts too, so its ratio holds. The baseline is renewed sooner when a poll since
-// blocked for more than kUnmeasuredBlockedNs, which the window would count as off-CPU. A server at
-// saturation (polls that find events waiting) then samples about every 2 ms instead of at every
-// hook; a loop that sleeps between iterations samples at each, as before.
+// may measure from up to cpu_resample_ns_ (the CPU threshold, at most 2 ms) before its stretch
+// began, busy time whose CPU it counts too, so its ratio holds. The baseline is renewed sooner
+// when a poll since blocked for more than kUnmeasuredBlockedNs, which the window would count as
+// off-CPU. A server at saturation (polls that find events waiting) then samples about every 2 ms
+// instead of at nearly every hook; a loop that sleeps between iterations samples at each, as
+// before.
 inline bool LoopHooks::NeedsCpuBaseline(uint64_t now_ns) const {
   return now_ns - cpu_sample_wall_ns_ >= cpu_resample_ns_ || blocked_since_sample_ns_ > kUnmeasuredBlockedNs;
 }
