@@ -42,6 +42,8 @@ constexpr uint64_t kMaxCpuResampleNs = 2'000'000;
 // A CPU baseline may be kept across polls that blocked at most this long in all (LoopHooks::
 // blocked_since_sample_ns_): a THREAD_CPU then overstates its off-CPU time by at most this.
 constexpr uint64_t kUnmeasuredBlockedNs = 250'000;
+// Busy time off the core that the scheduler statistics may leave unread (LoopHooks::SampleCpu).
+constexpr uint64_t kUnreadOffCpuNs = 100'000;
 // A probe that waited this long found the pool with work queued: half of analyze-trace's default
 // pressure threshold (10 ms). An idle pool starts a task in tens of microseconds, 1.5 ms at the
 // 99th percentile on a loaded machine, so scheduling noise does not keep an idle loop probing.
@@ -516,11 +518,23 @@ inline bool LoopHooks::NeedsCpuBaseline(uint64_t now_ns) const {
   return now_ns - cpu_sample_wall_ns_ >= cpu_resample_ns_ || blocked_since_sample_ns_ > kUnmeasuredBlockedNs;
 }
 
+// The scheduler statistics (a /proc read, about 2 µs on a virtual machine) are read only when they
+// can say something: when the busy time since they were last read, less the CPU time, passes
+// kUnreadOffCpuNs. The thread can have been runnable only while it was off its core, so a
+// THREAD_CPU without THREAD_SCHED then misses at most that much runnable time, and the next
+// THREAD_SCHED can carry at most that much from before its window. A CPU-bound loop, the common
+// case at saturation, thus pays one syscall per sample instead of two.
 void LoopHooks::SampleCpu(uint64_t now_ns, bool emit) {
   uint64_t cpu = ThreadCpuNs();
-  uint64_t runqueue = ReadRunQueueNs();
+  uint64_t wall = now_ns - cpu_sample_wall_ns_;
+  uint64_t busy = wall > blocked_since_sample_ns_ ? wall - blocked_since_sample_ns_ : 0;
+  // On a virtual machine the thread CPU clock can step back a little between two reads.
+  uint64_t cpu_delta = cpu > cpu_sample_cpu_ns_ ? cpu - cpu_sample_cpu_ns_ : 0;
+  off_cpu_unread_ns_ += busy > cpu_delta ? busy - cpu_delta : 0;
+  bool read_sched = schedstat_fd_ >= 0 && off_cpu_unread_ns_ > kUnreadOffCpuNs;
+  uint64_t runqueue = read_sched ? ReadRunQueueNs() : cpu_sample_runqueue_ns_;
   if (emit) {
-    ring_->Push(wire::kThreadCpu, now_ns, now_ns - cpu_sample_wall_ns_, cpu - cpu_sample_cpu_ns_);
+    ring_->Push(wire::kThreadCpu, now_ns, wall, cpu - cpu_sample_cpu_ns_);
     if (runqueue > cpu_sample_runqueue_ns_) {
       ring_->Push(wire::kThreadSched, now_ns, runqueue - cpu_sample_runqueue_ns_);
     }
@@ -528,7 +542,10 @@ void LoopHooks::SampleCpu(uint64_t now_ns, bool emit) {
   cpu_sample_wall_ns_ = now_ns;
   blocked_since_sample_ns_ = 0;
   cpu_sample_cpu_ns_ = cpu;
-  cpu_sample_runqueue_ns_ = runqueue;
+  if (read_sched) {
+    cpu_sample_runqueue_ns_ = runqueue;
+    off_cpu_unread_ns_ = 0;
+  }
 }
 
 // The second number of schedstat: nanoseconds this thread has spent runnable, waiting in the run

@@ -131,6 +131,8 @@ class LoopHooks {
   // reached back across such a poll would count that wait as off-CPU busy time (readers subtract
   // only the latest poll's), so past kUnmeasuredBlockedNs the hooks take a new baseline.
   uint64_t blocked_since_sample_ns_ = 0;
+  // Busy time off the core since the scheduler statistics were last read (SampleCpu).
+  uint64_t off_cpu_unread_ns_ = 0;
   uint64_t cpu_sample_cpu_ns_ = 0;
   uint64_t cpu_sample_runqueue_ns_ = 0;
   // This thread's /proc/thread-self/schedstat, kept open: one pread per CPU sample.
