@@ -22,8 +22,8 @@ thread_local LoopHooks* t_hooks = nullptr;
 // 25 ns each): under 2 ns a call on average. Not with the
 // thread's CPU clock: that is a syscall (0.25 µs on bare metal, 1.5-2 µs on this project's
 // virtual machines), several times a hook's own cost, and a cold syscall path inside the timed
-// window cost more than any calibration could take out (it measured hooks at 10-20 times their
-// cost, with a spread of 8 between runs).
+// window cost more than any calibration could take out (it overstated the hooks many times over,
+// and varied widely from run to run).
 constexpr uint64_t kHookSampleEvery = 31;
 // A timed call longer than this was descheduled (a scheduler slice is at least hundreds of
 // microseconds); it says nothing about the hooks' CPU cost and is left out of the mean.

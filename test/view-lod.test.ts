@@ -144,6 +144,31 @@ describe('counterPerPixel', () => {
   });
 });
 
+/**
+ * Each group of files decoded on its own, as one decode worker does (a lost frame breaks every
+ * loop's pairing), and the parts joined in order by assembleModel.
+ */
+function decodeParts(groups: Uint8Array[][]): TimelineModel {
+  const parts = groups.map((files) => {
+    const builder = new ModelBuilder(50e6);
+    const decoder = new TraceDecoder(
+      {
+        onRecord: builder.onRecord,
+        onHeader: builder.onHeader,
+        onDiagnostic: (d) => builder.diagnostic(d.kind, d.kind === 'corrupt-frame'),
+      },
+      builder.pollCallbacks,
+    );
+    builder.attach(decoder);
+    for (const f of files) {
+      decoder.push(f);
+      decoder.end();
+    }
+    return builder.part();
+  });
+  return assembleModel(parts, 50e6, { bytes: 0, files: [], decodeMs: 0 }).model;
+}
+
 describe('assembleModel: parts decoded on their own, joined in trace order', () => {
   /**
    * One loop's trace in `files` rotated files, split right after a POLL_END, so that a busy
@@ -176,28 +201,6 @@ describe('assembleModel: parts decoded on their own, joined in trace order', () 
       out.push(enc.take());
     }
     return out;
-  }
-
-  function decodeParts(groups: Uint8Array[][]): TimelineModel {
-    const parts = groups.map((files) => {
-      const builder = new ModelBuilder(50e6);
-      const decoder = new TraceDecoder(
-        {
-          onRecord: builder.onRecord,
-          onHeader: builder.onHeader,
-          // As the decode worker does: a lost frame breaks every loop's pairing.
-          onDiagnostic: (d) => builder.diagnostic(d.kind, d.kind === 'corrupt-frame'),
-        },
-        builder.pollCallbacks,
-      );
-      builder.attach(decoder);
-      for (const f of files) {
-        decoder.push(f);
-        decoder.end();
-      }
-      return builder.part();
-    });
-    return assembleModel(parts, 50e6, { bytes: 0, files: [], decodeMs: 0 }).model;
   }
 
   function stretches(m: TimelineModel): number[] {
@@ -288,26 +291,12 @@ describe('assembleModel: operations across parts', () => {
     return out;
   }
 
-  function decode(groups: Uint8Array[][]): TimelineModel {
-    const parts = groups.map((group) => {
-      const builder = new ModelBuilder(50e6);
-      const decoder = new TraceDecoder({ onRecord: builder.onRecord, onHeader: builder.onHeader }, builder.pollCallbacks);
-      builder.attach(decoder);
-      for (const f of group) {
-        decoder.push(f);
-        decoder.end();
-      }
-      return builder.part();
-    });
-    return assembleModel(parts, 50e6, { bytes: 0, files: [], decodeMs: 0 }).model;
-  }
-
   const ops = (m: TimelineModel) => m.operations.map((o) => [o.operationId, o.name, o.startNs / MS, o.endNs / MS]);
   const tasks = (m: TimelineModel) => m.longTasks.map((lt) => [lt.startNs / MS, lt.endNs / MS, lt.operations.map((o) => [o.operationId, o.name, o.startNs / MS, o.endNs / MS])]);
 
   it('pairs an operation begun in one part with its end in a later one, and gives long tasks across and after a boundary their operations, as one decode does', () => {
     const f = files();
-    const whole = decode([f]);
+    const whole = decodeParts([f]);
     // What one decode finds: four operations in order of their ends (not the one without a start),
     // and each long task with the operations that overlap it.
     const [one, two, three, four] = NAMES;
@@ -322,7 +311,7 @@ describe('assembleModel: operations across parts', () => {
       [299, 360, [[4, four, 310, 320], [3, three, 195, 370], [2, two, 100, 500]]],
     ]);
     for (const groups of [[[f[0]!], [f[1]!], [f[2]!]], [[f[0]!], [f[1]!, f[2]!]], [[f[0]!, f[1]!], [f[2]!]]]) {
-      const split = decode(groups);
+      const split = decodeParts(groups);
       expect(ops(split)).toEqual(ops(whole));
       expect(tasks(split)).toEqual(tasks(whole));
     }
