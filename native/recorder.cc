@@ -221,12 +221,19 @@ void Recorder::Run() {
     // A pass while disabled is the last before sleeping: it flushes everything.
     bool flush = !enabled || force_flush_ || (g_record_state.load(std::memory_order_relaxed) & 1) == 0 ||
                  now - last_flush_ns_ >= config_.flush_interval_ns;
+    // The pass after a park of a flush interval or more: the process was idle before it.
+    bool after_idle = force_flush_;
     force_flush_ = false;
     Cycle(flush);
     if (flush) last_flush_ns_ = now;
     NoteWriterCpu();
-    // After a flush that left nothing behind, park; Park() looks at the rings once more.
-    park_ = enabled && flush && writer_event_fd_ >= 0 && !failed_ && !frames_open_ && !unflushed_;
+    // After a flush that left nothing behind, park (Park() looks at the rings once more), but
+    // only once the loops have gone quiet: this pass found nothing to drain, or it took what a
+    // loop recorded after an idle stretch. A loop that records all the time would otherwise
+    // wake a parked writer right after each flush: an eventfd write on the loop's thread, a
+    // process-wide barrier and two wake-ups of the writer, where a timed wait costs one.
+    park_ = enabled && flush && writer_event_fd_ >= 0 && !failed_ && !frames_open_ && !unflushed_ &&
+            (fullest_drained_ == 0 || after_idle);
     lock.lock();
   }
   lock.unlock();

@@ -47,7 +47,7 @@ import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ServerSpec } from './compare-overhead-server.js';
+import type { SelfCpuParts, ServerReport, ServerSpec } from './compare-overhead-server.js';
 
 export interface InstructionOptions {
   requestsLow: number;
@@ -332,6 +332,10 @@ interface SelfAccountingRound {
   processCpuNs: number;
   /** looptrace's records over the same requests. */
   records: number;
+  /** stats().selfCpu by part over the same requests. */
+  parts: SelfCpuParts;
+  /** Wake-ups (voluntary context switches) of looptrace's writer and watchdog threads over the same requests. */
+  wakeUps: { writer: number; watchdog: number };
 }
 
 async function runSelfAccounting(handler: 'async' | 'sync', dir: string, o: InstructionOptions): Promise<SelfAccountingRound> {
@@ -361,7 +365,7 @@ async function runSelfAccounting(handler: 'async' | 'sync', dir: string, o: Inst
   const markedRecords = (await next('marked'))['records'] as number | null | undefined;
   await sendRequests(port, o.selfRequests, o.connections);
   child.send({ type: 'report' });
-  const report = (await next('report'))['report'] as { requests: number; cpuUserUs: number; cpuSystemUs: number; telemetry: { selfCpuNs: number } | null };
+  const report = (await next('report'))['report'] as ServerReport;
   const stopped = next('stopped');
   child.send({ type: 'stop' });
   const finalRecords = (await stopped)['records'] as number | null | undefined;
@@ -371,7 +375,14 @@ async function runSelfAccounting(handler: 'async' | 'sync', dir: string, o: Inst
   }
   // Written by the end (the final flush included) less written at the mark: what the measured
   // requests recorded, although the writer had not written all of it when the report was taken.
-  return { requests: report.requests, selfCpuNs: report.telemetry.selfCpuNs, processCpuNs: (report.cpuUserUs + report.cpuSystemUs) * 1000, records: finalRecords - markedRecords };
+  return {
+    requests: report.requests,
+    selfCpuNs: report.telemetry.selfCpuNs,
+    processCpuNs: (report.cpuUserUs + report.cpuSystemUs) * 1000,
+    records: finalRecords - markedRecords,
+    parts: report.telemetry.selfCpuParts,
+    wakeUps: report.telemetry.wakeUps,
+  };
 }
 
 /** The self-accounting check of one handler: medians over the full-speed rounds. */
@@ -498,7 +509,12 @@ export async function runInstructions(o: InstructionOptions, log: (line: string)
         for (const handler of o.handlers) {
           const round = await runSelfAccounting(handler, dir, o);
           selfRounds.get(handler)!.push(round);
-          log(`  ${handler} rotating-writer at full speed, ${round.requests} requests: self-accounted ${(round.selfCpuNs / round.requests).toFixed(0)} ns of ${(round.processCpuNs / round.requests).toFixed(0)} ns per request`);
+          const part = (ns: number): string => (ns / round.requests).toFixed(0);
+          log(
+            `  ${handler} rotating-writer at full speed, ${round.requests} requests: self-accounted ${(round.selfCpuNs / round.requests).toFixed(0)} ns of ${(round.processCpuNs / round.requests).toFixed(0)} ns per request ` +
+              `(writer ${part(round.parts.writerNs)} in ${round.wakeUps.writer} wake-ups, hooks ${part(round.parts.hooksNs)}, timers ${part(round.parts.timersNs)}, ` +
+              `watchdog ${part(round.parts.watchdogNs)} in ${round.wakeUps.watchdog} wake-ups, stacks ${part(round.parts.stacksNs)}); ${(round.records / round.requests).toFixed(3)} records per request`,
+          );
         }
       }
     }

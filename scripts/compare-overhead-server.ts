@@ -18,6 +18,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { threadSwitches } from './idle-cost.js';
 
 /** What the parent passes as argv[2], as JSON. */
 export interface ServerSpec {
@@ -38,6 +39,15 @@ export interface ServerSpec {
   gcAtBoundaries?: boolean;
 }
 
+/** looptrace's self-accounted CPU by part (stats().selfCpu without the process's total), ns. */
+export interface SelfCpuParts {
+  writerNs: number;
+  watchdogNs: number;
+  hooksNs: number;
+  timersNs: number;
+  stacksNs: number;
+}
+
 /** Deltas over the measured window, sent at 'report'. */
 export interface ServerReport {
   /** Responses completed in the window, counted by the server. */
@@ -53,7 +63,16 @@ export interface ServerReport {
   /** performance.eventLoopUtilization() over the window: near 1 means the loop never waited for I/O (saturated). */
   loopUtilization: number;
   /** looptrace's stats() deltas over the window; null when the configuration has no looptrace. */
-  telemetry: { records: number; bytes: number; droppedRecords: number; errors: string[]; selfCpuNs: number } | null;
+  telemetry: {
+    records: number;
+    bytes: number;
+    droppedRecords: number;
+    errors: string[];
+    selfCpuNs: number;
+    selfCpuParts: SelfCpuParts;
+    /** Context switches of looptrace's writer and watchdog threads (each sleep that ends is one). */
+    wakeUps: { writer: number; watchdog: number };
+  } | null;
   /** Calls recorded by the naive async_hooks tracer over the window; null for other configurations. */
   tracerRecords: number | null;
 }
@@ -118,7 +137,7 @@ function send(res: ServerResponse, body: string): void {
 // Configurations
 
 interface Instrumentation {
-  stats(): { records: number; bytes: number; droppedRecords: number; errors: string[]; selfCpuNs: number } | null;
+  stats(): { records: number; bytes: number; droppedRecords: number; errors: string[]; selfCpuNs: number; selfCpuParts: SelfCpuParts } | null;
   tracerRecords(): number | null;
   stop(): Promise<void>;
 }
@@ -190,7 +209,8 @@ async function instrument(spec: ServerSpec): Promise<Instrumentation> {
       return {
         stats: () => {
           const s = telemetry.stats();
-          return { records: s.records, bytes: s.bytes, droppedRecords: s.droppedRecords, errors: s.errors, selfCpuNs: s.selfCpuNs };
+          const { writerNs, watchdogNs, hooksNs, timersNs, stacksNs } = s.selfCpu;
+          return { records: s.records, bytes: s.bytes, droppedRecords: s.droppedRecords, errors: s.errors, selfCpuNs: s.selfCpuNs, selfCpuParts: { writerNs, watchdogNs, hooksNs, timersNs, stacksNs } };
         },
         tracerRecords: () => null,
         stop: async () => {
@@ -282,17 +302,36 @@ if (spec.noKeepAliveTimeout === true) {
   server.requestTimeout = 0;
 }
 
+/** Context switches of looptrace's threads by thread id, with the thread's name. */
+function looptraceSwitches(): Map<string, { name: string; switches: number }> {
+  const all = threadSwitches();
+  for (const [tid, t] of all) if (t.name !== 'looptrace-write' && t.name !== 'looptrace-watch') all.delete(tid);
+  return all;
+}
+
+function wakeUpsSince(mark: Map<string, { name: string; switches: number }>): { writer: number; watchdog: number } {
+  const out = { writer: 0, watchdog: 0 };
+  for (const [tid, t] of looptraceSwitches()) {
+    const d = t.switches - (mark.get(tid)?.switches ?? 0);
+    if (t.name === 'looptrace-write') out.writer += d;
+    else out.watchdog += d;
+  }
+  return out;
+}
+
 let markElu = performance.eventLoopUtilization();
 let markCpu = process.cpuUsage();
 let markNs = process.hrtime.bigint();
 let markServed = 0;
 let markStats = instrumentation.stats();
+let markSwitches = looptraceSwitches();
 let markTracer = instrumentation.tracerRecords();
 
 process.on('message', (message: { type?: string }) => {
   switch (message.type) {
     case 'mark':
       markStats = instrumentation.stats();
+      markSwitches = looptraceSwitches();
       markTracer = instrumentation.tracerRecords();
       markServed = served;
       firstAt = -1;
@@ -325,6 +364,14 @@ process.on('message', (message: { type?: string }) => {
                 droppedRecords: stats.droppedRecords - markStats.droppedRecords,
                 errors: stats.errors,
                 selfCpuNs: stats.selfCpuNs - markStats.selfCpuNs,
+                selfCpuParts: {
+                  writerNs: stats.selfCpuParts.writerNs - markStats.selfCpuParts.writerNs,
+                  watchdogNs: stats.selfCpuParts.watchdogNs - markStats.selfCpuParts.watchdogNs,
+                  hooksNs: stats.selfCpuParts.hooksNs - markStats.selfCpuParts.hooksNs,
+                  timersNs: stats.selfCpuParts.timersNs - markStats.selfCpuParts.timersNs,
+                  stacksNs: stats.selfCpuParts.stacksNs - markStats.selfCpuParts.stacksNs,
+                },
+                wakeUps: wakeUpsSince(markSwitches),
               },
         tracerRecords: tracer === null || markTracer === null ? null : tracer - markTracer,
       };
