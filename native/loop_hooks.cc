@@ -312,6 +312,9 @@ bool LoopHooks::FlushJs(napi_value array_buffer, uint64_t origin_ns) {
 void LoopHooks::OnPrepare(uv_prepare_t* handle) {
   auto* self = static_cast<LoopHooks*>(handle->data);
   uint64_t timed_from = self->StartHookCall();
+  // The iteration ends: a watchdog timer this thread armed for it is not needed (even when not
+  // recording: the timer may have been armed before disable()).
+  DisarmWatchdogTimer();
   uint64_t now;
   if (!self->Enter(&now)) return self->EndHookCall(timed_from);
   self->ring_->Push(wire::kPollStart, now);

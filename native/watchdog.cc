@@ -5,6 +5,7 @@
 #include <poll.h>
 #ifdef __linux__
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #endif
 
 #include <algorithm>
@@ -58,6 +59,51 @@ int WakeFd() {
 #endif
 }
 
+// The timer a parked watchdog also waits on (watchdog.h, "Idle"): a loop thread that enters
+// JavaScript arms it to fire a threshold later and disarms it when its iteration ends, so the
+// watchdog wakes only for an iteration that lasts a threshold. One per process, made at first use
+// and never closed; -1 where it cannot be made (every wake-up then goes through the eventfd).
+int TimerFd() {
+#ifdef __linux__
+  static const int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+  return fd;
+#else
+  return -1;
+#endif
+}
+
+// The loop thread whose iteration the timer is armed for (its token), or 0. Set and cleared only
+// by that thread, so that a disarm can never cancel another loop's timer.
+uintptr_t g_timer_owner = 0;
+// What the timer is armed to: the running watchdog's stack threshold; 0 when none runs.
+uint64_t g_arm_ns = 0;
+// Arming and disarming are two syscalls per iteration. A loop that iterates more often than this
+// wakes the watchdog instead, which then ticks (a look per threshold) rather than park: cheaper
+// for a loop that iterates hundreds of times a second.
+constexpr uint64_t kMinArmGapNs = 5'000'000;
+thread_local char t_token;
+thread_local uint64_t t_last_arm_ns = 0;
+
+uintptr_t ThreadToken() { return reinterpret_cast<uintptr_t>(&t_token); }
+
+bool ArmTimer(uint64_t ns) {
+#ifdef __linux__
+  itimerspec its{};
+  its.it_value.tv_sec = static_cast<time_t>(ns / 1'000'000'000ull);
+  its.it_value.tv_nsec = static_cast<long>(ns % 1'000'000'000ull);
+  return timerfd_settime(TimerFd(), 0, &its, nullptr) == 0;
+#else
+  (void)ns;
+  return false;
+#endif
+}
+
+void DrainFd(int fd) {
+  uint64_t count;
+  while (fd >= 0 && read(fd, &count, sizeof count) > 0) {
+  }
+}
+
 void SignalWakeFd() {
   int fd = WakeFd();
   if (fd < 0) return;
@@ -72,7 +118,33 @@ void SignalWakeFd() {
 uint32_t g_watchdog_parked = 0;
 
 void WakeParkedWatchdog() {
+  uintptr_t me = ThreadToken();
+  uintptr_t owner = __atomic_load_n(&g_timer_owner, __ATOMIC_ACQUIRE);
+  // Armed for this thread's iteration already: every later entry into JavaScript in it is covered.
+  if (owner == me) return;
+  uint64_t arm_ns = __atomic_load_n(&g_arm_ns, __ATOMIC_RELAXED);
+  if (owner == 0 && arm_ns != 0 && TimerFd() >= 0) {
+    uint64_t now = uv_hrtime();
+    if (now - t_last_arm_ns >= kMinArmGapNs &&
+        __atomic_compare_exchange_n(&g_timer_owner, &owner, me, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+      t_last_arm_ns = now;
+      // The watchdog stays parked: it wakes when the timer fires, a threshold from now, only if
+      // this iteration is still running then (DisarmWatchdogTimer ends it otherwise).
+      if (ArmTimer(arm_ns)) return;
+      __atomic_store_n(&g_timer_owner, 0, __ATOMIC_RELEASE);
+    }
+  }
+  // Another loop holds the timer, this loop iterates too often, or there is no timer: wake it.
   if (__atomic_exchange_n(&g_watchdog_parked, 0u, __ATOMIC_SEQ_CST) != 0) SignalWakeFd();
+}
+
+void DisarmWatchdogTimer() {
+  if (__atomic_load_n(&g_timer_owner, __ATOMIC_RELAXED) != ThreadToken()) return;
+  // Disarmed before the ownership is given up: no other loop can arm it in between, so this
+  // never cancels another loop's timer. A timer that fired already left an expiration that the
+  // watchdog reads (or drains before it parks again).
+  ArmTimer(0);
+  __atomic_store_n(&g_timer_owner, 0, __ATOMIC_RELEASE);
 }
 
 Watchdog::Watchdog(const LtAttributionApi* api, uint64_t threshold_ns, uint64_t interval_ns)
@@ -91,6 +163,11 @@ void Watchdog::Start() {
   std::lock_guard<std::mutex> lock(mu_);
   if (started_) return;
   started_ = true;
+  // A loop of an earlier trace may have armed the timer and lost its hooks before its iteration
+  // ended: its claim would otherwise keep that thread from ever waking this watchdog.
+  if (TimerFd() >= 0) ArmTimer(0);
+  __atomic_store_n(&g_timer_owner, 0, __ATOMIC_RELEASE);
+  __atomic_store_n(&g_arm_ns, std::max<uint64_t>(threshold_ns_, kMinSleepNs), __ATOMIC_RELAXED);
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -99,6 +176,7 @@ void Watchdog::Stop() {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
   }
+  __atomic_store_n(&g_arm_ns, 0, __ATOMIC_RELAXED);
   cv_.notify_all();
   Signal();
   if (thread_.joinable()) thread_.join();
@@ -153,14 +231,15 @@ void Watchdog::Run() {
       // Every loop sleeps: so does the watchdog, until one wakes. The CPU clock first, so that
       // stats() and SELF_COST see everything it used.
       cpu_ns_.store(ThreadCpuNs(), std::memory_order_relaxed);
-      bool woken = WaitParked();
+      ParkEnd end = WaitParked();
       last_cpu_read_ns = uv_hrtime();
       cpu_ns_.store(ThreadCpuNs(), std::memory_order_relaxed);
       lock.lock();
       // Woken by a loop: its stretch began at most now, so it cannot reach the threshold before
-      // a threshold from now. The first look is then, not at once. After the bound, at once: a
-      // loop may have been busy for a while without waking the watchdog.
-      if (woken && !stop_) cv_.wait_for(lock, std::chrono::nanoseconds(threshold_ns_));
+      // a threshold from now. The first look is then, not at once. After the timer or the bound,
+      // at once: an iteration has lasted a threshold, or a loop may have been busy for a while
+      // without waking the watchdog.
+      if (end == ParkEnd::kWoken && !stop_) cv_.wait_for(lock, std::chrono::nanoseconds(threshold_ns_));
       continue;
     }
     if (now - last_cpu_read_ns >= kCpuReadIntervalNs) {
@@ -183,9 +262,13 @@ bool Watchdog::TryPark() {
     std::lock_guard<std::mutex> lock(mu_);
     loops = loops_;
   }
+  // An expiration left by an iteration that the watchdog saw awake (it woke for another reason,
+  // or the iteration ended after the timer fired): it must not end the park at once.
+  DrainFd(TimerFd());
   // Parked first, then a barrier on every thread, then looked at: a loop thread that enters
-  // JavaScript after the barrier reads the flag and wakes the watchdog; one that did before it
-  // had left its poll before, which the look below sees (libuv's idle time stopped growing).
+  // JavaScript after the barrier reads the flag and arms the timer or wakes the watchdog; one
+  // that did before it had left its poll before, which the look below sees (libuv's idle time
+  // stopped growing).
   __atomic_store_n(&g_watchdog_parked, 1u, __ATOMIC_SEQ_CST);
   bool quiet = ProcessWideBarrier();
   for (size_t i = 0; quiet && i < loops.size(); i++) {
@@ -204,28 +287,34 @@ bool Watchdog::TryPark() {
   return false;
 }
 
-bool Watchdog::WaitParked() {
-  bool woken = true;
-  pollfd wake{};
-  wake.fd = WakeFd();
-  wake.events = POLLIN;
+Watchdog::ParkEnd Watchdog::WaitParked() {
+  ParkEnd end = ParkEnd::kWoken;
+  pollfd fds[2]{};
+  fds[0].fd = WakeFd();
+  fds[0].events = POLLIN;
+  // Where there is no timer, poll() ignores a negative fd.
+  fds[1].fd = TimerFd();
+  fds[1].events = POLLIN;
   for (;;) {
-    int n = poll(&wake, 1, kParkedLookMs);
-    if (n > 0) break;
+    int n = poll(fds, 2, kParkedLookMs);
+    if (n > 0) {
+      // The timer fired and no loop woke the watchdog: an iteration has lasted a threshold.
+      if ((fds[1].revents & POLLIN) != 0 && (fds[0].revents & POLLIN) == 0) end = ParkEnd::kTimer;
+      break;
+    }
     if (n < 0 && errno != EINTR) break;
     // The bound passed with no wake-up. A cheap look, without leaving the park: a loop that is
     // no longer waiting in its poll is busy; the full look then measures its stretch from
     // libuv's idle time.
     if (n == 0 && AnyLoopAwake()) {
-      woken = false;
+      end = ParkEnd::kGlance;
       break;
     }
   }
   __atomic_store_n(&g_watchdog_parked, 0u, __ATOMIC_SEQ_CST);
-  uint64_t count;
-  while (read(wake.fd, &count, sizeof count) > 0) {
-  }
-  return woken;
+  DrainFd(fds[0].fd);
+  DrainFd(fds[1].fd);
+  return end;
 }
 
 bool Watchdog::AnyLoopAwake() {

@@ -30,8 +30,15 @@
 //   notified by a thread looptrace does not record).
 // A loop that wakes without running JavaScript (looptrace's own idle timer and threadpool probe)
 // leaves the watchdog asleep: it could not have a stack to take.
+// A loop that enters JavaScript does not wake the watchdog but arms a timer to fire a threshold
+// later, and disarms it when the iteration ends (its prepare hook): a process woken now and then
+// by a timer or a request costs two syscalls on the loop thread per iteration, and no wake-up of
+// the watchdog, unless the iteration lasts a threshold. The timer has one owner at a time: a
+// second loop that enters JavaScript meanwhile, a loop that iterates more often than every 5 ms
+// (two syscalls per iteration would then cost more than ticking), or a system without timerfd
+// wakes the watchdog through the eventfd instead.
 // After a wake-up it looks a threshold later (a stretch that began at the wake-up cannot be long
-// before), and ticks again. The flag is set, then a process-wide barrier (process_barrier.h),
+// before), after the timer at once, and ticks again. The flag is set, then a process-wide barrier (process_barrier.h),
 // then the loops are looked at: a loop thread that read the flag before the barrier had left its
 // poll before it, which the look sees, so the loop thread's read needs no fence. (libuv's metrics
 // mutex, taken before every callback from the poll, orders it as well.)
@@ -107,9 +114,11 @@ class Watchdog {
   uint64_t Scan(uint64_t now_ns, bool* quiet);
   // Sets g_watchdog_parked; false (and not parked) when a loop is awake after all.
   bool TryPark();
-  // Waits until a loop entering JavaScript (or Signal()) wakes it; true when woken, false when a
-  // glance found a loop awake.
-  bool WaitParked();
+  // How a park ended: a loop (or Signal()) woke the watchdog, the timer that a loop armed fired,
+  // or a glance found a loop awake.
+  enum class ParkEnd { kWoken, kTimer, kGlance };
+  // Waits until a loop wakes it, the timer fires, or a glance finds a loop awake.
+  ParkEnd WaitParked();
   // While parked: some recorded loop is not waiting in its poll (or stop() was asked).
   bool AnyLoopAwake();
   void Signal();
@@ -132,9 +141,14 @@ class Watchdog {
 // Process-wide: nonzero while a watchdog is parked (LtCoreApi::watchdog_parked). Written with
 // __atomic builtins; a plain word so that it crosses to the attribution part as a C type.
 extern uint32_t g_watchdog_parked;
-// From any thread entering JavaScript while g_watchdog_parked is set: clears it and wakes the
-// parked watchdog (one eventfd write per idle stretch).
+// From a loop thread entering JavaScript (or its check hook) while g_watchdog_parked is set: arms
+// the watchdog's timer to fire a threshold from now, once per iteration, leaving the watchdog
+// parked; or, when another loop holds the timer, this loop armed it less than 5 ms ago, or there
+// is no timer, clears the flag and wakes the watchdog (one eventfd write).
 void WakeParkedWatchdog();
+// From a loop thread whose iteration ends (its prepare hook): disarms the timer if this thread
+// armed it. One load when it did not.
+void DisarmWatchdogTimer();
 
 }  // namespace looptrace
 

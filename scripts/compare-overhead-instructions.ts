@@ -4,7 +4,8 @@
 //
 //   npm run compare-overhead -- --instructions [--requests LOW,HIGH] [--handler async|sync|both]
 //                               [--configs a,b,...] [--no-aa] [--parallel N]
-//                               [--max-instruction-overhead PCT] [--json]
+//                               [--max-instruction-overhead PCT] [--self-rounds N]
+//                               [--self-requests N] [--json]
 //
 // Method (docs/COMPARE-OVERHEAD.md, "Instructions per request"):
 // - The server of scripts/compare-overhead-server.ts runs under callgrind, one process per
@@ -18,9 +19,12 @@
 // - Overhead = instructions per request of a configuration over the baseline's, minus 1.
 // - A second baseline (an A/A pair, unless --no-aa) shows the resolution of the figure.
 // - Costs that follow time rather than requests (the writer's and watchdog's wake-ups, the
-//   queue-sample and probe timers) are counted too, and are overstated: under callgrind the
-//   server runs about 50 times slower, so each request carries about 50 times more of them than
-//   at full speed. The figure is an upper bound.
+//   queue-sample and probe timers, CPU-time reads) are stretched out: the runs start looptrace
+//   with every interval 10,000 times longer (TIME_SCALED_OPTIONS), because under callgrind the
+//   server runs hundreds of times slower and each request would carry that many more of them.
+//   What remains time-driven (the CPU baseline renewed every 2 ms, the writer's waits) still
+//   lands on more requests here than at full speed. Per-second costs are measured apart (npm run
+//   idle-cost, and the self-accounting under load).
 // - Per function: the exclusive instructions of looptrace's own objects (looptrace.node,
 //   looptrace_v8.node) and of every function whose count differs most between telemetry and
 //   baseline, per request, so that what looptrace adds beyond its hooks shows up by name.

@@ -97,10 +97,11 @@ describe.each(['timer', 'http', 'worker'] as const)('a 200 ms CPU block from a %
 
 describe('a handler run by I/O right after an idle stretch', () => {
   // The watchdog parks while every loop sleeps. A worker's message wakes the loop through its
-  // eventfd, and no loop hook runs before its handler: the handler's entry into JavaScript wakes
-  // the watchdog (the attribution part's V8 BeforeCallEnteredCallback). Its safety glance comes
-  // only every 5 s, so samples from the block's start can only come from that wake-up.
-  it('is sampled from its start: entering JavaScript wakes the parked watchdog', async () => {
+  // eventfd, and no loop hook runs before its handler: the handler's entry into JavaScript (the
+  // attribution part's V8 BeforeCallEnteredCallback) arms the parked watchdog's timer, which
+  // fires a threshold later because the handler is still running. Its safety glance comes only
+  // every 5 s, so samples from the block's start can only come from that timer.
+  it('is sampled from its start: entering JavaScript arms the parked watchdog\'s timer', async () => {
     const path = join(tempDir(), 'after-idle.bin');
     const run = await runFixture('watchdog-after-idle.mjs', { path, idleMs: 1500, blockMs: 600 });
     expect(run.code, describeRun(run)).toBe(0);
@@ -117,6 +118,46 @@ describe('a handler run by I/O right after an idle stretch', () => {
     expect(inside.length, `stack samples inside the ${((to - from) / MS).toFixed(0)} ms block`).toBeGreaterThanOrEqual(25);
     const firstLagMs = (inside[0]!.timeNs - from) / MS;
     expect(firstLagMs, 'first stack sample after the block began (ms)').toBeLessThanOrEqual(Math.min(250 * TIME_SCALE, 550));
+  }, 60_000 * TIME_SCALE);
+
+  // The watchdog's timer belongs to the loop that entered JavaScript first; a worker entering
+  // JavaScript while the main thread holds it wakes the watchdog through the eventfd.
+  it('is sampled from its start in a second loop that enters JavaScript while the first holds the timer', async () => {
+    const path = join(tempDir(), 'second-loop.bin');
+    const run = await runFixture('watchdog-second-loop.mjs', { path, idleMs: 1500, blockMs: 600 });
+    expect(run.code, describeRun(run)).toBe(0);
+    const { windows, sawStart } = result<{ windows: { fromNs: string; toNs: string }[]; sawStart: boolean }>(run);
+    expect(sawStart).toBe(true);
+    const trace = decodeTraceFile(path);
+    expectNoDiagnostics(trace);
+    const header = trace.headers[0]!;
+    const names = threadNames(trace);
+    const workerId = [...names.entries()].find(([, t]) => t.kind === 1)?.[0];
+    expect(workerId, `no worker thread in ${JSON.stringify([...names])}`).toBeDefined();
+    const from = traceTime(header, windows[0]!.fromNs);
+    const to = traceTime(header, windows[0]!.toNs);
+    const inside = ofType(trace.records, 'stackSample', workerId!).filter((s) => s.timeNs >= from && s.timeNs <= to);
+    expect(inside.length, `worker stack samples inside the ${((to - from) / MS).toFixed(0)} ms block`).toBeGreaterThanOrEqual(25);
+    expect((inside[0]!.timeNs - from) / MS, 'first stack sample after the block began (ms)').toBeLessThanOrEqual(Math.min(250 * TIME_SCALE, 550));
+  }, 60_000 * TIME_SCALE);
+
+  // stop() inside an iteration whose entry armed the timer: the next trace's watchdog must not
+  // inherit that claim.
+  it('is sampled from its start after stop() and start() again', async () => {
+    const dir = tempDir();
+    const paths = { first: join(dir, 'first.bin'), second: join(dir, 'second.bin') };
+    const run = await runFixture('watchdog-restart.mjs', { ...paths, idleMs: 1000, blockMs: 600 });
+    expect(run.code, describeRun(run)).toBe(0);
+    const { windows } = result<{ windows: { fromNs: string; toNs: string }[] }>(run);
+    const trace = decodeTraceFile(paths.second);
+    expectNoDiagnostics(trace);
+    const header = trace.headers[0]!;
+    const mainId = header.threads.find((t) => t.kind === 0)!.threadId;
+    const from = traceTime(header, windows[0]!.fromNs);
+    const to = traceTime(header, windows[0]!.toNs);
+    const inside = ofType(trace.records, 'stackSample', mainId).filter((s) => s.timeNs >= from && s.timeNs <= to);
+    expect(inside.length, `stack samples inside the ${((to - from) / MS).toFixed(0)} ms block`).toBeGreaterThanOrEqual(25);
+    expect((inside[0]!.timeNs - from) / MS, 'first stack sample after the block began (ms)').toBeLessThanOrEqual(Math.min(250 * TIME_SCALE, 550));
   }, 60_000 * TIME_SCALE);
 
   // V8 reports no entry into JavaScript for a promise continuation that a platform task resolves
