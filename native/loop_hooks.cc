@@ -39,9 +39,6 @@ constexpr uint64_t kMsNs = 1'000'000;
 // A CPU baseline is at most this old when a stretch begins (or the CPU threshold, when lower): a
 // THREAD_CPU may count this much busy time from before its stretch (LoopHooks::NeedsCpuBaseline).
 constexpr uint64_t kMaxCpuResampleNs = 2'000'000;
-// A CPU baseline may be kept across polls that blocked at most this long in all (LoopHooks::
-// blocked_since_sample_ns_): a THREAD_CPU then overstates its off-CPU time by at most this.
-constexpr uint64_t kUnmeasuredBlockedNs = 250'000;
 // Busy time off the core that the scheduler statistics may leave unread (LoopHooks::SampleCpu).
 constexpr uint64_t kUnreadOffCpuNs = 100'000;
 // A probe that waited this long found the pool with work queued: half of analyze-trace's default
@@ -326,9 +323,9 @@ void LoopHooks::OnPrepare(uv_prepare_t* handle) {
     w->phase.store((now << 1) | 1, std::memory_order_release);
   }
   if (self->check_ns_ != 0 && now - self->check_ns_ >= self->cpu_threshold_ns_) {
-    self->SampleCpu(now, true);
+    self->SampleCpu(now, true, 0);
   } else if (self->NeedsCpuBaseline(now)) {
-    self->SampleCpu(now, false);
+    self->SampleCpu(now, false, 0);
   }
   self->prepare_ns_ = now;
   self->NoteRecords();
@@ -384,9 +381,9 @@ void LoopHooks::OnCheck(uv_check_t* handle) {
   self->probe_done_in_poll_ = false;
   uint64_t poll_ns = now - self->prepare_ns_;
   if (poll_ns > blocked && poll_ns - blocked >= self->cpu_threshold_ns_) {
-    self->SampleCpu(now, true);
+    self->SampleCpu(now, true, blocked);
   } else if (self->NeedsCpuBaseline(now)) {
-    self->SampleCpu(now, false);
+    self->SampleCpu(now, false, 0);
   }
   self->check_ns_ = now;
   self->NoteRecords();
@@ -500,7 +497,7 @@ void LoopHooks::RunPeriodic(uint64_t now) {
 // Recording (re)starts: the next THREAD_CPU and POLL_END measure from here, not across the time
 // recording was paused.
 void LoopHooks::Rebaseline(uint64_t now_ns) {
-  SampleCpu(now_ns, false);
+  SampleCpu(now_ns, false, 0);
   idle_at_last_check_ns_ = uv_metrics_idle_time(loop_);
   uv_metrics_t metrics;
   if (ReadMetrics(loop_, &metrics)) {
@@ -509,16 +506,15 @@ void LoopHooks::Rebaseline(uint64_t now_ns) {
   }
 }
 
-// A CPU sample costs two syscalls (the thread CPU clock and the schedstat read: 0.25-2 µs each,
-// the most on virtual machines), so a stretch's baseline is not taken at every hook: a THREAD_CPU
-// may measure from up to cpu_resample_ns_ (the CPU threshold, at most 2 ms) before its stretch
-// began, busy time whose CPU it counts too, so its ratio holds. The baseline is renewed sooner
-// when a poll since blocked for more than kUnmeasuredBlockedNs, which the window would count as
-// off-CPU. A server at saturation (polls that find events waiting) then samples about every 2 ms
-// instead of at nearly every hook; a loop that sleeps between iterations samples at each, as
-// before.
+// A CPU sample costs a syscall or two (the thread CPU clock, 1.5 µs on this project's virtual
+// machines, and sometimes the schedstat read), so a stretch's baseline is not taken at every hook:
+// a THREAD_CPU may measure from up to cpu_resample_ns_ (the CPU threshold, at most 2 ms) before
+// its stretch began, busy time whose CPU it counts too, so its ratio holds. Polls that blocked in
+// that window are taken out of the THREAD_CPU's wall time (SampleCpu), so a loop whose polls
+// block between short iterations (a server below saturation) also samples about every 2 ms,
+// not at nearly every hook; a loop that sleeps longer between iterations samples at each.
 inline bool LoopHooks::NeedsCpuBaseline(uint64_t now_ns) const {
-  return now_ns - cpu_sample_wall_ns_ >= cpu_resample_ns_ || blocked_since_sample_ns_ > kUnmeasuredBlockedNs;
+  return now_ns - cpu_sample_wall_ns_ >= cpu_resample_ns_;
 }
 
 // The scheduler statistics (a /proc read, about 2 µs on a virtual machine) are read only when they
@@ -527,7 +523,7 @@ inline bool LoopHooks::NeedsCpuBaseline(uint64_t now_ns) const {
 // THREAD_CPU without THREAD_SCHED then misses at most that much runnable time, and the next
 // THREAD_SCHED can carry at most that much from before its window. A CPU-bound loop, the common
 // case at saturation, thus pays one syscall per sample instead of two.
-void LoopHooks::SampleCpu(uint64_t now_ns, bool emit) {
+void LoopHooks::SampleCpu(uint64_t now_ns, bool emit, uint64_t measured_poll_blocked_ns) {
   uint64_t cpu = ThreadCpuNs();
   uint64_t wall = now_ns - cpu_sample_wall_ns_;
   uint64_t busy = wall > blocked_since_sample_ns_ ? wall - blocked_since_sample_ns_ : 0;
@@ -537,7 +533,12 @@ void LoopHooks::SampleCpu(uint64_t now_ns, bool emit) {
   bool read_sched = schedstat_fd_ >= 0 && off_cpu_unread_ns_ > kUnreadOffCpuNs;
   uint64_t runqueue = read_sched ? ReadRunQueueNs() : cpu_sample_runqueue_ns_;
   if (emit) {
-    ring_->Push(wire::kThreadCpu, now_ns, wall, cpu - cpu_sample_cpu_ns_);
+    // The window's wall time without the polls that blocked in it before the one this sample
+    // measures (readers take that one's blocked time out themselves, docs/FORMAT.md): time asleep
+    // in a poll is neither CPU nor a wait of the stretch.
+    uint64_t earlier_blocked = blocked_since_sample_ns_ > measured_poll_blocked_ns ? blocked_since_sample_ns_ - measured_poll_blocked_ns : 0;
+    uint64_t window = wall > earlier_blocked ? wall - earlier_blocked : 0;
+    ring_->Push(wire::kThreadCpu, now_ns, window, cpu - cpu_sample_cpu_ns_);
     if (runqueue > cpu_sample_runqueue_ns_) {
       ring_->Push(wire::kThreadSched, now_ns, runqueue - cpu_sample_runqueue_ns_);
     }

@@ -73,7 +73,7 @@ class LoopHooks {
   // `in_js`: called from inside JavaScript (a GC epilogue, a stack-sample interrupt), where the
   // JavaScript batch may be half-written.
   inline bool Enter(uint64_t* now, bool in_js = false);
-  void SampleCpu(uint64_t now_ns, bool emit);
+  void SampleCpu(uint64_t now_ns, bool emit, uint64_t measured_poll_blocked_ns);
   bool NeedsCpuBaseline(uint64_t now_ns) const;
   void Rebaseline(uint64_t now_ns);
   void MaybeFinish();
@@ -128,8 +128,8 @@ class LoopHooks {
   uint64_t poll_events_waiting_ = 0;
   uint64_t cpu_sample_wall_ns_ = 0;
   // Time blocked in polls that ended after the latest CPU sample: a THREAD_CPU whose window
-  // reached back across such a poll would count that wait as off-CPU busy time (readers subtract
-  // only the latest poll's), so past kUnmeasuredBlockedNs the hooks take a new baseline.
+  // reaches back across such a poll leaves it out of its wall time (readers subtract only the
+  // latest poll's).
   uint64_t blocked_since_sample_ns_ = 0;
   // Busy time off the core since the scheduler statistics were last read (SampleCpu).
   uint64_t off_cpu_unread_ns_ = 0;

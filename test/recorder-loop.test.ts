@@ -202,6 +202,30 @@ describe('loop hooks: busy, idle and blocked stretches of 200 ms', () => {
   });
 });
 
+describe('loop hooks: CPU windows across short blocking polls', () => {
+  // A CPU baseline is renewed only every 2 ms, so the THREAD_CPU of a spin that follows a 1 ms
+  // poll may measure from before that poll. The poll's blocked time must not count as the
+  // stretch's off-CPU time: a CPU-bound spin reads close to 100% on CPU, not spin / (spin + wait).
+  const COUNT = 40;
+  it('a CPU-bound stretch after a blocking poll reads CPU-bound', async () => {
+    const path = join(tempDir(), 'cpu-window.bin');
+    const run = await runFixture('loop-cpu-window.mjs', { path, count: COUNT, waitMs: 1, spinMs: 4 });
+    expectCleanExit(run);
+    const truth = result<{ from: string; to: string }>(run);
+    const trace = decodeTraceFile(path);
+    expectNoDiagnostics(trace);
+    const h = header(trace);
+    const from = traceTime(h, truth.from);
+    const to = traceTime(h, truth.to);
+    const spins = ofType(trace.records, 'threadCpu', 1).filter((r) => r.timeNs >= from && r.timeNs <= to && r.wallNs >= 3 * MS);
+    expect(spins.length, 'THREAD_CPU records of the spins').toBeGreaterThanOrEqual(COUNT * 0.8);
+    const ratios = spins.map((r) => r.cpuNs / r.wallNs);
+    // On a loaded machine a spin can lose its core for a while (that is off-CPU time, rightly),
+    // so the median, not each one.
+    expect(median(ratios), `cpu/wall of the spins: ${ratios.map((r) => r.toFixed(2)).join(' ')}`).toBeGreaterThanOrEqual(0.9);
+  });
+});
+
 describe('loop hooks: queue samples', () => {
   const INTERVAL_MS = 20;
   const SERVERS = 5;
