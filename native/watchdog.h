@@ -16,32 +16,34 @@
 // and sampling must not wait for it.
 //
 // Idle: when a look finds every loop asleep in its poll (its idle time still growing, and at most
-// two iterations since the look before), the watchdog parks (Linux): it waits on an eventfd until
-// - a thread enters JavaScript (the attribution part's V8 BeforeCallEnteredCallback reads
-//   g_watchdog_parked and calls WakeParkedWatchdog): an I/O, timer or immediate callback is
-//   starting. That covers the moment no loop hook marks: an HTTP handler that blocks right after
-//   an idle stretch runs between the poll's return and the check hook;
-// - a loop's check hook, unless the poll ended for looptrace's own idle timer or probe: V8 runs
-//   some JavaScript without reporting an entry (a promise resolved by a platform task, such as
-//   Atomics.waitAsync's timeout, continues in a microtask checkpoint of the timer phase);
-// - a loop added, enable(), stop();
+// two iterations since the look before), the watchdog parks (Linux): it waits on an eventfd and a
+// timerfd until
+// - an iteration that entered JavaScript lasts a stack threshold. The attribution part's V8
+//   BeforeCallEnteredCallback reads g_watchdog_parked and calls WakeParkedWatchdog, which arms
+//   the timer to fire a threshold later, once per iteration; the loop's prepare hook disarms it
+//   when the iteration ends. That covers the moment no loop hook marks (an HTTP handler that
+//   blocks right after an idle stretch runs between the poll's return and the check hook), and a
+//   process woken now and then by a timer or a request pays two syscalls on the loop thread per
+//   iteration and no wake-up of the watchdog. The timer has one owner at a time, the thread that
+//   armed it, which alone disarms it: a second loop that enters JavaScript meanwhile, a loop that
+//   armed it less than 5 ms before (two syscalls per iteration would then cost more than
+//   ticking), or a system without timerfd clears the flag and writes the eventfd instead;
+// - a loop's check hook does the same, unless the poll ended for looptrace's own idle timer or
+//   probe: V8 runs some JavaScript without reporting an entry (a promise resolved by a platform
+//   task, such as Atomics.waitAsync's timeout, continues in a microtask checkpoint of the timer
+//   phase);
+// - a loop added, enable(), stop() (the eventfd);
 // - a glance every 5 s (kParkedLookMs) finding a loop out of its poll: the bound for the one
 //   path neither covers, a platform task run by an I/O event inside the poll phase (a waitAsync
 //   notified by a thread looptrace does not record).
 // A loop that wakes without running JavaScript (looptrace's own idle timer and threadpool probe)
 // leaves the watchdog asleep: it could not have a stack to take.
-// A loop that enters JavaScript does not wake the watchdog but arms a timer to fire a threshold
-// later, and disarms it when the iteration ends (its prepare hook): a process woken now and then
-// by a timer or a request costs two syscalls on the loop thread per iteration, and no wake-up of
-// the watchdog, unless the iteration lasts a threshold. The timer has one owner at a time: a
-// second loop that enters JavaScript meanwhile, a loop that iterates more often than every 5 ms
-// (two syscalls per iteration would then cost more than ticking), or a system without timerfd
-// wakes the watchdog through the eventfd instead.
-// After a wake-up it looks a threshold later (a stretch that began at the wake-up cannot be long
-// before), after the timer at once, and ticks again. The flag is set, then a process-wide barrier (process_barrier.h),
-// then the loops are looked at: a loop thread that read the flag before the barrier had left its
-// poll before it, which the look sees, so the loop thread's read needs no fence. (libuv's metrics
-// mutex, taken before every callback from the poll, orders it as well.)
+// After a wake-up through the eventfd it looks a threshold later (a stretch that began at the
+// wake-up cannot be long before), after the timer at once, and ticks again. The flag is set, then
+// a process-wide barrier (process_barrier.h), then the loops are looked at: a loop thread that
+// read the flag before the barrier had left its poll before it, which the look sees, so the loop
+// thread's read needs no fence. (libuv's metrics mutex, taken before every callback from the
+// poll, orders it as well.)
 
 #include <uv.h>
 

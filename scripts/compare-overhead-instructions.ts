@@ -338,7 +338,7 @@ interface SelfAccountingRound {
   records: number;
   /** stats().selfCpu by part over the same requests. */
   parts: SelfCpuParts;
-  /** Wake-ups (voluntary context switches) of looptrace's writer and watchdog threads over the same requests. */
+  /** Context switches of looptrace's writer and watchdog threads over the same requests (each sleep that ends is one). */
   wakeUps: { writer: number; watchdog: number };
 }
 
