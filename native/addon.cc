@@ -400,6 +400,7 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   const Config& config = recorder->config();
   out.Set("capabilities", static_cast<double>(config.Capabilities()));
   out.Set("stackRequests", static_cast<double>(recorder->watchdog() ? recorder->watchdog()->requests() : 0));
+  out.Set("watchdogNudges", static_cast<double>(recorder->watchdog() ? recorder->watchdog()->nudges() : 0));
   out.Set("stackSamples", static_cast<double>(s.stack_samples));
   out.Set("stackSampleNs", static_cast<double>(s.stack_sample_ns));
   out.Set("definitionMisses", static_cast<double>(recorder->definitions().misses()));
@@ -482,8 +483,8 @@ Napi::Value SetAttribution(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   auto* api = reinterpret_cast<const LtAttributionApi*>(static_cast<uintptr_t>(address));
-  if ( api->version != LOOPTRACE_ATTRIBUTION_API_VERSION ||
-      api->attach_thread == nullptr || api->request_stack == nullptr || api->detach_thread == nullptr) {
+  if (api->version != LOOPTRACE_ATTRIBUTION_API_VERSION || api->attach_thread == nullptr ||
+      api->request_stack == nullptr || api->detach_thread == nullptr || api->watch_entries == nullptr) {
     return Napi::Boolean::New(env, false);
   }
   g_attribution.store(api);

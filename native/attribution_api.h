@@ -15,7 +15,7 @@
 
 extern "C" {
 
-#define LOOPTRACE_ATTRIBUTION_API_VERSION 2
+#define LOOPTRACE_ATTRIBUTION_API_VERSION 3
 // The table's address crosses JavaScript as a BigInt, with a check value (address XOR this) so
 // that the core never follows a number that did not come from the attribution part. (A V8
 // External cannot carry it: N-API wraps its own externals differently.)
@@ -69,6 +69,11 @@ struct LtAttributionApi {
   // On the loop thread: unhooks the isolate and frees the handle. A request still pending then
   // does nothing when it runs.
   void (*detach_thread)(void* handle);
+  // On the loop thread, for a handle attached with kLtAttachStacks: removes (on == 0) or puts back
+  // (on != 0) its entry callback. The callback only matters while the watchdog is parked, which
+  // never happens while a loop is busy, and each call costs cache misses on a loaded thread: the
+  // core takes it out under load and puts it back before its watchdog may park.
+  void (*watch_entries)(void* handle, int on);
 };
 
 }  // extern "C"

@@ -84,6 +84,10 @@ class LoopHooks {
   // After pushing records: wakes the writer if it parked because nothing was being recorded.
   // One load and a branch; the wake itself (an eventfd write) happens once per park.
   inline void NoteRecords();
+  // From the check hook, with the time the poll blocked: takes the entry callback out of a busy
+  // loop and puts it back into a quiet one.
+  inline void UpdateEntryWatch(uint64_t now_ns, uint64_t blocked_ns);
+  static void OnNudge(uv_async_t* handle);
   void SampleHookCost(uint64_t start_ns);
   void AddTimerCost(uint64_t start_cpu_ns);
   // The queue sample and the threadpool probe, when one is due: called from the check hook, so
@@ -110,10 +114,14 @@ class LoopHooks {
   // While the loop sleeps in its poll, the samples and probes come from this timer's wake-ups:
   // one every 2 s (or the configured interval, when longer).
   const uint64_t idle_interval_ms_;
+  // A poll that blocked this long shows a quiet loop (UpdateEntryWatch).
+  const uint64_t quiet_poll_ns_;
 
   uv_prepare_t prepare_;
   uv_check_t check_;
   uv_timer_t idle_timer_;
+  // Woken by the watchdog to put the entry callback back (UpdateEntryWatch).
+  uv_async_t nudge_;
   uv_work_t probe_req_;
 
   // Loop thread only.
@@ -140,6 +148,10 @@ class LoopHooks {
   // The watchdog's view of this loop, and the attribution part's handle for it.
   std::shared_ptr<WatchedLoop> watch_;
   void* attr_ = nullptr;
+  // The attribution part's entry callback is installed for this loop (UpdateEntryWatch), and when
+  // a poll last blocked at least quiet_poll_ns_.
+  bool entries_watched_ = false;
+  uint64_t last_quiet_poll_ns_ = 0;
   std::vector<Encoder::StackFrame> stack_frames_;
   uint64_t hook_calls_ = 0;
   uint64_t iterations_ = 0;

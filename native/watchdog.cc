@@ -135,6 +135,10 @@ void WakeParkedWatchdog() {
     }
   }
   // Another loop holds the timer, this loop iterates too often, or there is no timer: wake it.
+  WakeParkedWatchdogNow();
+}
+
+void WakeParkedWatchdogNow() {
   if (__atomic_exchange_n(&g_watchdog_parked, 0u, __ATOMIC_SEQ_CST) != 0) SignalWakeFd();
 }
 
@@ -200,6 +204,7 @@ void Watchdog::Remove(WatchedLoop* loop) {
     std::lock_guard<std::mutex> entry(loop->mu);
     loop->loop = nullptr;
     loop->attr = nullptr;
+    loop->nudge = nullptr;
   }
   std::lock_guard<std::mutex> lock(mu_);
   loops_.erase(std::remove_if(loops_.begin(), loops_.end(),
@@ -282,6 +287,7 @@ bool Watchdog::TryPark() {
     uint64_t phase = w->phase.load(std::memory_order_acquire);
     bool current = w->phase_state.load(std::memory_order_relaxed) == g_record_state.load(std::memory_order_relaxed);
     if (current && phase != 0 && (phase & 1) == 0) quiet = false;
+    if (w->entries_unwatched.load(std::memory_order_relaxed) != 0) quiet = false;
     if (quiet && !WaitingInPoll(w->loop)) quiet = false;
   }
   if (quiet) return true;
@@ -320,6 +326,14 @@ Watchdog::ParkEnd Watchdog::WaitParked() {
   return end;
 }
 
+// Under w->mu, with w->loop set: the loop's handles are open.
+void Watchdog::Nudge(WatchedLoop* w) {
+  if (w->nudge != nullptr) {
+    uv_async_send(w->nudge);
+    nudges_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
 bool Watchdog::AnyLoopAwake() {
   std::vector<std::shared_ptr<WatchedLoop>> loops;
   {
@@ -348,10 +362,15 @@ uint64_t Watchdog::Scan(uint64_t now, bool* quiet) {
     std::lock_guard<std::mutex> entry(w->mu);
     if (w->loop == nullptr || w->attr == nullptr) continue;
     if (w->recording == nullptr || !w->recording->load(std::memory_order_relaxed)) continue;
+    // Without its entry callback (it was busy), the loop cannot wake a parked watchdog.
+    bool unwatched = w->entries_unwatched.load(std::memory_order_relaxed) != 0;
+    if (unwatched) *quiet = false;
     if (w->phase_state.load(std::memory_order_relaxed) != g_record_state.load(std::memory_order_relaxed) ||
         w->phase.load(std::memory_order_acquire) == 0) {
       // No hook since enable() or since attaching: quiet only if the loop waits in its poll.
-      if (!WaitingInPoll(w->loop)) *quiet = false;
+      bool waiting = WaitingInPoll(w->loop);
+      if (!waiting) *quiet = false;
+      if (waiting && unwatched) Nudge(w.get());
       continue;
     }
     uint64_t phase = w->phase.load(std::memory_order_acquire);
@@ -361,8 +380,12 @@ uint64_t Watchdog::Scan(uint64_t now, bool* quiet) {
     // look: a loop that iterates more often keeps the watchdog ticking, so that a loaded process
     // does not wake it on every request as it enters JavaScript.
     uint64_t iterations = w->iterations.load(std::memory_order_relaxed);
-    if ((phase & 1) == 0 || iterations - w->seen_iterations > kQuietIterations) *quiet = false;
+    bool loop_quiet = (phase & 1) != 0 && iterations - w->seen_iterations <= kQuietIterations;
+    if (!loop_quiet) *quiet = false;
     w->seen_iterations = iterations;
+    // Quiet but without its callback: the load that made it take the callback out has ended.
+    // Woken, its check hook puts the callback back (the poll blocked), and a later look parks.
+    if (loop_quiet && unwatched && WaitingInPoll(w->loop)) Nudge(w.get());
     // The loop moved to another phase while we read: look again at the next tick.
     if (w->phase.load(std::memory_order_relaxed) != phase) {
       *quiet = false;

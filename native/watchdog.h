@@ -38,6 +38,10 @@
 //   notified by a thread looptrace does not record).
 // A loop that wakes without running JavaScript (looptrace's own idle timer and threadpool probe)
 // leaves the watchdog asleep: it could not have a stack to take.
+// A busy loop takes its entry callback out (LoopHooks::UpdateEntryWatch: it serves only a parked
+// watchdog, and costs cache misses on every entry into JavaScript) and sets entries_unwatched;
+// the watchdog does not park while any loop has it set, and wakes a loop it finds asleep without
+// the callback (uv_async_send), whose check hook puts it back.
 // After a wake-up through the eventfd it looks a threshold later (a stretch that began at the
 // wake-up cannot be long before), after the timer at once, and ticks again. The flag is set, then
 // a process-wide barrier (process_barrier.h), then the loops are looked at: a loop thread that
@@ -79,11 +83,17 @@ struct WatchedLoop {
   // has moved on (the request was served late, in a later stretch) describes other code and is
   // dropped.
   std::atomic<uint64_t> requested_phase{0};
+  // Nonzero while the loop has taken its entry callback out (it is busy): the watchdog must not
+  // park, since no entry into JavaScript would wake it. Stored before the loop reads
+  // g_watchdog_parked, read by the watchdog after its barrier (the parking protocol above).
+  std::atomic<uint32_t> entries_unwatched{0};
   // Guarded by mu: cleared by the loop thread when it detaches, so that the watchdog never uses
   // a loop or an isolate that is going away.
   std::mutex mu;
   uv_loop_t* loop = nullptr;
   void* attr = nullptr;
+  // Wakes the loop, whose check hook then puts its entry callback back (entries_unwatched).
+  uv_async_t* nudge = nullptr;
   const std::atomic<bool>* recording = nullptr;
   // Watchdog thread only: the busy stretch being sampled and when its next sample is due; the
   // iteration count at the previous look.
@@ -106,6 +116,8 @@ class Watchdog {
   // Recording was enabled: a watchdog sleeping while disabled looks again.
   void Wake();
   uint64_t requests() const { return requests_.load(std::memory_order_relaxed); }
+  // Loops woken so that they put their entry callback back (Nudge).
+  uint64_t nudges() const { return nudges_.load(std::memory_order_relaxed); }
   // CPU time the watchdog thread has used (its own thread CPU clock).
   uint64_t cpu_ns() const { return cpu_ns_.load(std::memory_order_relaxed); }
 
@@ -123,6 +135,8 @@ class Watchdog {
   ParkEnd WaitParked();
   // While parked: some recorded loop is not waiting in its poll (or stop() was asked).
   bool AnyLoopAwake();
+  // Wakes a loop found asleep without its entry callback (WatchedLoop::entries_unwatched).
+  void Nudge(WatchedLoop* w);
   void Signal();
 
   const LtAttributionApi* const api_;
@@ -137,6 +151,7 @@ class Watchdog {
   bool started_ = false;
   std::thread thread_;
   std::atomic<uint64_t> requests_{0};
+  std::atomic<uint64_t> nudges_{0};
   std::atomic<uint64_t> cpu_ns_{0};
 };
 
@@ -148,6 +163,9 @@ extern uint32_t g_watchdog_parked;
 // parked; or, when another loop holds the timer, this loop armed it less than 5 ms ago, or there
 // is no timer, clears the flag and wakes the watchdog (one eventfd write).
 void WakeParkedWatchdog();
+// From a loop thread that takes its entry callback out while g_watchdog_parked is set: clears the
+// flag and wakes the watchdog now (the eventfd), so that it looks and does not park again.
+void WakeParkedWatchdogNow();
 // From a loop thread whose iteration ends (its prepare hook): disarms the timer if this thread
 // armed it. One load when it did not.
 void DisarmWatchdogTimer();

@@ -19,6 +19,8 @@ export interface NativeStats {
   capabilities: number;
   /** Stack samples the watchdog asked V8 for. */
   stackRequests: number;
+  /** Loops the watchdog woke to put their entry callback back after a busy stretch. */
+  watchdogNudges: number;
   /** Stack samples taken and written. */
   stackSamples: number;
   /** Loop time those samples took, in all (V8's stack walk plus interning). */

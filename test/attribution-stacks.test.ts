@@ -126,6 +126,25 @@ describe('a handler run by I/O right after an idle stretch', () => {
     expectSampledFromStart(trace, mainThreadId(trace), windows[0]!, 'main');
   }, 60_000 * TIME_SCALE);
 
+  // A loop busy for longer than 100 ms leaves its entry callback out; the watchdog does not park
+  // while it is out, and once the loop is quiet it wakes it (queue samples and probes are off, so
+  // nothing else would) to put the callback back, then parks. Without that wake-up it would look
+  // at the loops every threshold (30 ms) for as long as the process stays idle, 30 looks over the
+  // second counted; without the callback back, a block after the idle stretch gets no sample.
+  it('is sampled from its start after a busy stretch, and the watchdog parks in between', async () => {
+    const path = join(tempDir(), 'after-busy.bin');
+    const run = await runFixture('watchdog-after-busy.mjs', { path, busyMs: 400, settleMs: 500, quietMs: 1000, idleMs: 300, blockMs: 600 });
+    expect(run.code, describeRun(run)).toBe(0);
+    const out = result<{ windows: { fromNs: string; toNs: string }[]; watchdogWakeUps: number; attribution: { watchdogNudges: number } }>(run);
+    expect(out.attribution.watchdogNudges, describeRun(run)).toBeGreaterThanOrEqual(1);
+    // Parked through the counted second: the two timers that open and close it enter JavaScript
+    // (each a look at most), and a glance every 5 s.
+    expect(out.watchdogWakeUps, describeRun(run)).toBeLessThanOrEqual(6);
+    const trace = decodeTraceFile(path);
+    expectNoDiagnostics(trace);
+    expectSampledFromStart(trace, mainThreadId(trace), out.windows[0]!, 'main');
+  }, 60_000 * TIME_SCALE);
+
   // The watchdog's timer belongs to the loop that entered JavaScript first; a worker entering
   // JavaScript while the main thread holds it wakes the watchdog through the eventfd.
   it('is sampled from its start in a second loop that enters JavaScript while the first holds the timer', async () => {

@@ -36,7 +36,7 @@ struct ThreadAttr {
   void* ctx = nullptr;
   uint32_t flags = 0;
   uint32_t max_frames = 32;
-  // This handle installed (and counted) the entry callback.
+  // This handle installed (and counted) the entry callback, and has not taken it out since.
   bool entry_hooked = false;
   // Loop thread only.
   uint64_t gc_start_ns = 0;
@@ -141,6 +141,25 @@ void OnInterrupt(v8::Isolate* isolate, void* data) {
   a->pending.store(false, std::memory_order_release);
 }
 
+// V8 keeps one copy of a callback: adding it again is harmless, and a count left behind by an
+// isolate that went without detaching cannot keep a new one at its address unhooked.
+void HookEntriesLocked(ThreadAttr* a) {
+  if (a->entry_hooked) return;
+  (*g_entry_hooks)[a->isolate]++;
+  a->isolate->AddBeforeCallEnteredCallback(OnCallEntered);
+  a->entry_hooked = true;
+}
+
+void UnhookEntriesLocked(ThreadAttr* a) {
+  if (!a->entry_hooked) return;
+  a->entry_hooked = false;
+  auto hook = g_entry_hooks->find(a->isolate);
+  if (hook != g_entry_hooks->end() && --hook->second == 0) {
+    a->isolate->RemoveBeforeCallEnteredCallback(OnCallEntered);
+    g_entry_hooks->erase(hook);
+  }
+}
+
 void* AttachThread(const LtCoreApi* core, void* ctx, uint32_t flags, uint32_t max_frames) {
   if (core == nullptr || core->version != LOOPTRACE_ATTRIBUTION_API_VERSION) return nullptr;
   v8::Isolate* isolate = v8::Isolate::TryGetCurrent();
@@ -157,11 +176,7 @@ void* AttachThread(const LtCoreApi* core, void* ctx, uint32_t flags, uint32_t ma
     (*g_registry)[a->id] = a;
     if ((flags & kLtAttachStacks) && core->watchdog_parked != nullptr && core->wake_watchdog != nullptr) {
       g_core.store(core, std::memory_order_relaxed);
-      // V8 keeps one copy of a callback: adding it again is harmless, and a count left behind by
-      // an isolate that went without detaching cannot keep a new one at its address unhooked.
-      (*g_entry_hooks)[isolate]++;
-      isolate->AddBeforeCallEnteredCallback(OnCallEntered);
-      a->entry_hooked = true;
+      HookEntriesLocked(a);
     }
   }
   if (flags & kLtAttachGc) {
@@ -185,11 +200,7 @@ void DetachThread(void* handle) {
   {
     std::lock_guard<std::mutex> lock(*g_registry_mu);
     g_registry->erase(a->id);
-    auto hook = g_entry_hooks->find(a->isolate);
-    if (a->entry_hooked && hook != g_entry_hooks->end() && --hook->second == 0) {
-      a->isolate->RemoveBeforeCallEnteredCallback(OnCallEntered);
-      g_entry_hooks->erase(hook);
-    }
+    UnhookEntriesLocked(a);
   }
   if (a->flags & kLtAttachGc) {
     a->isolate->RemoveGCPrologueCallback(OnGcPrologue, a);
@@ -198,8 +209,21 @@ void DetachThread(void* handle) {
   delete a;
 }
 
+// Called by the core's check hook when its loop turns busy or quiet (a few times a second at
+// most): both on the loop thread, the only one that may change its isolate's callbacks.
+void WatchEntries(void* handle, int on) {
+  auto* a = static_cast<ThreadAttr*>(handle);
+  if ((a->flags & kLtAttachStacks) == 0 || g_core.load(std::memory_order_relaxed) == nullptr) return;
+  std::lock_guard<std::mutex> lock(*g_registry_mu);
+  if (on != 0) {
+    HookEntriesLocked(a);
+  } else {
+    UnhookEntriesLocked(a);
+  }
+}
+
 const LtAttributionApi kApi = {LOOPTRACE_ATTRIBUTION_API_VERSION, AttachThread, RequestStack,
-                               DetachThread};
+                               DetachThread, WatchEntries};
 
 }  // namespace
 

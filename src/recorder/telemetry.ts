@@ -88,6 +88,12 @@ export interface AttributionStats {
   schedulerStats: boolean;
   /** Stack samples asked for so far. */
   stackRequests: number;
+  /**
+   * Loops the stack watchdog woke so that they put back the check they make on entering
+   * JavaScript, which a loop leaves out while it is busy (docs/COMPARE-OVERHEAD.md). One per busy
+   * stretch that ends in idleness, at most.
+   */
+  watchdogNudges: number;
   /** Stack samples taken and written so far. */
   stackSamples: number;
   /** Loop time those samples took in all (V8's stack walk and interning), in ns. */
@@ -396,6 +402,7 @@ export class RuntimeTelemetry extends EventEmitter {
         gcPauses: ((s?.capabilities ?? 0) & 4) !== 0,
         schedulerStats: ((s?.capabilities ?? 0) & 1) !== 0,
         stackRequests: s?.stackRequests ?? 0,
+        watchdogNudges: s?.watchdogNudges ?? 0,
         stackSamples: s?.stackSamples ?? 0,
         stackSampleNs: s?.stackSampleNs ?? 0,
         ...(this.attributionNote === undefined ? {} : { note: this.attributionNote }),
