@@ -271,7 +271,7 @@ interface RunKey {
  * waiting on each connection: each loop iteration serves about `connections` requests, as a
  * server at saturation does.
  */
-async function sendRequests(port: number, count: number, connections: number): Promise<void> {
+export async function sendRequests(port: number, count: number, connections: number): Promise<void> {
   const agent = new Agent({ keepAlive: true, maxSockets: connections });
   let sent = 0;
   const one = (): Promise<void> =>
@@ -468,7 +468,7 @@ export const TIME_SCALED_OPTIONS: Record<string, number> = {
 
 /** looptrace's two objects: the core, and the attribution part (built here, or prebuilt per ABI). */
 const LOOPTRACE_OBJECT = /^(looptrace\.node|looptrace_v8(\.abi\d+)?\.node)$/;
-const isLooptraceObject = (basename: string): boolean => LOOPTRACE_OBJECT.test(basename);
+export const isLooptraceObject = (basename: string): boolean => LOOPTRACE_OBJECT.test(basename);
 const isLooptraceKey = (key: string): boolean => isLooptraceObject(key.slice(0, Math.max(0, key.indexOf(':'))));
 
 function perRequestOf(low: CallgrindCounts, high: CallgrindCounts, span: number): { total: number; byFunction: Map<string, number>; callees: number } {

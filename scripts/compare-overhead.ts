@@ -39,6 +39,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { INSTRUCTIONS_USAGE, instructionsMain } from './compare-overhead-instructions.js';
+import { PERF_USAGE, perfMain } from './compare-overhead-perf.js';
 import type { LoadResult } from './compare-overhead-load.js';
 import type { ServerReport, ServerSpec } from './compare-overhead-server.js';
 
@@ -107,7 +108,9 @@ export const USAGE = `usage: npm run compare-overhead -- [options]
   --report-only              print the gate's verdict but exit 0 (the req/s A/B as a report)
   --json                     print the results as JSON on stdout (progress goes to stderr)
   --instructions             the deterministic figure instead: instructions per request under
-                             callgrind (its own options: --instructions --help)`;
+                             callgrind (its own options: --instructions --help)
+  --perf                     looptrace's share of CPU as Linux perf samples it, kernel included,
+                             beside its self-accounting (its own options: --perf --help)`;
 
 /** Parses the command line; throws UsageError with a message naming the bad value. */
 export function parseArgs(argv: string[]): Options | 'help' {
@@ -776,6 +779,14 @@ async function runRound(options: Options, round: number, load: Child, pinning: P
 }
 
 async function main(): Promise<number> {
+  // perf's sampled share of looptrace beside its self-accounting has its own options.
+  if (process.argv.includes('--perf')) {
+    if (process.argv.includes('--help') || process.argv.includes('-h')) {
+      console.log(PERF_USAGE);
+      return 0;
+    }
+    return perfMain(process.argv.slice(2));
+  }
   // The deterministic figure (instruction counts under callgrind) has its own options.
   if (process.argv.includes('--instructions')) {
     if (process.argv.includes('--help') || process.argv.includes('-h')) {
