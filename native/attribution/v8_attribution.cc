@@ -63,8 +63,9 @@ std::unordered_map<v8::Isolate*, uint32_t>* g_entry_hooks = new std::unordered_m
 std::atomic<const LtCoreApi*> g_core{nullptr};
 
 // Runs each time the thread enters JavaScript from native code: every I/O, timer and immediate
-// callback, thousands of times a second under load. Two loads and a branch unless the watchdog
-// is parked, which happens only when every loop sleeps.
+// callback. Two loads and a branch unless the watchdog is parked, which happens only when every
+// loop sleeps; but those loads miss the cache after a stretch of application code, so a busy
+// loop takes the callback out (watch_entries) and runs without it.
 void OnCallEntered(v8::Isolate*) {
   const LtCoreApi* core = g_core.load(std::memory_order_relaxed);
   if (core == nullptr) return;
