@@ -36,9 +36,16 @@ constexpr uint64_t kHookSampleMaxNs = 50'000;
 // 1 ms/s.
 constexpr uint64_t kIdleIntervalMs = 2000;
 constexpr uint64_t kMsNs = 1'000'000;
-// A CPU baseline is at most this old when a stretch begins (or the CPU threshold, when lower): a
-// THREAD_CPU may count this much busy time from before its stretch (LoopHooks::NeedsCpuBaseline).
-constexpr uint64_t kMaxCpuResampleNs = 2'000'000;
+// A CPU baseline is at most this old when a stretch begins (or the CPU threshold, when lower; or
+// a tenth of it, when that is longer): a THREAD_CPU may count this much busy time from before
+// its stretch (LoopHooks::NeedsCpuBaseline). A tenth keeps a THREAD_CPU's window within 10% of
+// the shortest stretch it measures when the threshold is raised, and a loop that asks for
+// coarser CPU records then reads its CPU clock less often too.
+constexpr uint64_t kMinCpuResampleNs = 2'000'000;
+
+uint64_t CpuResampleNs(uint64_t cpu_threshold_ns) {
+  return std::min(cpu_threshold_ns, std::max(kMinCpuResampleNs, cpu_threshold_ns / 10));
+}
 // Busy time off the core that the scheduler statistics may leave unread (LoopHooks::SampleCpu).
 constexpr uint64_t kUnreadOffCpuNs = 100'000;
 // A probe that waited this long found the pool with work queued: half of analyze-trace's default
@@ -108,7 +115,7 @@ LoopHooks::LoopHooks(napi_env env, uv_loop_t* loop, std::shared_ptr<Recorder> re
     : env_(env), loop_(loop), recorder_(std::move(recorder)), thread_(std::move(thread)),
       ring_(&thread_->ring), writer_parked_(recorder_->writer_parked_flag()),
       recorder_generation_(generation), cpu_threshold_ns_(config.cpu_threshold_ns),
-      cpu_resample_ns_(std::min<uint64_t>(config.cpu_threshold_ns, kMaxCpuResampleNs)),
+      cpu_resample_ns_(CpuResampleNs(config.cpu_threshold_ns)),
       sample_interval_ms_(config.queue_sample_interval_ms),
       probe_interval_ms_(config.threadpool_probe_interval_ms),
       idle_interval_ms_(IdleIntervalMs(config)),
@@ -553,7 +560,8 @@ void LoopHooks::Rebaseline(uint64_t now_ns) {
 
 // A CPU sample costs a syscall or two (the thread CPU clock, 1.5 µs on this project's virtual
 // machines, and sometimes the schedstat read), so a stretch's baseline is not taken at every hook:
-// a THREAD_CPU may measure from up to cpu_resample_ns_ (the CPU threshold, at most 2 ms) before
+// a THREAD_CPU may measure from up to cpu_resample_ns_ (the CPU threshold up to 2 ms, then 2 ms,
+// then a tenth of the threshold past 20 ms) before
 // its stretch began, busy time whose CPU it counts too, so its ratio holds. Polls that blocked in
 // that window are taken out of the THREAD_CPU's wall time (SampleCpu), so a loop whose polls
 // block between short iterations (a server below saturation) also samples about every 2 ms,

@@ -211,18 +211,50 @@ describe('loop hooks: CPU windows across short blocking polls', () => {
     const path = join(tempDir(), 'cpu-window.bin');
     const run = await runFixture('loop-cpu-window.mjs', { path, count: COUNT, waitMs: 1, spinMs: 4 });
     expectCleanExit(run);
-    const truth = result<{ from: string; to: string }>(run);
+    const { windows } = result<{ windows: { fromNs: string; toNs: string }[] }>(run);
     const trace = decodeTraceFile(path);
     expectNoDiagnostics(trace);
     const h = header(trace);
-    const from = traceTime(h, truth.from);
-    const to = traceTime(h, truth.to);
+    const from = traceTime(h, windows[0]!.fromNs);
+    const to = traceTime(h, windows.at(-1)!.toNs);
     const spins = ofType(trace.records, 'threadCpu', 1).filter((r) => r.timeNs >= from && r.timeNs <= to && r.wallNs >= 3 * MS);
     expect(spins.length, 'THREAD_CPU records of the spins').toBeGreaterThanOrEqual(COUNT * 0.8);
     const ratios = spins.map((r) => r.cpuNs / r.wallNs);
     // On a loaded machine a spin can lose its core for a while (that is off-CPU time, rightly),
     // so the median, not each one.
     expect(median(ratios), `cpu/wall of the spins: ${ratios.map((r) => r.toFixed(2)).join(' ')}`).toBeGreaterThanOrEqual(0.9);
+  });
+
+  // With cpuThresholdMs raised to 50, the baseline is renewed every 5 ms (a tenth), not every
+  // 2 ms: a THREAD_CPU's window may then begin up to 5 ms before its stretch. A 60 ms wait right
+  // after CPU-bound iterations still reads as a wait. (Renewed only at the threshold, the window
+  // could reach 50 ms into the busy iterations and read about 45% CPU.)
+  it('with a raised threshold, a wait right after busy iterations reads as a wait', async () => {
+    const path = join(tempDir(), 'cpu-window-raised.bin');
+    const count = 10;
+    const run = await runFixture('loop-cpu-window.mjs', { path, count, mode: 'wait-after-busy', cpuThresholdMs: 50, busyMs: 100, waitMs: 60 });
+    expectCleanExit(run);
+    const { windows } = result<{ windows: { fromNs: string; toNs: string }[] }>(run);
+    const trace = decodeTraceFile(path);
+    expectNoDiagnostics(trace);
+    const h = header(trace);
+    const records = ofType(trace.records, 'threadCpu', 1);
+    const found = windows.map((w) => {
+      const to = traceTime(h, w.toNs);
+      // The THREAD_CPU of the wait's stretch, written by the next hook.
+      return records.find((r) => r.timeNs >= to && r.timeNs - to < 20 * MS && r.wallNs >= 55 * MS);
+    });
+    const waits = found.filter((r) => r !== undefined);
+    expect(waits.length, 'THREAD_CPU records of the waits').toBeGreaterThanOrEqual(count * 0.8);
+    // The window's start: at most a tenth of the threshold (5 ms) plus one busy iteration before
+    // the wait, and some scheduling slack.
+    for (const [i, r] of found.entries()) {
+      if (r === undefined) continue;
+      const waitNs = traceTime(h, windows[i]!.toNs) - traceTime(h, windows[i]!.fromNs);
+      expect(r.wallNs - waitNs, `window beyond wait ${i}`).toBeLessThan(10 * MS);
+    }
+    const ratios = waits.map((r) => r.cpuNs / r.wallNs);
+    expect(median(ratios), `cpu/wall of the waits: ${ratios.map((r) => r.toFixed(2)).join(' ')}`).toBeLessThan(0.2);
   });
 });
 
