@@ -71,8 +71,9 @@ struct LtAttributionApi {
   void (*detach_thread)(void* handle);
   // On the loop thread, for a handle attached with kLtAttachStacks: removes (on == 0) or puts back
   // (on != 0) its entry callback. The callback only matters while the watchdog is parked, which
-  // never happens while a loop is busy, and each call costs cache misses on a loaded thread: the
-  // core takes it out under load and puts it back before its watchdog may park.
+  // begins only when every loop is quiet, and each call costs cache misses on a loaded thread:
+  // the core takes it out under load (waking a parked watchdog first) and puts it back before its
+  // watchdog may park again.
   void (*watch_entries)(void* handle, int on);
 };
 

@@ -200,6 +200,7 @@ void LoopHooks::AttachAttribution(const Config& config) {
   watch_->loop = loop_;
   watch_->attr = attr_;
   watch_->nudge = &nudge_;
+  watch_->quiet_poll_ns = quiet_poll_ns_;
   // attach_thread installed the entry callback (kLtAttachStacks: there is a watchdog).
   entries_watched_ = true;
   last_quiet_poll_ns_ = uv_hrtime();
@@ -455,7 +456,8 @@ inline void LoopHooks::UpdateEntryWatch(uint64_t now_ns, uint64_t blocked_ns) {
   }
 }
 
-// The wake-up itself is the point: the check hook of this iteration sees a poll that blocked.
+// The wake-up itself is the point: the watchdog sends it once the poll has blocked quiet_poll_ns_,
+// so the check hook of this iteration puts the callback back.
 void LoopHooks::OnNudge(uv_async_t*) {}
 
 // 0, or for the one call in kHookSampleEvery that is timed, the time now.

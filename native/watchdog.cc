@@ -368,6 +368,8 @@ uint64_t Watchdog::Scan(uint64_t now, bool* quiet) {
     if (w->phase_state.load(std::memory_order_relaxed) != g_record_state.load(std::memory_order_relaxed) ||
         w->phase.load(std::memory_order_acquire) == 0) {
       // No hook since enable() or since attaching: quiet only if the loop waits in its poll.
+      // Without its callback, it is woken to run its hooks (the check hook after enable() only
+      // takes its baselines: the look after the next prepare wakes it again if need be).
       bool waiting = WaitingInPoll(w->loop);
       if (!waiting) *quiet = false;
       if (waiting && unwatched) Nudge(w.get());
@@ -383,9 +385,6 @@ uint64_t Watchdog::Scan(uint64_t now, bool* quiet) {
     bool loop_quiet = (phase & 1) != 0 && iterations - w->seen_iterations <= kQuietIterations;
     if (!loop_quiet) *quiet = false;
     w->seen_iterations = iterations;
-    // Quiet but without its callback: the load that made it take the callback out has ended.
-    // Woken, its check hook puts the callback back (the poll blocked), and a later look parks.
-    if (loop_quiet && unwatched && WaitingInPoll(w->loop)) Nudge(w.get());
     // The loop moved to another phase while we read: look again at the next tick.
     if (w->phase.load(std::memory_order_relaxed) != phase) {
       *quiet = false;
@@ -396,8 +395,14 @@ uint64_t Watchdog::Scan(uint64_t now, bool* quiet) {
       // Inside the poll phase: the loop waited for I/O for `blocked` of it, and has been running
       // I/O callbacks since, unless it is still waiting (then busy_start is now or later).
       uint64_t idle = uv_metrics_idle_time(w->loop);
-      busy_start += idle > idle_base ? idle - idle_base : 0;
-      if (*quiet && !WaitingInPoll(w->loop)) *quiet = false;
+      uint64_t blocked = idle > idle_base ? idle - idle_base : 0;
+      busy_start += blocked;
+      bool waiting = WaitingInPoll(w->loop);
+      if (*quiet && !waiting) *quiet = false;
+      // Quiet but without its callback: the load that made it take the callback out has ended.
+      // Woken once its poll has blocked as long as the check hook asks before it puts the
+      // callback back (a shorter poll would wake it for nothing); a later look then parks.
+      if (loop_quiet && unwatched && waiting && blocked >= w->quiet_poll_ns) Nudge(w.get());
     }
     if (busy_start >= now) continue;
     uint64_t busy_ns = now - busy_start;

@@ -94,6 +94,9 @@ struct WatchedLoop {
   void* attr = nullptr;
   // Wakes the loop, whose check hook then puts its entry callback back (entries_unwatched).
   uv_async_t* nudge = nullptr;
+  // How long a poll must block for the check hook to put the callback back
+  // (LoopHooks::UpdateEntryWatch): the watchdog wakes the loop only after that.
+  uint64_t quiet_poll_ns = 0;
   const std::atomic<bool>* recording = nullptr;
   // Watchdog thread only: the busy stretch being sampled and when its next sample is due; the
   // iteration count at the previous look.

@@ -1,5 +1,5 @@
 // compare-overhead --perf: looptrace's share of a loaded server's CPU time as Linux perf samples
-// it, beside what looptrace's self-accounting (stats().selfCpuNs) says over the same window.
+// it, beside what looptrace's self-accounting (stats().selfCpuNs) says over nearly the same window.
 //
 //   npm run compare-overhead -- --perf [--handler async|sync|both] [--seconds S]
 //                               [--frequency HZ] [--connections N] [--time-scaled] [--json]
@@ -15,7 +15,8 @@
 // Method: the rotating-writer server of scripts/compare-overhead-server.ts (default options, or
 // the instruction runs' stretched intervals with --time-scaled) is warmed up, then loaded with
 // --connections keep-alive connections while `perf record -e cpu-clock -g` samples every thread
-// of it for --seconds; the server reports stats() over the same window. The share is looptrace's
+// of it for --seconds; the server reports stats() over nearly the same window (from once perf
+// has attached to the end of the last batch of 500 requests). The share is looptrace's
 // samples over all of the server's, with a 95% interval from the sample count (a binomial
 // proportion). perf's own sampling slows the server (each sample is an interrupt); both figures
 // come from that same slowed run.
@@ -44,7 +45,7 @@ export const PERF_USAGE = `usage: npm run compare-overhead -- --perf [options]
   --connections N             keep-alive connections, one request in flight on each (default 8)
   --time-scaled               the instruction runs' stretched intervals instead of the defaults
   --json                      print the results as JSON on stdout
-Needs Linux perf (Debian's linux-perf) and perf_event_paranoid ≤ 2.`;
+Needs Linux perf (Debian's linux-perf), and root or perf_event_paranoid ≤ 1 (kernel samples).`;
 
 export class PerfUsageError extends Error {}
 
@@ -101,10 +102,17 @@ export interface PerfSample {
   frames: { symbol: string; object: string }[];
 }
 
+/** "address symbol (object path)", the object being the last parenthesised group (a symbol may hold parentheses of its own; a replaced binary reads "(path (deleted))"). */
+function parseFrame(text: string): { symbol: string; object: string } | null {
+  const m = /^\s*[0-9a-f]+\s+(.*)\s+\(([^()]*?)(?: \(deleted\))?\)\s*$/.exec(text);
+  return m === null ? null : { symbol: m[1]!, object: m[2]! };
+}
+
 /**
  * Parses `perf script -F comm,tid,ip,sym,dso` output: a header line per sample (the thread's
- * name first), then one indented line per frame, "address symbol (object path)", then a blank
- * line. Thread names may contain spaces; perf pads them, and the tid follows.
+ * name first, then its tid, padded), then one indented line per frame, then a blank line. A
+ * sample whose call chain perf could not walk has its one frame on the header line instead.
+ * Thread names may contain spaces.
  */
 export function parsePerfScript(text: string): PerfSample[] {
   const samples: PerfSample[] = [];
@@ -117,14 +125,15 @@ export function parsePerfScript(text: string): PerfSample[] {
     }
     if (!/^\s/.test(line)) {
       if (current !== null) samples.push(current);
-      const m = /^(.*?)\s+\d+\s*$/.exec(line);
+      const m = /^(.*?)\s+\d+(?:\s+(.*))?$/.exec(line);
       current = { comm: (m?.[1] ?? line).trim(), frames: [] };
+      const frame = m?.[2] === undefined ? null : parseFrame(m[2]);
+      if (frame !== null) current.frames.push(frame);
       continue;
     }
     if (current === null) continue;
-    // The object is the last parenthesised group; a symbol may hold parentheses of its own.
-    const m = /^\s*[0-9a-f]+\s+(.*)\s+\(([^()]*)\)\s*$/.exec(line);
-    if (m !== null) current.frames.push({ symbol: m[1]!, object: m[2]! });
+    const frame = parseFrame(line);
+    if (frame !== null) current.frames.push(frame);
   }
   if (current !== null) samples.push(current);
   return samples;
@@ -240,8 +249,6 @@ async function runOne(handler: 'async' | 'sync', dir: string, o: PerfOptions, lo
     const port = (await next('listening'))['port'] as number;
     // Warm-up: the JIT, and the writer's pace under load.
     await sendRequests(port, 5000, o.connections);
-    child.send({ type: 'mark' });
-    await next('marked');
     const data = join(dir, `${handler}.perf.data`);
     const perf = spawn('perf', ['record', '-e', 'cpu-clock', '-F', String(o.frequencyHz), '-g', '-p', String(child.pid), '-o', data, '--', 'sleep', String(o.seconds)], {
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -256,13 +263,21 @@ async function runOne(handler: 'async' | 'sync', dir: string, o: PerfOptions, lo
       sampling = false;
       return code;
     });
-    while (sampling) await sendRequests(port, 2000, o.connections);
+    // The self-accounting window: from once perf has attached (a few hundred milliseconds) to
+    // the end of the batch of requests running when it stops (small batches keep that short).
+    await sendRequests(port, 500, o.connections);
+    child.send({ type: 'mark' });
+    await next('marked');
+    while (sampling) await sendRequests(port, 500, o.connections);
     const code = await perfDone;
     child.send({ type: 'report' });
     const report = (await next('report'))['report'] as ServerReport;
     if (code !== 0) throw new Error(`perf record exited with ${code}: ${perfErr.trim()}`);
+    // Without the right to sample the kernel, perf falls back to user space and says so on
+    // stderr, exiting 0: the kernel's part would then be missing from looptrace's share.
+    if (/exclud/i.test(perfErr)) throw new Error(`perf could not sample the kernel (run as root, or set kernel.perf_event_paranoid to 1 or less): ${perfErr.trim()}`);
     if (report.telemetry === null) throw new Error('the rotating-writer server reported no telemetry');
-    const script = spawnSync('perf', ['script', '-i', data, '-F', 'comm,tid,ip,sym,dso'], { encoding: 'utf8', maxBuffer: 1 << 30 });
+    const script = spawnSync('perf', ['script', '--no-inline', '-i', data, '-F', 'comm,tid,ip,sym,dso'], { encoding: 'utf8', maxBuffer: 1 << 30 });
     if (script.status !== 0) throw new Error(`perf script failed: ${script.stderr}`);
     const share = perfShareOf(parsePerfScript(script.stdout));
     if (share.samples === 0) throw new Error('perf recorded no samples of the server');

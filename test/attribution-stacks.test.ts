@@ -128,17 +128,19 @@ describe('a handler run by I/O right after an idle stretch', () => {
 
   // A loop busy for longer than 100 ms leaves its entry callback out; the watchdog does not park
   // while it is out, and once the loop is quiet it wakes it (queue samples and probes are off, so
-  // nothing else would) to put the callback back, then parks. Without that wake-up it would look
-  // at the loops every threshold (30 ms) for as long as the process stays idle, 30 looks over the
-  // second counted; without the callback back, a block after the idle stretch gets no sample.
+  // nothing else would) to put the callback back, then parks. Without that wake-up it looks at
+  // the loops every threshold (30 ms) until something else wakes the loop: 15-16 wake-ups over
+  // the 600 ms counted (2-3 with it); without the callback back, the block after the idle
+  // stretch, run in the poll phase where only the callback can wake a parked watchdog, would get
+  // no sample.
   it('is sampled from its start after a busy stretch, and the watchdog parks in between', async () => {
     const path = join(tempDir(), 'after-busy.bin');
-    const run = await runFixture('watchdog-after-busy.mjs', { path, busyMs: 400, settleMs: 500, quietMs: 1000, idleMs: 300, blockMs: 600 });
+    const run = await runFixture('watchdog-after-busy.mjs', { path, busyMs: 400, quietMs: 600, idleMs: 500, blockMs: 600 });
     expect(run.code, describeRun(run)).toBe(0);
     const out = result<{ windows: { fromNs: string; toNs: string }[]; watchdogWakeUps: number; attribution: { watchdogNudges: number } }>(run);
     expect(out.attribution.watchdogNudges, describeRun(run)).toBeGreaterThanOrEqual(1);
-    // Parked through the counted second: the two timers that open and close it enter JavaScript
-    // (each a look at most), and a glance every 5 s.
+    // Parked through the counted stretch after a look or two: the worker's timers that open and
+    // close it enter JavaScript (each a look at most), and a glance every 5 s.
     expect(out.watchdogWakeUps, describeRun(run)).toBeLessThanOrEqual(6);
     const trace = decodeTraceFile(path);
     expectNoDiagnostics(trace);

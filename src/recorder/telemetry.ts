@@ -90,8 +90,8 @@ export interface AttributionStats {
   stackRequests: number;
   /**
    * Loops the stack watchdog woke so that they put back the check they make on entering
-   * JavaScript, which a loop leaves out while it is busy (docs/COMPARE-OVERHEAD.md). One per busy
-   * stretch that ends in idleness, at most.
+   * JavaScript, which a loop leaves out while it is busy (docs/COMPARE-OVERHEAD.md): about one
+   * per busy stretch that ends in idleness, and one after enable() if a loop was then without it.
    */
   watchdogNudges: number;
   /** Stack samples taken and written so far. */
