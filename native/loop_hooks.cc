@@ -58,8 +58,9 @@ constexpr uint64_t kPoolBusyDelayNs = 5'000'000;
 // cache misses for nothing (perf put it at 0.35% of a saturated server's main thread, more than
 // the hooks): it is taken out after this long without a quiet poll, and put back by the first
 // quiet poll: one that blocked a quarter of the stack threshold (a loop the watchdog finds
-// quiet iterates at most twice a threshold), between 1 and 5 ms. On a 2-core machine under
-// autocannon, the server's polls blocked 1-3 ms a few times a second (the client descheduled).
+// quiet iterates at most twice a threshold), between 1 and 5 ms: a saturated server's poll can
+// block a millisecond or so when its client is descheduled on a shared machine (seen here with a
+// temporary counter), which should not put the callback back.
 constexpr uint64_t kUnwatchAfterNs = 100'000'000;
 constexpr uint64_t kMinQuietPollNs = 1'000'000;
 constexpr uint64_t kMaxQuietPollNs = 5'000'000;
@@ -201,8 +202,8 @@ void LoopHooks::AttachAttribution(const Config& config) {
   watch_->attr = attr_;
   watch_->nudge = &nudge_;
   watch_->quiet_poll_ns = quiet_poll_ns_;
-  // attach_thread installed the entry callback (kLtAttachStacks: there is a watchdog).
-  entries_watched_ = true;
+  // attach_thread installed the entry callback (kLtAttachStacks: there is a watchdog), so
+  // entries_unwatched starts at 0.
   last_quiet_poll_ns_ = uv_hrtime();
   watch_->recording = &thread_->recording;
   watchdog->Add(watch_);
@@ -435,24 +436,24 @@ inline void LoopHooks::NoteRecords() {
   }
 }
 
+// Every check hook: a comparison or two, and a load of a word 40 bytes from the watched loop's
+// phase, which the hook has just written. The attribution table is read only to switch.
 inline void LoopHooks::UpdateEntryWatch(uint64_t now_ns, uint64_t blocked_ns) {
-  const LtAttributionApi* api = recorder_->config().attribution;
+  std::atomic<uint32_t>& unwatched = watch_->entries_unwatched;
   if (blocked_ns >= quiet_poll_ns_) {
     last_quiet_poll_ns_ = now_ns;
-    if (entries_watched_) return;
+    if (unwatched.load(std::memory_order_relaxed) == 0) return;
     // Installed before the flag is cleared: once the watchdog may park, entries wake it.
-    api->watch_entries(attr_, 1);
-    entries_watched_ = true;
-    watch_->entries_unwatched.store(0, std::memory_order_release);
-  } else if (entries_watched_ && now_ns - last_quiet_poll_ns_ >= kUnwatchAfterNs) {
+    recorder_->config().attribution->watch_entries(attr_, 1);
+    unwatched.store(0, std::memory_order_release);
+  } else if (now_ns - last_quiet_poll_ns_ >= kUnwatchAfterNs && unwatched.load(std::memory_order_relaxed) == 0) {
     // The flag first, then the parked word: the watchdog parks (sets the word), runs a
     // process-wide barrier, then reads the flag, so either it sees the flag and does not park, or
     // this thread sees it parked and wakes it before the callback goes.
-    watch_->entries_unwatched.store(1, std::memory_order_relaxed);
+    unwatched.store(1, std::memory_order_relaxed);
     std::atomic_signal_fence(std::memory_order_seq_cst);
     if (__atomic_load_n(&g_watchdog_parked, __ATOMIC_RELAXED) != 0) WakeParkedWatchdogNow();
-    api->watch_entries(attr_, 0);
-    entries_watched_ = false;
+    recorder_->config().attribution->watch_entries(attr_, 0);
   }
 }
 

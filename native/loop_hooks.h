@@ -148,9 +148,8 @@ class LoopHooks {
   // The watchdog's view of this loop, and the attribution part's handle for it.
   std::shared_ptr<WatchedLoop> watch_;
   void* attr_ = nullptr;
-  // The attribution part's entry callback is installed for this loop (UpdateEntryWatch), and when
-  // a poll last blocked at least quiet_poll_ns_.
-  bool entries_watched_ = false;
+  // When a poll last blocked at least quiet_poll_ns_ (UpdateEntryWatch; whether the entry
+  // callback is in is watch_->entries_unwatched).
   uint64_t last_quiet_poll_ns_ = 0;
   std::vector<Encoder::StackFrame> stack_frames_;
   uint64_t hook_calls_ = 0;

@@ -47,7 +47,7 @@
 // garbage collector's schedule, V8's inline caches, the JIT) that move by up to ±0.7% between
 // identical runs over a 1000-request window, too much to gate a 1% bar on.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -94,6 +94,14 @@ export const INSTRUCTIONS_USAGE = `usage: npm run compare-overhead -- --instruct
 
 export class InstructionUsageError extends Error {}
 
+/** --handler's value as the handlers it names (every compare-overhead mode reads it alike), or null. */
+export function handlersNamed(value: string): ('async' | 'sync')[] | null {
+  if (value === 'both') return ['async', 'sync'];
+  return value === 'async' || value === 'sync' ? [value] : null;
+}
+
+export const handlerError = (value: string): string => `--handler must be async, sync or both, got ${JSON.stringify(value)}`;
+
 export function parseInstructionArgs(argv: string[]): InstructionOptions {
   const o: InstructionOptions = { requestsLow: 2000, requestsHigh: 3000, connections: 8, handlers: ['async', 'sync'], configs: ['rotating-writer'], aa: true, parallel: 2, maxOverheadPct: 1, json: false, selfRounds: 3, selfRequests: 20000 };
   for (let i = 0; i < argv.length; i++) {
@@ -126,9 +134,9 @@ export function parseInstructionArgs(argv: string[]): InstructionOptions {
       }
       case '--handler': {
         const v = value();
-        if (v === 'both') o.handlers = ['async', 'sync'];
-        else if (v === 'async' || v === 'sync') o.handlers = [v];
-        else throw new InstructionUsageError(`--handler must be async, sync or both, got ${JSON.stringify(v)}`);
+        const handlers = handlersNamed(v);
+        if (handlers === null) throw new InstructionUsageError(handlerError(v));
+        o.handlers = handlers;
         break;
       }
       case '--configs': {
@@ -344,10 +352,17 @@ interface SelfAccountingRound {
   wakeUps: { writer: number; watchdog: number };
 }
 
-async function runSelfAccounting(handler: 'async' | 'sync', dir: string, o: InstructionOptions): Promise<SelfAccountingRound> {
+/** A server of scripts/compare-overhead-server.ts outside valgrind, and its side of the IPC protocol. */
+export interface ServerChild {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  /** The next message of this type; rejects, with the server's last stderr, if it exits first. */
+  next(type: string): Promise<Record<string, unknown>>;
+}
+
+export function spawnServer(spec: ServerSpec, nodeFlags: string[], what: string): ServerChild {
   const serverJs = fileURLToPath(new URL('./compare-overhead-server.js', import.meta.url));
-  const spec: ServerSpec = { config: 'rotating-writer', handler, dir, telemetryOptions: TIME_SCALED_OPTIONS, noKeepAliveTimeout: true, gcAtBoundaries: true };
-  const child = spawn(process.execPath, [...NODE_FLAGS, serverJs, JSON.stringify(spec)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  const child = spawn(process.execPath, [...nodeFlags, serverJs, JSON.stringify(spec)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -359,8 +374,14 @@ async function runSelfAccounting(handler: 'async' | 'sync', dir: string, o: Inst
         resolve(m);
       };
       child.on('message', on);
-      void exited.then((code) => reject(new Error(`the full-speed rotating-writer server (${handler}) exited with ${code}:\n${stderr}`)));
+      void exited.then((code) => reject(new Error(`the ${what} (${spec.handler}) exited with ${code}:\n${stderr}`)));
     });
+  return { child, exited, next };
+}
+
+async function runSelfAccounting(handler: 'async' | 'sync', dir: string, o: InstructionOptions): Promise<SelfAccountingRound> {
+  const spec: ServerSpec = { config: 'rotating-writer', handler, dir, telemetryOptions: TIME_SCALED_OPTIONS, noKeepAliveTimeout: true, gcAtBoundaries: true };
+  const { child, exited, next } = spawnServer(spec, NODE_FLAGS, 'full-speed rotating-writer server');
   const listening = await next('listening');
   const port = listening['port'] as number;
   await sendRequests(port, o.requestsLow, o.connections);

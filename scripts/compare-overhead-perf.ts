@@ -25,8 +25,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { isLooptraceObject, sendRequests, TIME_SCALED_OPTIONS } from './compare-overhead-instructions.js';
+import { handlerError, handlersNamed, isLooptraceObject, sendRequests, spawnServer, TIME_SCALED_OPTIONS } from './compare-overhead-instructions.js';
 import type { SelfCpuParts, ServerReport, ServerSpec } from './compare-overhead-server.js';
 
 export interface PerfOptions {
@@ -69,9 +68,9 @@ export function parsePerfArgs(argv: string[]): PerfOptions {
         break;
       case '--handler': {
         const v = value();
-        if (v === 'both') o.handlers = ['async', 'sync'];
-        else if (v === 'async' || v === 'sync') o.handlers = [v];
-        else throw new PerfUsageError(`--handler must be async, sync or both, got ${JSON.stringify(v)}`);
+        const handlers = handlersNamed(v);
+        if (handlers === null) throw new PerfUsageError(handlerError(v));
+        o.handlers = handlers;
         break;
       }
       case '--seconds':
@@ -223,7 +222,6 @@ function perfAvailable(): string | null {
 }
 
 async function runOne(handler: 'async' | 'sync', dir: string, o: PerfOptions, log: (line: string) => void): Promise<PerfResult> {
-  const serverJs = fileURLToPath(new URL('./compare-overhead-server.js', import.meta.url));
   const spec: ServerSpec = {
     config: 'rotating-writer',
     handler,
@@ -231,20 +229,8 @@ async function runOne(handler: 'async' | 'sync', dir: string, o: PerfOptions, lo
     noKeepAliveTimeout: true,
     ...(o.timeScaled ? { telemetryOptions: TIME_SCALED_OPTIONS } : {}),
   };
-  const child = spawn(process.execPath, [serverJs, JSON.stringify(spec)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const next = (type: string): Promise<Record<string, unknown>> =>
-    new Promise((resolve, reject) => {
-      const on = (m: Record<string, unknown>): void => {
-        if (m['type'] !== type) return;
-        child.off('message', on);
-        resolve(m);
-      };
-      child.on('message', on);
-      void exited.then((code) => reject(new Error(`the rotating-writer server (${handler}) exited with ${code}:\n${stderr}`)));
-    });
+  // Plain node: what users run (the instruction runs' --predictable would serialise V8's work).
+  const { child, exited, next } = spawnServer(spec, [], 'rotating-writer server');
   try {
     const port = (await next('listening'))['port'] as number;
     // Warm-up: the JIT, and the writer's pace under load.

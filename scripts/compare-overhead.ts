@@ -38,7 +38,7 @@ import { createReadStream, mkdtempSync, readdirSync, rmSync, statSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { INSTRUCTIONS_USAGE, instructionsMain } from './compare-overhead-instructions.js';
+import { handlerError, handlersNamed, INSTRUCTIONS_USAGE, instructionsMain } from './compare-overhead-instructions.js';
 import { PERF_USAGE, perfMain } from './compare-overhead-perf.js';
 import type { LoadResult } from './compare-overhead-load.js';
 import type { ServerReport, ServerSpec } from './compare-overhead-server.js';
@@ -164,9 +164,9 @@ export function parseArgs(argv: string[]): Options | 'help' {
         break;
       case '--handler': {
         const v = value();
-        if (v === 'both') o.handlers = ['async', 'sync'];
-        else if (v === 'async' || v === 'sync') o.handlers = [v];
-        else throw new UsageError(`--handler must be async, sync or both, got ${JSON.stringify(v)}`);
+        const handlers = handlersNamed(v);
+        if (handlers === null) throw new UsageError(handlerError(v));
+        o.handlers = handlers;
         break;
       }
       case '--peers':
