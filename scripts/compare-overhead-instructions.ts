@@ -4,8 +4,7 @@
 //
 //   npm run compare-overhead -- --instructions [--requests LOW,HIGH] [--handler async|sync|both]
 //                               [--configs a,b,...] [--no-aa] [--parallel N]
-//                               [--max-instruction-overhead PCT] [--self-rounds N]
-//                               [--self-requests N] [--json]
+//                               [--max-instruction-overhead PCT] [--json]
 //
 // Method (docs/COMPARE-OVERHEAD.md, "Instructions per request"):
 // - The server of scripts/compare-overhead-server.ts runs under callgrind, one process per
@@ -31,14 +30,10 @@
 //   looptrace_v8.node) and of every function whose count differs most between telemetry and
 //   baseline, per request, so that what looptrace adds beyond its hooks shows up by name.
 //
-// Self-accounting check (docs/COMPARE-OVERHEAD.md, "Self-accounting against the instructions"):
-// the same rotating-writer server, with the same options, also runs at full speed outside
-// valgrind, --self-rounds times per handler: LOW requests to warm up, then --self-requests
-// requests measured between two stats() readings. stats().selfCpuNs over the process's CPU time in
-// that window is the share of CPU looptrace says it used; looptrace's inclusive instructions over
-// the telemetry server's instructions per request is the share the instruction count says. Both
-// are shares of the same server's work per request, so they can be compared directly; the
-// report gives each, their ratio (median over rounds) and whether it is within 30%.
+// Not here: whether the self-accounting (stats().selfCpuNs) is honest. An instruction count does
+// not weigh what most of looptrace's time is made of (cache misses after application code,
+// syscalls), so that is judged against perf's time-based share instead (compare-overhead --perf;
+// docs/COMPARE-OVERHEAD.md, "Self-accounting against the instructions").
 //
 // Gate (exit 1): looptrace's instructions per request under rotating-writer (its objects'
 // exclusive counts plus everything they call outside them) at most --max-instruction-overhead
@@ -47,13 +42,13 @@
 // garbage collector's schedule, V8's inline caches, the JIT) that move by up to ±0.7% between
 // identical runs over a 1000-request window, too much to gate a 1% bar on.
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { SelfCpuParts, ServerReport, ServerSpec } from './compare-overhead-server.js';
+import type { ServerSpec } from './compare-overhead-server.js';
 
 export interface InstructionOptions {
   requestsLow: number;
@@ -67,10 +62,6 @@ export interface InstructionOptions {
   parallel: number;
   maxOverheadPct: number;
   json: boolean;
-  /** Full-speed runs per handler for the self-accounting check (0: none). */
-  selfRounds: number;
-  /** Requests measured in each of them. */
-  selfRequests: number;
 }
 
 export const INSTRUCTIONS_USAGE = `usage: npm run compare-overhead -- --instructions [options]
@@ -87,9 +78,6 @@ export const INSTRUCTIONS_USAGE = `usage: npm run compare-overhead -- --instruct
   --no-aa                           skip the second baseline (the A/A pair that shows resolution)
   --parallel N                      callgrind processes at once (default 2)
   --max-instruction-overhead PCT    gate on rotating-writer (default 1)
-  --self-rounds N                   full-speed runs per handler comparing stats().selfCpuNs with
-                                    the instruction count (default 3; 0 skips the check)
-  --self-requests N                 requests measured in each (default 20000)
   --json                            print the results as JSON on stdout`;
 
 export class InstructionUsageError extends Error {}
@@ -103,7 +91,7 @@ export function handlersNamed(value: string): ('async' | 'sync')[] | null {
 export const handlerError = (value: string): string => `--handler must be async, sync or both, got ${JSON.stringify(value)}`;
 
 export function parseInstructionArgs(argv: string[]): InstructionOptions {
-  const o: InstructionOptions = { requestsLow: 2000, requestsHigh: 3000, connections: 8, handlers: ['async', 'sync'], configs: ['rotating-writer'], aa: true, parallel: 2, maxOverheadPct: 1, json: false, selfRounds: 3, selfRequests: 20000 };
+  const o: InstructionOptions = { requestsLow: 2000, requestsHigh: 3000, connections: 8, handlers: ['async', 'sync'], configs: ['rotating-writer'], aa: true, parallel: 2, maxOverheadPct: 1, json: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {
@@ -161,16 +149,6 @@ export function parseInstructionArgs(argv: string[]): InstructionOptions {
         const v = Number(value());
         if (!Number.isFinite(v) || v < 0 || v > 10_000) throw new InstructionUsageError(`--max-instruction-overhead must be a number from 0 to 10000, got ${JSON.stringify(argv[i])}`);
         o.maxOverheadPct = v;
-        break;
-      }
-      case '--self-rounds':
-      case '--self-requests': {
-        const v = value();
-        const n = Number(v);
-        const min = a === '--self-rounds' ? 0 : 1000;
-        if (!/^\d+$/.test(v) || n < min || n > 1_000_000) throw new InstructionUsageError(`${a} must be an integer from ${min} to 1000000, got ${JSON.stringify(v)}`);
-        if (a === '--self-rounds') o.selfRounds = n;
-        else o.selfRequests = n;
         break;
       }
       case '--json':
@@ -306,7 +284,7 @@ export async function sendRequests(port: number, count: number, connections: num
   }
 }
 
-async function runOne(key: RunKey, dir: string, connections: number): Promise<CallgrindCounts & { records: number | null }> {
+async function runOne(key: RunKey, dir: string, connections: number): Promise<CallgrindCounts> {
   const serverJs = fileURLToPath(new URL('./compare-overhead-server.js', import.meta.url));
   const out = join(dir, `${key.label}-${key.handler}-${key.requests}.callgrind`);
   const spec: ServerSpec = { config: key.config, handler: key.handler, dir, telemetryOptions: TIME_SCALED_OPTIONS, noKeepAliveTimeout: true, gcAtBoundaries: true };
@@ -323,123 +301,10 @@ async function runOne(key: RunKey, dir: string, connections: number): Promise<Ca
     void exited.then((code) => reject(new Error(`the ${key.label} server (${key.handler}) exited with ${code} before listening:\n${stderr}`)));
   });
   await sendRequests(port, key.requests, connections);
-  // looptrace's records over the whole run, the final flush included (the same in both runs of a
-  // pair but for the requests), so that the self-accounting check can compare like with like
-  // (SelfAccountingCheck). Written records: stats() before stop() would miss what the writer,
-  // whose intervals are stretched here, had not yet written.
-  let records: number | null = null;
-  child.on('message', (m: { type?: string; records?: number | null }) => {
-    if (m.type === 'stopped') records = m.records ?? null;
-  });
   child.send({ type: 'stop' });
   const code = await exited;
   if (code !== 0) throw new Error(`the ${key.label} server (${key.handler}) under callgrind exited with ${code}:\n${stderr}`);
-  return { ...parseCallgrind(readFileSync(out, 'utf8')), records };
-}
-
-/** One full-speed run of the rotating-writer server (no valgrind) for the self-accounting check. */
-interface SelfAccountingRound {
-  requests: number;
-  /** stats().selfCpuNs over the measured requests. */
-  selfCpuNs: number;
-  /** process.cpuUsage() of the server (every thread) over the same requests. */
-  processCpuNs: number;
-  /** looptrace's records over the same requests. */
-  records: number;
-  /** stats().selfCpu by part over the same requests. */
-  parts: SelfCpuParts;
-  /** Context switches of looptrace's writer and watchdog threads over the same requests (each sleep that ends is one). */
-  wakeUps: { writer: number; watchdog: number };
-}
-
-/** A server of scripts/compare-overhead-server.ts outside valgrind, and its side of the IPC protocol. */
-export interface ServerChild {
-  child: ChildProcess;
-  exited: Promise<number | null>;
-  /** The next message of this type; rejects, with the server's last stderr, if it exits first. */
-  next(type: string): Promise<Record<string, unknown>>;
-}
-
-export function spawnServer(spec: ServerSpec, nodeFlags: string[], what: string): ServerChild {
-  const serverJs = fileURLToPath(new URL('./compare-overhead-server.js', import.meta.url));
-  const child = spawn(process.execPath, [...nodeFlags, serverJs, JSON.stringify(spec)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const next = (type: string): Promise<Record<string, unknown>> =>
-    new Promise((resolve, reject) => {
-      const on = (m: Record<string, unknown>): void => {
-        if (m['type'] !== type) return;
-        child.off('message', on);
-        resolve(m);
-      };
-      child.on('message', on);
-      void exited.then((code) => reject(new Error(`the ${what} (${spec.handler}) exited with ${code}:\n${stderr}`)));
-    });
-  return { child, exited, next };
-}
-
-async function runSelfAccounting(handler: 'async' | 'sync', dir: string, o: InstructionOptions): Promise<SelfAccountingRound> {
-  const spec: ServerSpec = { config: 'rotating-writer', handler, dir, telemetryOptions: TIME_SCALED_OPTIONS, noKeepAliveTimeout: true, gcAtBoundaries: true };
-  const { child, exited, next } = spawnServer(spec, NODE_FLAGS, 'full-speed rotating-writer server');
-  const listening = await next('listening');
-  const port = listening['port'] as number;
-  await sendRequests(port, o.requestsLow, o.connections);
-  // The writer drains what the warm-up recorded (its waits are a few tens of milliseconds while
-  // records arrive), so that the records written at the mark are those recorded before it.
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  child.send({ type: 'mark' });
-  const markedRecords = (await next('marked'))['records'] as number | null | undefined;
-  await sendRequests(port, o.selfRequests, o.connections);
-  child.send({ type: 'report' });
-  const report = (await next('report'))['report'] as ServerReport;
-  const stopped = next('stopped');
-  child.send({ type: 'stop' });
-  const finalRecords = (await stopped)['records'] as number | null | undefined;
-  await exited;
-  if (report.telemetry === null || typeof finalRecords !== 'number' || typeof markedRecords !== 'number') {
-    throw new Error('the full-speed rotating-writer server reported no telemetry');
-  }
-  // Written by the end (the final flush included) less written at the mark: what the measured
-  // requests recorded, although the writer had not written all of it when the report was taken.
-  return {
-    requests: report.requests,
-    selfCpuNs: report.telemetry.selfCpuNs,
-    processCpuNs: (report.cpuUserUs + report.cpuSystemUs) * 1000,
-    records: finalRecords - markedRecords,
-    parts: report.telemetry.selfCpuParts,
-    wakeUps: report.telemetry.wakeUps,
-  };
-}
-
-/** The self-accounting check of one handler: medians over the full-speed rounds. */
-export interface SelfAccountingCheck {
-  handler: 'async' | 'sync';
-  rounds: number;
-  /** stats().selfCpuNs per request and as a percentage of the server's CPU. */
-  selfNsPerRequest: number;
-  selfPct: number;
-  /** The server's CPU time per request at full speed. */
-  processNsPerRequest: number;
-  /** looptrace's inclusive instructions as a percentage of the telemetry server's instructions per request. */
-  instructionPct: number;
-  /** instructionPct applied to the full-speed CPU per request: the instruction count's figure in time. */
-  instructionNsPerRequest: number;
-  /** selfPct / instructionPct (median of the rounds' ratios); 1 is perfect agreement. */
-  ratio: number;
-  /**
-   * looptrace's records per request under callgrind (requests LOW+1..HIGH) and at full speed.
-   * Under callgrind the server is so slow that each loop iteration serves about `--connections`
-   * requests; at full speed it serves fewer, so it records more per request. Nearly all of
-   * looptrace's work is per record (the hooks' per iteration, the writer's per record).
-   */
-  callgrindRecordsPerRequest: number | null;
-  fullSpeedRecordsPerRequest: number;
-  /** instructionPct scaled to the full-speed run's records per request: like for like. */
-  instructionPctAtFullSpeedRecords: number | null;
-  /** selfPct / instructionPctAtFullSpeedRecords (median of the rounds' ratios); what is judged. */
-  ratioLikeForLike: number | null;
-  within30Pct: boolean;
+  return parseCallgrind(readFileSync(out, 'utf8'));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -503,7 +368,7 @@ function perRequestOf(low: CallgrindCounts, high: CallgrindCounts, span: number)
   return { total: (high.total - low.total) / span, byFunction, callees: (high.looptraceCallees - low.looptraceCallees) / span };
 }
 
-export async function runInstructions(o: InstructionOptions, log: (line: string) => void): Promise<{ results: InstructionResult[]; selfChecks: SelfAccountingCheck[]; pass: boolean }> {
+export async function runInstructions(o: InstructionOptions, log: (line: string) => void): Promise<{ results: InstructionResult[]; pass: boolean }> {
   const probe = spawnSync('valgrind', ['--version'], { encoding: 'utf8' });
   if (probe.status !== 0) throw new Error('compare-overhead --instructions needs valgrind (apt-get install valgrind)');
   const labels = ['baseline', ...o.configs, ...(o.aa ? ['baseline#2'] : [])];
@@ -515,8 +380,6 @@ export async function runInstructions(o: InstructionOptions, log: (line: string)
   }
   const dir = mkdtempSync(join(tmpdir(), 'looptrace-instructions-'));
   const counts = new Map<string, CallgrindCounts>();
-  const records = new Map<string, number>();
-  const selfRounds = new Map<'async' | 'sync', SelfAccountingRound[]>(o.handlers.map((h) => [h, []]));
   const id = (k: Omit<RunKey, 'config'>): string => `${k.label}/${k.handler}/${k.requests}`;
   const started = Date.now();
   log(`compare-overhead --instructions: ${keys.length} callgrind runs (${labels.join(', ')}; ${o.handlers.join(' and ')} handler; ${o.requestsLow} and ${o.requestsHigh} requests on ${o.connections} connections), ${o.parallel} at a time`);
@@ -527,26 +390,10 @@ export async function runInstructions(o: InstructionOptions, log: (line: string)
         const key = keys[next++]!;
         const c = await runOne(key, dir, o.connections);
         counts.set(id(key), c);
-        if (c.records !== null) records.set(id(key), c.records);
         log(`  ${key.handler} ${key.label} ${key.requests} requests: ${c.total.toLocaleString('en-US')} instructions (${((Date.now() - started) / 1000).toFixed(0)} s)`);
       }
     };
     await Promise.all(Array.from({ length: Math.min(o.parallel, keys.length) }, worker));
-    if (o.selfRounds > 0 && o.configs.includes('rotating-writer')) {
-      // One at a time and after the callgrind runs: these are timed.
-      for (let r = 0; r < o.selfRounds; r++) {
-        for (const handler of o.handlers) {
-          const round = await runSelfAccounting(handler, dir, o);
-          selfRounds.get(handler)!.push(round);
-          const part = (ns: number): string => (ns / round.requests).toFixed(0);
-          log(
-            `  ${handler} rotating-writer at full speed, ${round.requests} requests: self-accounted ${(round.selfCpuNs / round.requests).toFixed(0)} ns of ${(round.processCpuNs / round.requests).toFixed(0)} ns per request ` +
-              `(writer ${part(round.parts.writerNs)} in ${round.wakeUps.writer} wake-ups, hooks ${part(round.parts.hooksNs)}, timers ${part(round.parts.timersNs)}, ` +
-              `watchdog ${part(round.parts.watchdogNs)} in ${round.wakeUps.watchdog} wake-ups, stacks ${part(round.parts.stacksNs)}); ${(round.records / round.requests).toFixed(3)} records per request`,
-          );
-        }
-      }
-    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -590,55 +437,14 @@ export async function runInstructions(o: InstructionOptions, log: (line: string)
       });
     }
   }
-  const selfChecks: SelfAccountingCheck[] = [];
-  for (const handler of o.handlers) {
-    const rounds = selfRounds.get(handler)!;
-    const rw = results.find((r) => r.handler === handler && r.label === 'rotating-writer');
-    if (rounds.length === 0 || rw === undefined) continue;
-    // Share of the telemetry server's own instructions, like the self-accounted share of its CPU.
-    const instructionPct = (rw.looptraceInclusivePerRequest / rw.perRequest) * 100;
-    const selfPcts = rounds.map((r) => (r.selfCpuNs / r.processCpuNs) * 100);
-    const ratio = median(selfPcts.map((p) => p / instructionPct));
-    const processNsPerRequest = median(rounds.map((r) => r.processCpuNs / r.requests));
-    const low = records.get(id({ label: 'rotating-writer', handler, requests: o.requestsLow }));
-    const high = records.get(id({ label: 'rotating-writer', handler, requests: o.requestsHigh }));
-    const callgrindRecordsPerRequest = low !== undefined && high !== undefined && high > low ? (high - low) / span : null;
-    const fullSpeedRecordsPerRequest = median(rounds.map((r) => r.records / r.requests));
-    const atFullSpeed = callgrindRecordsPerRequest === null ? null : instructionPct * (fullSpeedRecordsPerRequest / callgrindRecordsPerRequest);
-    const ratioLikeForLike =
-      callgrindRecordsPerRequest === null
-        ? null
-        : median(rounds.map((r) => ((r.selfCpuNs / r.processCpuNs) * 100) / (instructionPct * (r.records / r.requests / callgrindRecordsPerRequest))));
-    selfChecks.push({
-      handler,
-      rounds: rounds.length,
-      selfNsPerRequest: median(rounds.map((r) => r.selfCpuNs / r.requests)),
-      selfPct: median(selfPcts),
-      processNsPerRequest,
-      instructionPct,
-      instructionNsPerRequest: (instructionPct / 100) * processNsPerRequest,
-      ratio,
-      callgrindRecordsPerRequest,
-      fullSpeedRecordsPerRequest,
-      instructionPctAtFullSpeedRecords: atFullSpeed,
-      ratioLikeForLike,
-      within30Pct: ratioLikeForLike !== null && ratioLikeForLike >= 0.7 && ratioLikeForLike <= 1.3,
-    });
-  }
   const gated = results.filter((r) => r.label === 'rotating-writer');
   // A run in which looptrace's own code did not show (telemetry not recording, or its objects not
   // recognised) measured nothing: it must not pass.
   const pass = gated.every((r) => r.looptracePerRequest >= 1 && r.looptraceInclusivePct <= o.maxOverheadPct);
-  return { results, selfChecks, pass };
+  return { results, pass };
 }
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-export function renderInstructions(results: InstructionResult[], o: InstructionOptions, pass: boolean, selfChecks: SelfAccountingCheck[] = []): string {
+export function renderInstructions(results: InstructionResult[], o: InstructionOptions, pass: boolean): string {
   const lines: string[] = [];
   for (const handler of o.handlers) {
     lines.push(`${handler} handler: instructions per request (requests ${o.requestsLow + 1}..${o.requestsHigh}, every thread of the server)`);
@@ -659,19 +465,6 @@ export function renderInstructions(results: InstructionResult[], o: InstructionO
     }
   }
   for (const line of pairwise(results, o)) lines.push(line);
-  for (const c of selfChecks) {
-    lines.push(
-      `self-accounting against the instructions, ${c.handler} handler, rotating-writer at full speed (median of ${c.rounds}): ` +
-        `stats().selfCpuNs ${c.selfNsPerRequest.toFixed(0)} ns of ${c.processNsPerRequest.toFixed(0)} ns per request = ${c.selfPct.toFixed(3)}% of CPU; ` +
-        `instructions ${c.instructionPct.toFixed(3)}% (${c.instructionNsPerRequest.toFixed(0)} ns per request); ratio ${c.ratio.toFixed(2)}`,
-    );
-    lines.push(
-      `  like for like: ${c.callgrindRecordsPerRequest === null ? '?' : c.callgrindRecordsPerRequest.toFixed(3)} records per request under callgrind, ` +
-        `${c.fullSpeedRecordsPerRequest.toFixed(3)} at full speed; instructions scaled to the full-speed records ` +
-        `${c.instructionPctAtFullSpeedRecords === null ? '?' : `${c.instructionPctAtFullSpeedRecords.toFixed(3)}%`}; ` +
-        `ratio ${c.ratioLikeForLike === null ? '?' : c.ratioLikeForLike.toFixed(2)} (${c.within30Pct ? 'within' : 'NOT within'} 30%)`,
-    );
-  }
   for (const r of results) {
     if (r.label === 'rotating-writer' && r.looptracePerRequest < 1) {
       lines.push(`${r.handler} handler: looptrace's own code does not appear in the callgrind output (${r.looptracePerRequest} instructions per request): telemetry did not record, or its objects were not recognised; nothing was measured`);
@@ -719,7 +512,7 @@ export async function instructionsMain(argv: string[]): Promise<number> {
   }
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const started = Date.now();
-  let outcome: { results: InstructionResult[]; selfChecks: SelfAccountingCheck[]; pass: boolean };
+  let outcome: { results: InstructionResult[]; pass: boolean };
   try {
     outcome = await runInstructions(o, log);
   } catch (error) {
@@ -727,7 +520,7 @@ export async function instructionsMain(argv: string[]): Promise<number> {
     return 3;
   }
   const seconds = Math.round((Date.now() - started) / 1000);
-  if (o.json) process.stdout.write(`${JSON.stringify({ mode: 'instructions', requests: [o.requestsLow, o.requestsHigh], seconds, pass: outcome.pass, results: outcome.results, selfAccounting: outcome.selfChecks })}\n`);
-  else process.stdout.write(`${renderInstructions(outcome.results, o, outcome.pass, outcome.selfChecks)}\n(${seconds} s)\n`);
+  if (o.json) process.stdout.write(`${JSON.stringify({ mode: 'instructions', requests: [o.requestsLow, o.requestsHigh], seconds, pass: outcome.pass, results: outcome.results })}\n`);
+  else process.stdout.write(`${renderInstructions(outcome.results, o, outcome.pass)}\n(${seconds} s)\n`);
   return outcome.pass ? 0 : 1;
 }

@@ -3,7 +3,7 @@
 // and minutes of load (docs/COMPARE-OVERHEAD.md, "Sampled by perf").
 
 import { describe, expect, it } from 'vitest';
-import { functionName, parsePerfArgs, parsePerfScript, perfShareOf, PerfUsageError } from '../scripts/compare-overhead-perf.js';
+import { functionName, parsePerfArgs, parsePerfScript, perfPass, perfShareOf, PerfUsageError, renderPerf, withinTolerance, type PerfResult } from '../scripts/compare-overhead-perf.js';
 
 // Five samples as `perf script -F comm,tid,ip,sym,dso` prints them (taken from a real run, cut
 // short): JavaScript on the main thread, the hooks' CPU-clock syscall, the writer in a page fault,
@@ -36,13 +36,14 @@ looptrace-watch   15268          2180a looptrace::Watchdog::Run (/work/main/buil
 
 describe('compare-overhead --perf', () => {
   it('has the documented defaults and reads its options', () => {
-    expect(parsePerfArgs(['--perf'])).toEqual({ handlers: ['async', 'sync'], seconds: 20, frequencyHz: 2000, connections: 8, timeScaled: false, json: false });
-    expect(parsePerfArgs(['--perf', '--handler', 'sync', '--seconds', '5', '--frequency', '997', '--connections', '2', '--time-scaled', '--json'])).toEqual({
+    expect(parsePerfArgs(['--perf'])).toEqual({ handlers: ['async', 'sync'], seconds: 20, frequencyHz: 2000, connections: 8, timeScaled: false, tolerancePct: 30, json: false });
+    expect(parsePerfArgs(['--perf', '--handler', 'sync', '--seconds', '5', '--frequency', '997', '--connections', '2', '--time-scaled', '--tolerance', '20', '--json'])).toEqual({
       handlers: ['sync'],
       seconds: 5,
       frequencyHz: 997,
       connections: 2,
       timeScaled: true,
+      tolerancePct: 20,
       json: true,
     });
   });
@@ -53,6 +54,8 @@ describe('compare-overhead --perf', () => {
     [['--handler', 'all'], /--handler must be async, sync or both, got "all"/],
     [['--connections'], /--connections needs a value/],
     [['--rounds', '3'], /unknown argument "--rounds" with --perf/],
+    [['--tolerance', '100'], /--tolerance must be an integer from 1 to 99, got "100"/],
+    [['--tolerance', '-5'], /--tolerance must be an integer from 1 to 99, got "-5"/],
   ])('rejects %j naming the bad value', (args, message) => {
     expect(() => parsePerfArgs(args)).toThrow(PerfUsageError);
     expect(() => parsePerfArgs(args)).toThrow(message);
@@ -81,5 +84,33 @@ describe('compare-overhead --perf', () => {
       { fn: 'looptrace.node:looptrace::LoopHooks::OnCheck', samples: 1, kernel: 1 },
       { fn: 'looptrace_v8.abi115.node:looptrace_v8::(anonymous namespace)::OnCallEntered', samples: 1, kernel: 0 },
     ]);
+  });
+
+  it('gates on self-accounting / perf within the tolerance on every handler', () => {
+    expect(withinTolerance(1.3, 30)).toBe(true);
+    expect(withinTolerance(0.7, 30)).toBe(true);
+    expect(withinTolerance(1.31, 30)).toBe(false);
+    expect(withinTolerance(0.69, 30)).toBe(false);
+    expect(withinTolerance(1.15, 10)).toBe(false);
+    const share = perfShareOf(parsePerfScript(SCRIPT));
+    const result = (handler: 'async' | 'sync', selfOverPerf: number): PerfResult => ({
+      handler,
+      requests: 1000,
+      processNsPerRequest: 40_000,
+      perf: share,
+      perfPct: 1,
+      perfPctPlusMinus: 0.1,
+      selfPct: selfOverPerf,
+      selfParts: { writerNs: 1, watchdogNs: 1, hooksNs: 1, timersNs: 0, stacksNs: 0 },
+      selfOverPerf,
+      within: withinTolerance(selfOverPerf, 30),
+    });
+    const good = [result('async', 1.09), result('sync', 0.93)];
+    expect(perfPass(good)).toBe(true);
+    expect(renderPerf(good, 30)).toMatch(/self-accounting \/ perf 1\.09 \(within 30%\)[\s\S]*gate: .* PASS$/);
+    const bad = [result('async', 1.09), result('sync', 1.45)];
+    expect(perfPass(bad)).toBe(false);
+    expect(renderPerf(bad, 30)).toMatch(/self-accounting \/ perf 1\.45 \(NOT within 30%\)[\s\S]*gate: .* FAIL$/);
+    expect(perfPass([])).toBe(false);
   });
 });
