@@ -5,11 +5,10 @@
 //
 //   server -> parent  { type: 'listening', port }
 //   parent -> server  { type: 'mark' }     start of a measured window: the idle second, or a slice
-//   server -> parent  { type: 'marked', records }   records: looptrace's written so far, or null
+//   server -> parent  { type: 'marked' }
 //   parent -> server  { type: 'report' }   end of the window
 //   server -> parent  { type: 'report', report: ServerReport }
 //   parent -> server  { type: 'stop' }     stop telemetry (flushing it), close, exit 0
-//   server -> parent  { type: 'stopped', records }  after the flush: every record written, or null
 //
 // Only what a configuration needs is loaded: the baseline never imports looptrace, so that its
 // figures are those of an application that does not use it at all.
@@ -338,7 +337,7 @@ process.on('message', (message: { type?: string }) => {
       markNs = process.hrtime.bigint();
       markCpu = process.cpuUsage();
       markElu = performance.eventLoopUtilization();
-      tell({ type: 'marked', records: markStats?.records ?? null });
+      tell({ type: 'marked' });
       break;
     case 'report': {
       const cpu = process.cpuUsage(markCpu);
@@ -382,9 +381,6 @@ process.on('message', (message: { type?: string }) => {
       void (async () => {
         if (spec.gcAtBoundaries === true) (globalThis as { gc?: () => void }).gc?.();
         await instrumentation.stop();
-        // Every record written, the final flush included (compare-overhead --instructions uses
-        // the difference of two runs' totals as records per request).
-        tell({ type: 'stopped', records: instrumentation.stats()?.records ?? null });
         server.closeAllConnections();
         server.close();
         process.disconnect();
