@@ -8,7 +8,9 @@
 // - ThreadSanitizer cannot see the synchronisation inside uninstrumented Node and V8, so it
 //   reports races between Node's own threads (MessagePort, V8's platform workers) by the
 //   hundred. Its reports go to files instead; the run fails on every report that has a frame of
-//   looptrace's code in it, and counts the others.
+//   looptrace's code in it, and counts the others. The exception is a race of NODE_RACES: both
+//   accesses made by Node's or V8's own code, reported without looptrace in the same runs, and
+//   sometimes with a looptrace frame further down a stack; it is printed in full and counted apart.
 //
 // The builds happen in a temporary copy of the checkout, so the normal build is left alone.
 //
@@ -50,6 +52,25 @@ const MODES = {
     env: { LOOPTRACE_TEST_TIME_SCALE: '10' },
   },
 };
+
+/**
+ * Races inside Node itself that ThreadSanitizer sometimes reports with a frame of looptrace's
+ * code further down one stack, recognised by both accesses (each done by Node's or V8's own
+ * code). Such a report is printed and counted apart, not failed: the same pair of accesses is
+ * reported in the same runs with no looptrace frame at all.
+ */
+const NODE_RACES = [
+  {
+    what: "a worker's MessagePort::PostMessage frees memory whose bytes the main thread copied into a V8 string",
+    // 2026-11-30: six reports of this pair in one run of these tests, none with a looptrace
+    // frame; in another run one more, whose main-thread stack TSan restored through the stack
+    // sample interrupt (looptrace_v8 OnInterrupt, then the core's OnStackSample, which calls no
+    // V8 function: the restored stack is not a call chain).
+    matches: (report) =>
+      /Write of size \d+ at \S+ by thread T\d+[^\n]*:\n\s+#0 free [^\n]*\n\s+#1 node::worker::MessagePort::PostMessage\(/.test(report) &&
+      /Previous read of size \d+ at \S+ by main thread[^\n]*:\n(?:\s+#\d+ memmove [^\n]*\n)+\s+#\d+ v8::internal::FactoryBase<v8::internal::Factory>::NewStringFromOneByte\(/.test(report),
+  },
+];
 
 function runtimePath(name) {
   const out = spawnSync('gcc', [`-print-file-name=${name}`], { encoding: 'utf8' });
@@ -103,11 +124,18 @@ for (const [mode, config] of Object.entries(MODES)) {
   const status = run(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...TESTS], { cwd: dir, env: testEnv });
   let ours = 0;
   let theirs = 0;
+  let known = 0;
   for (const file of readdirSync(reports)) {
     const text = readFileSync(join(reports, file), 'utf8');
     for (const report of text.split(/^==================$/m)) {
       if (!report.includes('WARNING: ThreadSanitizer')) continue;
       if (/looptrace/.test(report)) {
+        const race = NODE_RACES.find((r) => r.matches(report));
+        if (race !== undefined) {
+          known++;
+          process.stderr.write(`${report}\nsanitizers: not counted against looptrace: a race inside Node (${race.what}), with a looptrace frame further down a stack\n`);
+          continue;
+        }
         ours++;
         process.stderr.write(`${report}\n`);
       } else {
@@ -116,7 +144,8 @@ for (const [mode, config] of Object.entries(MODES)) {
     }
   }
   const verdict = status !== 0 ? `FAILED (tests exit ${status})` : ours > 0 ? `FAILED (${ours} reports in looptrace's code)` : 'tests pass, no reports in looptrace\'s code';
-  console.log(`sanitizers: ${mode}: ${verdict}${config.reportFiles ? `; ${theirs} reports inside Node's own code ignored` : ''}`);
+  const ignored = config.reportFiles ? `; ${theirs} reports inside Node's own code ignored${known > 0 ? `, and ${known} of a known race inside Node with a looptrace frame further down (printed above)` : ''}` : '';
+  console.log(`sanitizers: ${mode}: ${verdict}${ignored}`);
   if (status !== 0 || ours > 0) failed = true;
   if (!keep) rmSync(dir, { recursive: true, force: true });
 }
