@@ -5,7 +5,7 @@
 //                               [--frequency HZ] [--connections N] [--time-scaled]
 //                               [--tolerance PCT] [--json]
 //
-// Why a third measure (docs/COMPARE-OVERHEAD.md, "Sampled by perf"): the instruction count is
+// Why perf (docs/COMPARE-OVERHEAD.md, "Sampled by perf"): the instruction count is
 // deterministic but weighs every instruction alike and sees nothing the kernel does; the
 // self-accounting is what users see, and is timed by looptrace itself. perf's cpu-clock samples
 // are time, kernel included, taken from outside looptrace: a sample whose call chain passes
@@ -23,10 +23,9 @@
 // come from that same slowed run.
 //
 // Gate (exit 1): self-accounting / perf within 1 ± --tolerance/100 (default 30%) on each
-// handler: the number users see is honest. This is the reference the self-accounting is judged
-// against, not the instruction count, which weighs neither the cache misses nor the syscalls
-// that make up most of looptrace's time (docs/COMPARE-OVERHEAD.md, "Self-accounting against
-// the instructions").
+// handler: the number users see is honest. This, not the instruction count, is the reference
+// the self-accounting is judged against, for the reason above (docs/COMPARE-OVERHEAD.md,
+// "Self-accounting against the instructions").
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
